@@ -1,0 +1,305 @@
+"""Connection commands: PING ECHO QUIT HELLO AUTH SELECT RESET and CLIENT."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from minikv import REDIS_VERSION
+from minikv.commands import command, container
+from minikv.commands.util import SYNTAX, parse_int
+from minikv.protocol import OK, PONG, ReplyError
+
+if TYPE_CHECKING:
+    from minikv.connection import Client
+
+WRONGPASS = ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
+CONN = "connection"
+
+
+@command("ping", -1, "fast sentinel", group=CONN, summary="Ping the server")
+def ping(c: Client, args: list[bytes]) -> Any:
+    if len(args) > 2:
+        raise ReplyError("ERR wrong number of arguments for 'ping' command")
+    return PONG if len(args) == 1 else args[1]
+
+
+@command("echo", 2, "fast", group=CONN, summary="Echo the given string")
+def echo(c: Client, args: list[bytes]) -> Any:
+    return args[1]
+
+
+@command("quit", -1, "allow_busy noscript loading stale fast no_auth", group=CONN,
+         summary="Close the connection")
+def quit_(c: Client, args: list[bytes]) -> Any:
+    c.close_after_reply = True
+    return OK
+
+
+def _check_password(c: Client, user: bytes, password: bytes) -> None:
+    cfg = c.server.config
+    if user != b"default" or (cfg.requirepass and password.decode(errors="replace") != cfg.requirepass):
+        raise WRONGPASS
+    c.authenticated = True
+
+
+@command("auth", -2, "noscript loading stale fast no_auth allow_busy", group=CONN,
+         summary="Authenticate to the server", since="1.0.0")
+def auth(c: Client, args: list[bytes]) -> Any:
+    if len(args) > 3:
+        raise SYNTAX
+    if len(args) == 2:
+        if not c.server.config.requirepass:
+            raise ReplyError(
+                "ERR AUTH <password> called without any password configured for the default "
+                "user. Are you sure your configuration is correct?"
+            )
+        _check_password(c, b"default", args[1])
+    else:
+        _check_password(c, args[1], args[2])
+    return OK
+
+
+@command("hello", -1, "noscript loading stale fast no_auth allow_busy", group=CONN,
+         summary="Handshake with Redis", since="6.0.0")
+def hello(c: Client, args: list[bytes]) -> Any:
+    ver = c.resp
+    i = 1
+    if len(args) >= 2:
+        try:
+            ver = parse_int(args[1])
+        except ReplyError:
+            raise ReplyError("ERR Protocol version is not an integer or out of range") from None
+        i = 2
+        if ver < 2 or ver > 3:
+            raise ReplyError("NOPROTO unsupported protocol version")
+    setname = None
+    while i < len(args):
+        opt = args[i].lower()
+        more = len(args) - i - 1
+        if opt == b"auth" and more >= 2:
+            _check_password(c, args[i + 1], args[i + 2])
+            i += 3
+        elif opt == b"setname" and more >= 1:
+            setname = args[i + 1]
+            _validate_name(setname)
+            i += 2
+        else:
+            raise ReplyError(f"ERR Syntax error in HELLO option '{args[i].decode(errors='replace')}'")
+    if not c.authenticated:
+        raise ReplyError("NOAUTH HELLO must be called with the client already authenticated, "
+                         "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                         "authenticate the client and select the RESP protocol version at the "
+                         "same time")
+    if setname is not None:
+        c.name = setname
+    c.set_resp(ver)
+    return {
+        b"server": b"redis",
+        b"version": REDIS_VERSION.encode(),
+        b"proto": ver,
+        b"id": c.id,
+        b"mode": b"standalone",
+        b"role": b"master",
+        b"modules": [],
+    }
+
+
+@command("select", 2, "loading stale fast", group=CONN, summary="Change the selected database")
+def select(c: Client, args: list[bytes]) -> Any:
+    try:
+        idx = parse_int(args[1])
+    except ReplyError:
+        raise ReplyError("ERR value is not an integer or out of range") from None
+    if not 0 <= idx < len(c.server.keyspace.dbs):
+        raise ReplyError("ERR DB index is out of range")
+    c.select(idx)
+    return OK
+
+
+@command("reset", 1, "noscript loading stale fast no_auth allow_busy", group=CONN,
+         summary="Reset the connection", since="6.2.0")
+def reset(c: Client, args: list[bytes]) -> Any:
+    c.multi = None
+    c.multi_error = False
+    c.unwatch_all()
+    c.select(0)
+    c.set_resp(2)
+    c.name = b""
+    c.no_evict = False
+    c.authenticated = not c.server.config.requirepass
+    return "RESET"
+
+
+# --- CLIENT ------------------------------------------------------------------------------------
+
+container("client", -2, "sentinel", group=CONN, summary="A container for client commands")
+
+
+def _validate_name(name: bytes) -> None:
+    if any(ch < 0x21 or ch > 0x7E for ch in name):
+        raise ReplyError("ERR Client names cannot contain spaces, newlines or special characters.")
+
+
+@command("id", 2, "noscript loading stale", parent="client", group=CONN,
+         summary="Returns the client ID for the current connection", since="5.0.0")
+def client_id(c: Client, args: list[bytes]) -> Any:
+    return c.id
+
+
+@command("setname", 3, "noscript loading stale", parent="client", group=CONN,
+         summary="Set the current connection name", since="2.6.9")
+def client_setname(c: Client, args: list[bytes]) -> Any:
+    _validate_name(args[2])
+    c.name = args[2]
+    return OK
+
+
+@command("getname", 2, "noscript loading stale", parent="client", group=CONN,
+         summary="Get the current connection name", since="2.6.9")
+def client_getname(c: Client, args: list[bytes]) -> Any:
+    return c.name or None
+
+
+@command("setinfo", 4, "noscript loading stale", parent="client", group=CONN,
+         summary="Set client or connection specific info", since="7.2.0")
+def client_setinfo(c: Client, args: list[bytes]) -> Any:
+    attr = args[2].lower()
+    value = args[3]
+    if attr not in (b"lib-name", b"lib-ver"):
+        raise ReplyError(f"ERR Unrecognized option '{args[2].decode(errors='replace')}'")
+    if any(ch < 0x21 or ch > 0x7E for ch in value):
+        raise ReplyError(f"ERR {attr.decode()} cannot contain spaces, newlines or special "
+                         "characters.")
+    if attr == b"lib-name":
+        c.lib_name = value
+    else:
+        c.lib_ver = value
+    return OK
+
+
+@command("no-evict", 3, "admin noscript loading stale", parent="client", group=CONN,
+         summary="Set client eviction mode for the current connection", since="7.0.0")
+def client_no_evict(c: Client, args: list[bytes]) -> Any:
+    v = args[2].lower()
+    if v == b"on":
+        c.no_evict = True
+    elif v == b"off":
+        c.no_evict = False
+    else:
+        raise SYNTAX
+    return OK
+
+
+def _clients_matching(c: Client, args: list[bytes], start: int) -> list[Client]:
+    """CLIENT LIST / KILL filters: ID, ADDR, LADDR, TYPE, USER, SKIPME."""
+    clients = list(c.server.clients.values())
+    i = start
+    skipme = True
+    while i < len(args):
+        opt = args[i].lower()
+        if opt == b"id":
+            ids = set()
+            j = i + 1
+            while j < len(args):
+                try:
+                    ids.add(parse_int(args[j]))
+                except ReplyError:
+                    if j == i + 1:
+                        raise ReplyError("ERR Invalid client ID") from None
+                    break
+                j += 1
+            if j == i + 1:
+                raise SYNTAX
+            clients = [x for x in clients if x.id in ids]
+            i = j
+            continue
+        if i + 1 >= len(args):
+            raise SYNTAX
+        val = args[i + 1]
+        if opt == b"addr":
+            clients = [x for x in clients if x.addr.encode() == val]
+        elif opt == b"laddr":
+            clients = [x for x in clients if x.laddr.encode() == val]
+        elif opt == b"type":
+            t = val.lower()
+            if t not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
+                raise ReplyError(f"ERR Unknown client type '{val.decode(errors='replace')}'")
+            if t != b"normal":
+                clients = []
+        elif opt == b"user":
+            if val != b"default":
+                raise ReplyError(f"ERR No such user '{val.decode(errors='replace')}'")
+        elif opt == b"skipme":
+            v = val.lower()
+            if v not in (b"yes", b"no"):
+                raise SYNTAX
+            skipme = v == b"yes"
+        else:
+            raise SYNTAX
+        i += 2
+    if skipme:
+        clients = [x for x in clients if x is not c]
+    return clients
+
+
+@command("list", -2, "admin noscript loading stale", parent="client", group=CONN,
+         summary="Get the list of client connections", since="2.4.0")
+def client_list(c: Client, args: list[bytes]) -> Any:
+    if len(args) == 2:
+        clients = list(c.server.clients.values())
+    else:
+        opt = args[2].lower()
+        if opt not in (b"type", b"id"):
+            raise SYNTAX
+        clients = _clients_matching(c, args + [b"skipme", b"no"], 2)
+    return b"".join(x.info_line().encode() + b"\n" for x in clients)
+
+
+@command("info", 2, "noscript loading stale", parent="client", group=CONN,
+         summary="Returns information about the current client connection", since="6.2.0")
+def client_info(c: Client, args: list[bytes]) -> Any:
+    return c.info_line().encode() + b"\n"
+
+
+@command("kill", -3, "admin noscript loading stale", parent="client", group=CONN,
+         summary="Kill the connection of a client", since="2.4.0")
+def client_kill(c: Client, args: list[bytes]) -> Any:
+    if len(args) == 3:  # old form: CLIENT KILL addr:port
+        target = args[2]
+        for x in list(c.server.clients.values()):
+            if x.addr.encode() == target:
+                _kill(c, x)
+                return OK
+        raise ReplyError("ERR No such client")
+    victims = _clients_matching(c, args, 2)
+    for x in victims:
+        _kill(c, x)
+    return len(victims)
+
+
+def _kill(me: Client, victim: Client) -> None:
+    if victim is me:
+        me.close_after_reply = True
+    else:
+        victim.kill()
+
+
+@command("help", 2, "loading stale", parent="client", group=CONN,
+         summary="Show helpful text about the different subcommands", since="5.0.0")
+def client_help(c: Client, args: list[bytes]) -> Any:
+    return [
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ID", "    Return the ID of the current connection.",
+        "INFO", "    Return information about the current client connection.",
+        "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
+        "LIST [options ...]", "    Return information about client connections.",
+        "GETNAME", "    Return the name of the current connection.",
+        "SETNAME <name>", "    Assign the name <name> to the current connection.",
+        "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
+        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+        "HELP", "    Print this help.",
+    ]
+
+

@@ -1,0 +1,91 @@
+"""Transactions: MULTI EXEC DISCARD WATCH UNWATCH.
+
+Inside MULTI the dispatcher (``Client.execute``) queues commands after checking them; a command
+rejected while queueing (unknown, wrong arity...) makes EXEC fail with EXECABORT. WATCHed keys
+are registered in their database's ``watched`` map; any write to one marks the watchers dirty
+(``Db.touched``) and their EXEC returns a null array.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from minikv.commands import command
+from minikv.connection import EXECABORT
+from minikv.protocol import NULL_ARRAY, OK, ReplyError
+
+if TYPE_CHECKING:
+    from minikv.connection import Client
+
+TX = "transactions"
+
+
+@command("multi", 1, "noscript loading stale fast allow_busy", group=TX,
+         summary="Start a transaction block", since="1.2.0")
+def multi(c: Client, args: list[bytes]) -> Any:
+    if c.multi is not None:
+        raise ReplyError("ERR MULTI calls can not be nested")
+    c.multi = []
+    c.multi_error = False
+    return OK
+
+
+def _discard(c: Client) -> None:
+    c.multi = None
+    c.multi_error = False
+    c.unwatch_all()
+
+
+@command("discard", 1, "noscript loading stale fast allow_busy", group=TX,
+         summary="Discard all commands issued after MULTI", since="2.0.0")
+def discard(c: Client, args: list[bytes]) -> Any:
+    if c.multi is None:
+        raise ReplyError("ERR DISCARD without MULTI")
+    _discard(c)
+    return OK
+
+
+@command("exec", 1, "noscript loading stale skip_slowlog", group=TX,
+         summary="Execute all commands issued after MULTI", since="1.2.0")
+def exec_(c: Client, args: list[bytes]) -> Any:
+    if c.multi is None:
+        raise ReplyError("ERR EXEC without MULTI")
+    queued = c.multi
+    if c.multi_error:
+        _discard(c)
+        raise EXECABORT
+    dirty = c.watch_dirty or _watched_key_expired(c)
+    _discard(c)
+    if dirty:
+        return NULL_ARRAY
+    return [c.call(cmd, a) for cmd, a in queued]
+
+
+def _watched_key_expired(c: Client) -> bool:
+    dbs = c.server.keyspace.dbs
+    # A watched key that expired since WATCH counts as modified (Redis 7).
+    return any(dbs[dbid].get(key) is None for dbid, key in c.watched_expiring)
+
+
+@command("watch", -2, "noscript loading stale fast allow_busy", (1, -1, 1), group=TX,
+         summary="Monitor changes to keys to determine execution of MULTI/EXEC", since="2.2.0")
+def watch(c: Client, args: list[bytes]) -> Any:
+    if c.multi is not None:
+        raise ReplyError("ERR WATCH inside MULTI is not allowed")
+    db = c.db
+    for key in args[1:]:
+        entry = (db.id, key)
+        if entry in c.watched:
+            continue
+        c.watched.add(entry)
+        db.watched.setdefault(key, set()).add(c)
+        if db.get_expire(key) is not None and db.get(key) is not None:
+            c.watched_expiring.add(entry)
+    return OK
+
+
+@command("unwatch", 1, "noscript loading stale fast allow_busy", group=TX,
+         summary="Forget about all watched keys", since="2.2.0")
+def unwatch(c: Client, args: list[bytes]) -> Any:
+    c.unwatch_all()
+    return OK

@@ -1,0 +1,257 @@
+"""One client connection: an ``asyncio.Protocol`` that owns the client's buffering and state.
+
+Bytes in go to ``RequestParser``; each request is checked against the command table (existence,
+arity, auth, MULTI queueing, write refusal) and run; every reply produced from one
+``data_received`` batch goes out in a single ``transport.write``. While the transport's write
+buffer is above its high-water mark the client is not read from (``pause_writing``), so a client
+that does not read its replies cannot grow the server's memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from minikv.commands import arity_error, lookup, unknown_command_error
+from minikv.protocol import (
+    QUEUED,
+    ProtocolError,
+    QueryBufferOverflow,
+    ReplyError,
+    RequestParser,
+    encode_resp2,
+    encode_resp3,
+)
+
+if TYPE_CHECKING:
+    from minikv.keyspace import Db
+    from minikv.server import Server
+
+NOAUTH = ReplyError("NOAUTH Authentication required.")
+EXECABORT = ReplyError("EXECABORT Transaction discarded because of previous errors.")
+
+# Commands that run at once inside MULTI instead of being queued.
+_MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+
+OUTPUT_HIGH_WATER = 1024 * 1024
+OUTPUT_LOW_WATER = 256 * 1024
+
+
+class Client(asyncio.Protocol):
+    """A connected client and everything Redis keeps per client."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.id = server.next_client_id()
+        self.transport: asyncio.Transport | None = None
+        cfg = server.config
+        self.parser = RequestParser(cfg.proto_max_bulk_len, cfg.client_query_buffer_limit)
+        self.db: Db = server.keyspace.dbs[0]
+        self.resp = 2
+        self.encode = encode_resp2
+        self.authenticated = not cfg.requirepass
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.addr = "?:0"
+        self.laddr = "?:0"
+        self.created = time.time()
+        self.last_interaction = self.created
+        self.last_cmd = "NULL"
+        self.no_evict = False
+        # MULTI state: queued (command, args) pairs, or None outside a transaction.
+        self.multi: list[tuple[Any, list[bytes]]] | None = None
+        self.multi_error = False
+        self.watched: set[tuple[int, bytes]] = set()
+        # Watched keys that had a deadline at WATCH time: expired by EXEC means modified.
+        self.watched_expiring: set[tuple[int, bytes]] = set()
+        self.watch_dirty = False
+        self.close_after_reply = False
+        self.closed = False
+        self.paused = False
+        self.out_bytes = 0
+
+    # --- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.set_write_buffer_limits(high=OUTPUT_HIGH_WATER, low=OUTPUT_LOW_WATER)
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        self.addr = _fmt_addr(peer)
+        self.laddr = _fmt_addr(sock)
+        refusal = self.server.client_connected(self, peer)
+        if refusal is not None:
+            transport.write(refusal)
+            self.closed = True
+            transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.unwatch_all()
+        self.server.client_disconnected(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            requests = self.parser.feed(data)
+        except ProtocolError as e:
+            self.server.stats.protocol_errors += 1
+            out = [self.encode(ReplyError(f"ERR Protocol error: {e}"))]
+            self._flush_and_close(out)
+            return
+        except QueryBufferOverflow:
+            self.server.log.warning(
+                "Closing client that reached max query buffer length: id=%d addr=%s",
+                self.id, self.addr,
+            )
+            self._close()
+            return
+        if not requests:
+            return
+        self.last_interaction = time.time()
+        out = []
+        execute = self.execute
+        for args in requests:
+            reply = execute(args)
+            # self.encode read after the call: HELLO switches protocol mid-batch.
+            out.append(self.encode(reply))
+            if self.close_after_reply:
+                break
+        if self.closed:
+            return
+        assert self.transport is not None
+        self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+        if self.close_after_reply:
+            self._close()
+
+    # --- command execution --------------------------------------------------------------------
+
+    def execute(self, args: list[bytes]) -> Any:
+        """Check and run one request; returns the reply value (errors included)."""
+        cmd = lookup(args)
+        if cmd is None:
+            self.server.stats.unknown_commands += 1
+            return self._reject(unknown_command_error(args), None)
+        a = cmd.arity
+        n = len(args)
+        if (n != a) if a > 0 else (n < -a):
+            return self._reject(arity_error(cmd), cmd)
+        if not self.authenticated and "no_auth" not in cmd.flags:
+            return self._reject(NOAUTH, cmd)
+        if self.multi is not None:
+            if "no_multi" in cmd.flags:
+                return self._reject(
+                    ReplyError("ERR Command not allowed inside a transaction"), cmd
+                )
+            if cmd.name not in _MULTI_IMMEDIATE:
+                if cmd.is_write and (refusal := self.server.write_refusal()) is not None:
+                    return self._reject(refusal, cmd)
+                self.multi.append((cmd, args))
+                return QUEUED
+        elif cmd.is_write and (refusal := self.server.write_refusal()) is not None:
+            return self._reject(refusal, cmd)
+        return self.call(cmd, args)
+
+    def call(self, cmd: Any, args: list[bytes]) -> Any:
+        """Run a command's handler with stats (Redis's ``call()``)."""
+        self.last_cmd = cmd.name
+        t0 = time.perf_counter_ns()
+        try:
+            reply = cmd.handler(self, args)
+        except ReplyError as e:
+            cmd.failed_calls += 1
+            self.server.stats.error_replies += 1
+            reply = e
+        cmd.calls += 1
+        cmd.usec += (time.perf_counter_ns() - t0) // 1000
+        return reply
+
+    def _reject(self, err: ReplyError, cmd: Any) -> ReplyError:
+        if cmd is not None:
+            cmd.rejected_calls += 1
+        self.server.stats.error_replies += 1
+        if self.multi is not None:
+            self.multi_error = True
+        return err
+
+    # --- state helpers --------------------------------------------------------------------------
+
+    def set_resp(self, version: int) -> None:
+        self.resp = version
+        self.encode = encode_resp3 if version == 3 else encode_resp2
+
+    def select(self, index: int) -> None:
+        self.db = self.server.keyspace.dbs[index]
+
+    def unwatch_all(self) -> None:
+        dbs = self.server.keyspace.dbs
+        for dbid, key in self.watched:
+            w = dbs[dbid].watched
+            clients = w.get(key)
+            if clients is not None:
+                clients.discard(self)
+                if not clients:
+                    del w[key]
+        self.watched.clear()
+        self.watched_expiring.clear()
+        self.watch_dirty = False
+
+    def _flush_and_close(self, out: list[bytes]) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(b"".join(out))
+        self._close()
+
+    def _close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def kill(self) -> None:
+        """CLIENT KILL / shutdown: close now, dropping unsent output."""
+        self._close()
+
+    def write_async(self, data: bytes) -> None:
+        """Send bytes outside the request path (e.g. to a client woken from a block)."""
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    # --- CLIENT LIST / INFO ----------------------------------------------------------------------
+
+    def info_line(self) -> str:
+        now = time.time()
+        flags = "N"
+        if self.multi is not None:
+            flags = "x"
+        qbuf = self.parser._reader.len()
+        sub_multi = len(self.multi) if self.multi is not None else -1
+        return (
+            f"id={self.id} addr={self.addr} laddr={self.laddr} fd=-1 "
+            f"name={self.name.decode(errors='replace')} age={int(now - self.created)} "
+            f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} sub=0 "
+            f"psub=0 ssub=0 multi={sub_multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 "
+            f"multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
+            f"cmd={self.last_cmd} user=default redir=-1 resp={self.resp} "
+            f"lib-name={self.lib_name.decode(errors='replace')} "
+            f"lib-ver={self.lib_ver.decode(errors='replace')}"
+        )
+
+
+def _fmt_addr(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}:{addr[1]}"
+    return "?:0"

@@ -1,0 +1,238 @@
+"""The server: listening sockets, the set of clients, the periodic cron, and graceful shutdown.
+
+The server owns the ``Keyspace`` and the ``Config``; connections reach both through it. The
+cron runs ``hz`` times a second (Redis's serverCron): active expiry, and the hooks that
+persistence adds. Shutdown is a sequence: stop accepting, let pending replies go out, close
+clients, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from minikv import REDIS_VERSION, __version__
+from minikv.commands import load_all
+from minikv.config import Config
+from minikv.connection import Client
+from minikv.keyspace import Keyspace
+from minikv.log import log
+from minikv.protocol import ReplyError
+
+MAXCLIENTS_ERR = b"-ERR max number of clients reached\r\n"
+DENIED_ERR = (
+    b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    b"password is set for the default user. In this mode connections are only accepted from "
+    b"the loopback interface. If you want to connect from external computers to Redis you may "
+    b"adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    b"'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from "
+    b"the same host the server is running, however MAKE SURE Redis is not publicly accessible "
+    b"from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
+    b"Alternatively you can just disable the protected mode by editing the Redis configuration "
+    b"file, and setting the protected mode option to 'no', and then restarting the server. 3) "
+    b"If you started the server manually just for testing, restart it with the "
+    b"'--protected-mode no' option. 4) Setup a an authentication password for the default "
+    b"user. NOTE: You only need to do one of the above things in order for the server to start "
+    b"accepting connections from the outside.\r\n"
+)
+
+
+@dataclass
+class Stats:
+    total_connections_received: int = 0
+    rejected_connections: int = 0
+    total_commands_processed: int = 0
+    keyspace_hits: int = 0
+    keyspace_misses: int = 0
+    error_replies: int = 0
+    unknown_commands: int = 0
+    protocol_errors: int = 0
+    total_net_input_bytes: int = 0
+    total_net_output_bytes: int = 0
+
+
+class Server:
+    def __init__(self, config: Config) -> None:
+        load_all()
+        self.config = config
+        self.keyspace = Keyspace(config.databases)
+        self.stats = Stats()
+        self.clients: dict[int, Client] = {}
+        self.log = log
+        self.start_time = time.time()
+        self.start_monotonic = time.monotonic()
+        self.run_id = os.urandom(20).hex()
+        self._next_client_id = 0
+        self._servers: list[asyncio.base_events.Server] = []
+        self._cron_task: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Future[int] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.ports: list[int] = []
+        self.shutdown_asap = False
+
+    # --- clients ---------------------------------------------------------------------------------
+
+    def next_client_id(self) -> int:
+        self._next_client_id += 1
+        return self._next_client_id
+
+    def client_connected(self, client: Client, peer: Any) -> bytes | None:
+        """Register a new client; returns an error to send before closing, or None."""
+        self.stats.total_connections_received += 1
+        if len(self.clients) >= self.config.maxclients:
+            self.stats.rejected_connections += 1
+            return MAXCLIENTS_ERR
+        if self.config.protected_mode and not self.config.requirepass and not _is_local(peer):
+            self.stats.rejected_connections += 1
+            return DENIED_ERR
+        self.clients[client.id] = client
+        return None
+
+    def client_disconnected(self, client: Client) -> None:
+        self.clients.pop(client.id, None)
+
+    def write_refusal(self) -> ReplyError | None:
+        """Why write commands are refused right now (MISCONF), or None. Persistence hooks in."""
+        return None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stopping = self.loop.create_future()
+        for host in self.config.bind:
+            host = host.lstrip("-")
+            try:
+                srv = await self.loop.create_server(
+                    lambda: Client(self),
+                    host=host,
+                    port=self.config.port,
+                    reuse_address=True,
+                    backlog=511,
+                )
+            except OSError as e:
+                if host == "::1" and len(self.config.bind) > 1:
+                    continue  # optional IPv6 loopback, as Redis's "-::1"
+                raise SystemExit(f"Could not create server TCP listening socket {host}:"
+                                 f"{self.config.port}: {e.strerror}") from None
+            self._servers.append(srv)
+            for sock in srv.sockets:
+                self.ports.append(sock.getsockname()[1])
+        self._cron_task = self.loop.create_task(self._cron())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+    def listening_sockets(self) -> list[socket.socket]:
+        return [s for srv in self._servers for s in srv.sockets]  # type: ignore[misc]
+
+    def _on_signal(self, sig: int) -> None:
+        name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
+        log.warning("Received %s scheduling shutdown...", name)
+        self.request_shutdown(save=None)
+
+    def request_shutdown(self, save: bool | None = None) -> None:
+        """Begin the shutdown sequence (SHUTDOWN, SIGTERM). ``save`` None means 'as configured'."""
+        if self._stopping is not None and not self._stopping.done():
+            self._stopping.set_result(0)
+        self._shutdown_save = save
+
+    async def serve_forever(self) -> int:
+        assert self._stopping is not None
+        code = await self._stopping
+        await self._shutdown()
+        return code
+
+    async def _shutdown(self) -> None:
+        log.warning("User requested shutdown...")
+        for srv in self._servers:
+            srv.close()
+        if self._cron_task is not None:
+            self._cron_task.cancel()
+        self.before_exit()
+        # Let replies already queued reach their clients, then close them.
+        for c in list(self.clients.values()):
+            if c.transport is not None and not c.closed:
+                c.transport.close()
+        await asyncio.sleep(0)
+        log.warning("%s is now ready to exit, bye bye...", "minikv")
+
+    def before_start(self) -> None:
+        """Hook for persistence (load the snapshot before listening)."""
+
+    def before_exit(self) -> None:
+        """Hook for persistence (save on shutdown)."""
+
+    # --- cron ----------------------------------------------------------------------------------------
+
+    async def _cron(self) -> None:
+        while True:
+            period = 1.0 / self.config.hz
+            await asyncio.sleep(period)
+            try:
+                self.cron()
+            except Exception:  # the cron must never die
+                log.exception("cron failed")
+
+    def cron(self) -> None:
+        # Active expiry may take up to 25 % of the cron period, as Redis's slow cycle.
+        self.keyspace.active_expire_cycle(0.25 / self.config.hz)
+
+    # --- INFO helpers -------------------------------------------------------------------------------
+
+    def uptime(self) -> float:
+        return time.monotonic() - self.start_monotonic
+
+    @property
+    def version_info(self) -> tuple[str, str]:
+        return REDIS_VERSION, __version__
+
+
+def _is_local(peer: Any) -> bool:
+    if not isinstance(peer, tuple):
+        return True  # unix socket
+    try:
+        return ipaddress.ip_address(peer[0].split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def install_event_loop_policy() -> str:
+    """Use uvloop when importable; returns the name of the loop in use."""
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        return "uvloop"
+    except ImportError:
+        return "asyncio"
+
+
+def run(config: Config) -> int:
+    loop_name = install_event_loop_policy()
+
+    async def main() -> int:
+        server = Server(config)
+        log.info("oO0OoO0OoO0Oo minikv is starting oO0OoO0OoO0Oo")
+        log.info(
+            "minikv version=%s, redis compatibility=%s, bits=64, pid=%d, loop=%s",
+            __version__, REDIS_VERSION, os.getpid(), loop_name,
+        )
+        server.before_start()
+        await server.start()
+        log.info("Server initialized")
+        log.info("Ready to accept connections tcp")
+        sys.stdout.flush()
+        return await server.serve_forever()
+
+    return asyncio.run(main())
+
