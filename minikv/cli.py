@@ -36,7 +36,9 @@ def build_config(argv: list[str]) -> Config:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         except OSError as e:
-            raise ConfigError(f"Fatal error, can't open config file '{path}': {e.strerror}") from None
+            raise ConfigError(
+                f"Fatal error, can't open config file '{path}': {e.strerror}"
+            ) from None
         parse_config_text(config, text, path)
         config.config_file = path
     # Flags: "--name v1 v2 ..." up to the next "--"; joined as one config line.

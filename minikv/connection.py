@@ -115,7 +115,8 @@ class Client(asyncio.Protocol):
         except QueryBufferOverflow:
             self.server.log.warning(
                 "Closing client that reached max query buffer length: id=%d addr=%s",
-                self.id, self.addr,
+                self.id,
+                self.addr,
             )
             self._close()
             return
@@ -137,7 +138,7 @@ class Client(asyncio.Protocol):
         if self.close_after_reply:
             self._close()
 
-    # --- command execution --------------------------------------------------------------------
+    # --- command execution ----------------------------------------------------------
 
     def execute(self, args: list[bytes]) -> Any:
         """Check and run one request; returns the reply value (errors included)."""
@@ -153,9 +154,7 @@ class Client(asyncio.Protocol):
             return self._reject(NOAUTH, cmd)
         if self.multi is not None:
             if "no_multi" in cmd.flags:
-                return self._reject(
-                    ReplyError("ERR Command not allowed inside a transaction"), cmd
-                )
+                return self._reject(ReplyError("ERR Command not allowed inside a transaction"), cmd)
             if cmd.name not in _MULTI_IMMEDIATE:
                 if cmd.is_write and (refusal := self.server.write_refusal()) is not None:
                     return self._reject(refusal, cmd)
@@ -187,7 +186,7 @@ class Client(asyncio.Protocol):
             self.multi_error = True
         return err
 
-    # --- state helpers --------------------------------------------------------------------------
+    # --- state helpers ----------------------------------------------------------
 
     def set_resp(self, version: int) -> None:
         self.resp = version

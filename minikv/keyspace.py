@@ -44,7 +44,7 @@ class Db:
         self.watched: dict[bytes, set[Any]] = {}
         self._expire_cursor = 0
 
-    # --- reads ---------------------------------------------------------------------------------
+    # --- reads ----------------------------------------------------------
 
     def get(self, key: bytes) -> Any:
         """The live value of ``key`` or None; deletes the key if its deadline has passed."""
@@ -108,9 +108,11 @@ class Db:
             total = len(self)
         return None
 
-    # --- writes ----------------------------------------------------------------------------------
+    # --- writes ----------------------------------------------------------
 
-    def set(self, key: bytes, value: Any, expire_at: int | None = None, keepttl: bool = False) -> None:
+    def set(
+        self, key: bytes, value: Any, expire_at: int | None = None, keepttl: bool = False
+    ) -> None:
         """Store ``value``; drops any deadline unless ``keepttl`` or a new ``expire_at``."""
         h = hash(key) & _MASK
         self.data[h][key] = value
@@ -174,7 +176,7 @@ class Db:
         self.keyspace.stat_expired_keys += 1
         self.touched(key)
 
-    # --- active expiry ---------------------------------------------------------------------------
+    # --- active expiry ----------------------------------------------------------
 
     def active_expire_round(self, now: int, sample: int) -> tuple[int, int]:
         """Look at up to ``sample`` keys with a deadline; delete the expired ones.

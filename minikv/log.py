@@ -11,8 +11,13 @@ import os
 import sys
 import time
 
-_LEVELS = {"debug": logging.DEBUG, "verbose": 15, "notice": logging.INFO,
-           "warning": logging.WARNING, "nothing": logging.CRITICAL + 10}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "verbose": 15,
+    "notice": logging.INFO,
+    "warning": logging.WARNING,
+    "nothing": logging.CRITICAL + 10,
+}
 _MARKS = {logging.DEBUG: ".", 15: "-", logging.INFO: "*", logging.WARNING: "#"}
 
 logging.addLevelName(15, "VERBOSE")

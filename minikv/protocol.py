@@ -90,7 +90,7 @@ def format_double(value: float) -> bytes:
         return b"nan"
     if value == int(value) and abs(value) < 1e17:
         return b"%d" % int(value)
-    return (b"%.17g" % value)
+    return b"%.17g" % value
 
 
 def _bulk(v: bytes) -> bytes:
@@ -134,10 +134,7 @@ def _make_encoder(resp3: bool) -> Callable[[Any], bytes]:
         return head % len(v) + b"".join([encode(x) for x in v])
 
     def map_(v: dict[Any, Any]) -> bytes:
-        if resp3:
-            parts = [b"%%%d\r\n" % len(v)]
-        else:
-            parts = [b"*%d\r\n" % (2 * len(v))]
+        parts = [b"%%%d\r\n" % len(v)] if resp3 else [b"*%d\r\n" % (2 * len(v))]
         for k, x in v.items():
             parts.append(encode(k))
             parts.append(encode(x))

@@ -77,7 +77,7 @@ class Server:
         self.ports: list[int] = []
         self.shutdown_asap = False
 
-    # --- clients ---------------------------------------------------------------------------------
+    # --- clients ----------------------------------------------------------
 
     def next_client_id(self) -> int:
         self._next_client_id += 1
@@ -102,7 +102,7 @@ class Server:
         """Why write commands are refused right now (MISCONF), or None. Persistence hooks in."""
         return None
 
-    # --- lifecycle ---------------------------------------------------------------------------------
+    # --- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -120,8 +120,10 @@ class Server:
             except OSError as e:
                 if host == "::1" and len(self.config.bind) > 1:
                     continue  # optional IPv6 loopback, as Redis's "-::1"
-                raise SystemExit(f"Could not create server TCP listening socket {host}:"
-                                 f"{self.config.port}: {e.strerror}") from None
+                raise SystemExit(
+                    f"Could not create server TCP listening socket {host}:"
+                    f"{self.config.port}: {e.strerror}"
+                ) from None
             self._servers.append(srv)
             for sock in srv.sockets:
                 self.ports.append(sock.getsockname()[1])
@@ -172,7 +174,7 @@ class Server:
     def before_exit(self) -> None:
         """Hook for persistence (save on shutdown)."""
 
-    # --- cron ----------------------------------------------------------------------------------------
+    # --- cron ----------------------------------------------------------
 
     async def _cron(self) -> None:
         while True:
@@ -187,7 +189,7 @@ class Server:
         # Active expiry may take up to 25 % of the cron period, as Redis's slow cycle.
         self.keyspace.active_expire_cycle(0.25 / self.config.hz)
 
-    # --- INFO helpers -------------------------------------------------------------------------------
+    # --- INFO helpers ----------------------------------------------------------
 
     def uptime(self) -> float:
         return time.monotonic() - self.start_monotonic
@@ -225,7 +227,10 @@ def run(config: Config) -> int:
         log.info("oO0OoO0OoO0Oo minikv is starting oO0OoO0OoO0Oo")
         log.info(
             "minikv version=%s, redis compatibility=%s, bits=64, pid=%d, loop=%s",
-            __version__, REDIS_VERSION, os.getpid(), loop_name,
+            __version__,
+            REDIS_VERSION,
+            os.getpid(),
+            loop_name,
         )
         server.before_start()
         await server.start()
@@ -235,4 +240,3 @@ def run(config: Config) -> int:
         return await server.serve_forever()
 
     return asyncio.run(main())
-

@@ -24,8 +24,14 @@ def free_port() -> int:
 class ServerProcess:
     """A real server process on a free port; ``kind`` is "minikv" or "redis"."""
 
-    def __init__(self, *args: str, kind: str = "minikv", dir: str | None = None,
-                 port: int | None = None, bind: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *args: str,
+        kind: str = "minikv",
+        dir: str | None = None,
+        port: int | None = None,
+        bind: str = "127.0.0.1",
+    ) -> None:
         self.kind = kind
         self.port = port or free_port()
         self.host = "127.0.0.1" if bind in ("127.0.0.1", "0.0.0.0") else bind
@@ -36,8 +42,16 @@ class ServerProcess:
             cmd = [sys.executable, "-m", "minikv"]
         else:
             cmd = [shutil.which("redis-server") or "redis-server"]
-        cmd += ["--port", str(self.port), "--bind", bind, "--dir", self.dir,
-                "--logfile", self.logfile]
+        cmd += [
+            "--port",
+            str(self.port),
+            "--bind",
+            bind,
+            "--dir",
+            self.dir,
+            "--logfile",
+            self.logfile,
+        ]
         if not any(a == "--save" for a in args):
             cmd += ["--save", ""]
         if kind == "redis":
@@ -47,8 +61,9 @@ class ServerProcess:
         cmd += list(args)
         self.cmd = cmd
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(cmd, cwd=self.dir, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 20.0) -> None:
@@ -56,8 +71,9 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}: {err}\n"
-                                   f"{self.log()}")
+                raise RuntimeError(
+                    f"{self.kind} exited with {self.proc.returncode}: {err}\n{self.log()}"
+                )
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")

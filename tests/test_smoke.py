@@ -18,5 +18,13 @@ def test_resp3_hello(r3: redis.Redis) -> None:
 
 
 def test_differential_basics(differential) -> None:  # type: ignore[no-untyped-def]
-    differential.check(("SET", "a", "1"), ("GET", "a"), ("GET", "nope"), ("INCR", "a"),
-                       ("NOSUCHCMD", "x"), ("GET",), ("PING",), ("ECHO", "hi"))
+    differential.check(
+        ("SET", "a", "1"),
+        ("GET", "a"),
+        ("GET", "nope"),
+        ("INCR", "a"),
+        ("NOSUCHCMD", "x"),
+        ("GET",),
+        ("PING",),
+        ("ECHO", "hi"),
+    )

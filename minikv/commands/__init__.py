@@ -133,8 +133,9 @@ def container(name: str, arity: int = -2, flags: str = "", **kw: Any) -> None:
     """Register a container command (CONFIG, CLIENT...) whose work is done by subcommands."""
 
     def no_handler(client: Client, args: list[bytes]) -> Any:
-        raise ReplyError(f"ERR unknown subcommand '{args[1].decode(errors='replace')}'. "
-                         f"Try {name.upper()} HELP.")
+        raise ReplyError(
+            f"ERR unknown subcommand '{args[1].decode(errors='replace')}'. Try {name.upper()} HELP."
+        )
 
     command(name, arity, flags, **kw)(no_handler)
 

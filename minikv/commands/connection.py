@@ -28,8 +28,13 @@ def echo(c: Client, args: list[bytes]) -> Any:
     return args[1]
 
 
-@command("quit", -1, "allow_busy noscript loading stale fast no_auth", group=CONN,
-         summary="Close the connection")
+@command(
+    "quit",
+    -1,
+    "allow_busy noscript loading stale fast no_auth",
+    group=CONN,
+    summary="Close the connection",
+)
 def quit_(c: Client, args: list[bytes]) -> Any:
     c.close_after_reply = True
     return OK
@@ -37,13 +42,21 @@ def quit_(c: Client, args: list[bytes]) -> Any:
 
 def _check_password(c: Client, user: bytes, password: bytes) -> None:
     cfg = c.server.config
-    if user != b"default" or (cfg.requirepass and password.decode(errors="replace") != cfg.requirepass):
+    if user != b"default" or (
+        cfg.requirepass and password.decode(errors="replace") != cfg.requirepass
+    ):
         raise WRONGPASS
     c.authenticated = True
 
 
-@command("auth", -2, "noscript loading stale fast no_auth allow_busy", group=CONN,
-         summary="Authenticate to the server", since="1.0.0")
+@command(
+    "auth",
+    -2,
+    "noscript loading stale fast no_auth allow_busy",
+    group=CONN,
+    summary="Authenticate to the server",
+    since="1.0.0",
+)
 def auth(c: Client, args: list[bytes]) -> Any:
     if len(args) > 3:
         raise SYNTAX
@@ -59,8 +72,14 @@ def auth(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
-@command("hello", -1, "noscript loading stale fast no_auth allow_busy", group=CONN,
-         summary="Handshake with Redis", since="6.0.0")
+@command(
+    "hello",
+    -1,
+    "noscript loading stale fast no_auth allow_busy",
+    group=CONN,
+    summary="Handshake with Redis",
+    since="6.0.0",
+)
 def hello(c: Client, args: list[bytes]) -> Any:
     ver = c.resp
     i = 1
@@ -84,12 +103,16 @@ def hello(c: Client, args: list[bytes]) -> Any:
             _validate_name(setname)
             i += 2
         else:
-            raise ReplyError(f"ERR Syntax error in HELLO option '{args[i].decode(errors='replace')}'")
+            raise ReplyError(
+                f"ERR Syntax error in HELLO option '{args[i].decode(errors='replace')}'"
+            )
     if not c.authenticated:
-        raise ReplyError("NOAUTH HELLO must be called with the client already authenticated, "
-                         "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
-                         "authenticate the client and select the RESP protocol version at the "
-                         "same time")
+        raise ReplyError(
+            "NOAUTH HELLO must be called with the client already authenticated, "
+            "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+            "authenticate the client and select the RESP protocol version at the "
+            "same time"
+        )
     if setname is not None:
         c.name = setname
     c.set_resp(ver)
@@ -116,8 +139,14 @@ def select(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
-@command("reset", 1, "noscript loading stale fast no_auth allow_busy", group=CONN,
-         summary="Reset the connection", since="6.2.0")
+@command(
+    "reset",
+    1,
+    "noscript loading stale fast no_auth allow_busy",
+    group=CONN,
+    summary="Reset the connection",
+    since="6.2.0",
+)
 def reset(c: Client, args: list[bytes]) -> Any:
     c.multi = None
     c.multi_error = False
@@ -140,36 +169,65 @@ def _validate_name(name: bytes) -> None:
         raise ReplyError("ERR Client names cannot contain spaces, newlines or special characters.")
 
 
-@command("id", 2, "noscript loading stale", parent="client", group=CONN,
-         summary="Returns the client ID for the current connection", since="5.0.0")
+@command(
+    "id",
+    2,
+    "noscript loading stale",
+    parent="client",
+    group=CONN,
+    summary="Returns the client ID for the current connection",
+    since="5.0.0",
+)
 def client_id(c: Client, args: list[bytes]) -> Any:
     return c.id
 
 
-@command("setname", 3, "noscript loading stale", parent="client", group=CONN,
-         summary="Set the current connection name", since="2.6.9")
+@command(
+    "setname",
+    3,
+    "noscript loading stale",
+    parent="client",
+    group=CONN,
+    summary="Set the current connection name",
+    since="2.6.9",
+)
 def client_setname(c: Client, args: list[bytes]) -> Any:
     _validate_name(args[2])
     c.name = args[2]
     return OK
 
 
-@command("getname", 2, "noscript loading stale", parent="client", group=CONN,
-         summary="Get the current connection name", since="2.6.9")
+@command(
+    "getname",
+    2,
+    "noscript loading stale",
+    parent="client",
+    group=CONN,
+    summary="Get the current connection name",
+    since="2.6.9",
+)
 def client_getname(c: Client, args: list[bytes]) -> Any:
     return c.name or None
 
 
-@command("setinfo", 4, "noscript loading stale", parent="client", group=CONN,
-         summary="Set client or connection specific info", since="7.2.0")
+@command(
+    "setinfo",
+    4,
+    "noscript loading stale",
+    parent="client",
+    group=CONN,
+    summary="Set client or connection specific info",
+    since="7.2.0",
+)
 def client_setinfo(c: Client, args: list[bytes]) -> Any:
     attr = args[2].lower()
     value = args[3]
     if attr not in (b"lib-name", b"lib-ver"):
         raise ReplyError(f"ERR Unrecognized option '{args[2].decode(errors='replace')}'")
     if any(ch < 0x21 or ch > 0x7E for ch in value):
-        raise ReplyError(f"ERR {attr.decode()} cannot contain spaces, newlines or special "
-                         "characters.")
+        raise ReplyError(
+            f"ERR {attr.decode()} cannot contain spaces, newlines or special characters."
+        )
     if attr == b"lib-name":
         c.lib_name = value
     else:
@@ -177,8 +235,15 @@ def client_setinfo(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
-@command("no-evict", 3, "admin noscript loading stale", parent="client", group=CONN,
-         summary="Set client eviction mode for the current connection", since="7.0.0")
+@command(
+    "no-evict",
+    3,
+    "admin noscript loading stale",
+    parent="client",
+    group=CONN,
+    summary="Set client eviction mode for the current connection",
+    since="7.0.0",
+)
 def client_no_evict(c: Client, args: list[bytes]) -> Any:
     v = args[2].lower()
     if v == b"on":
@@ -242,8 +307,15 @@ def _clients_matching(c: Client, args: list[bytes], start: int) -> list[Client]:
     return clients
 
 
-@command("list", -2, "admin noscript loading stale", parent="client", group=CONN,
-         summary="Get the list of client connections", since="2.4.0")
+@command(
+    "list",
+    -2,
+    "admin noscript loading stale",
+    parent="client",
+    group=CONN,
+    summary="Get the list of client connections",
+    since="2.4.0",
+)
 def client_list(c: Client, args: list[bytes]) -> Any:
     if len(args) == 2:
         clients = list(c.server.clients.values())
@@ -251,18 +323,32 @@ def client_list(c: Client, args: list[bytes]) -> Any:
         opt = args[2].lower()
         if opt not in (b"type", b"id"):
             raise SYNTAX
-        clients = _clients_matching(c, args + [b"skipme", b"no"], 2)
+        clients = _clients_matching(c, [*args, b"skipme", b"no"], 2)
     return b"".join(x.info_line().encode() + b"\n" for x in clients)
 
 
-@command("info", 2, "noscript loading stale", parent="client", group=CONN,
-         summary="Returns information about the current client connection", since="6.2.0")
+@command(
+    "info",
+    2,
+    "noscript loading stale",
+    parent="client",
+    group=CONN,
+    summary="Returns information about the current client connection",
+    since="6.2.0",
+)
 def client_info(c: Client, args: list[bytes]) -> Any:
     return c.info_line().encode() + b"\n"
 
 
-@command("kill", -3, "admin noscript loading stale", parent="client", group=CONN,
-         summary="Kill the connection of a client", since="2.4.0")
+@command(
+    "kill",
+    -3,
+    "admin noscript loading stale",
+    parent="client",
+    group=CONN,
+    summary="Kill the connection of a client",
+    since="2.4.0",
+)
 def client_kill(c: Client, args: list[bytes]) -> Any:
     if len(args) == 3:  # old form: CLIENT KILL addr:port
         target = args[2]
@@ -284,22 +370,36 @@ def _kill(me: Client, victim: Client) -> None:
         victim.kill()
 
 
-@command("help", 2, "loading stale", parent="client", group=CONN,
-         summary="Show helpful text about the different subcommands", since="5.0.0")
+@command(
+    "help",
+    2,
+    "loading stale",
+    parent="client",
+    group=CONN,
+    summary="Show helpful text about the different subcommands",
+    since="5.0.0",
+)
 def client_help(c: Client, args: list[bytes]) -> Any:
     return [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "ID", "    Return the ID of the current connection.",
-        "INFO", "    Return information about the current client connection.",
-        "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
         "KILL <option> <value> [<option> <value> [...]]",
         "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
-        "LIST [options ...]", "    Return information about client connections.",
-        "GETNAME", "    Return the name of the current connection.",
-        "SETNAME <name>", "    Assign the name <name> to the current connection.",
-        "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
-        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
-        "HELP", "    Print this help.",
+        "LIST [options ...]",
+        "    Return information about client connections.",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <LIB-NAME|LIB-VER> <value>",
+        "    Set client library name or version.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "HELP",
+        "    Print this help.",
     ]
-
-

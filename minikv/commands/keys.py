@@ -24,8 +24,15 @@ def del_(c: Client, args: list[bytes]) -> Any:
     return n
 
 
-@command("exists", -2, "readonly fast", (1, -1, 1), group=K, summary="Determine if a key exists",
-         since="1.0.0")
+@command(
+    "exists",
+    -2,
+    "readonly fast",
+    (1, -1, 1),
+    group=K,
+    summary="Determine if a key exists",
+    since="1.0.0",
+)
 def exists(c: Client, args: list[bytes]) -> Any:
     db = c.db
     return sum(1 for key in args[1:] if db.get(key) is not None)
@@ -36,7 +43,7 @@ def dbsize(c: Client, args: list[bytes]) -> Any:
     return len(c.db)
 
 
-@command("flushall", -1, "write", group=SRV, summary="Remove all keys from all databases")
+@command("flushall", -1, "write", group="server", summary="Remove all keys from all databases")
 def flushall(c: Client, args: list[bytes]) -> Any:
     c.server.keyspace.dirty += c.server.keyspace.flushall()
     return OK

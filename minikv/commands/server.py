@@ -13,12 +13,25 @@ if TYPE_CHECKING:
 
 SRV = "server"
 
-container("config", -2, "", group=SRV, summary="A container for server configuration commands",
-          since="2.0.0")
+container(
+    "config",
+    -2,
+    "",
+    group=SRV,
+    summary="A container for server configuration commands",
+    since="2.0.0",
+)
 
 
-@command("get", -3, "admin noscript loading stale", parent="config", group=SRV,
-         summary="Get the values of configuration parameters", since="2.0.0")
+@command(
+    "get",
+    -3,
+    "admin noscript loading stale",
+    parent="config",
+    group=SRV,
+    summary="Get the values of configuration parameters",
+    since="2.0.0",
+)
 def config_get(c: Client, args: list[bytes]) -> Any:
     out: dict[bytes, bytes] = {}
     for pat in args[2:]:
@@ -27,8 +40,13 @@ def config_get(c: Client, args: list[bytes]) -> Any:
     return out
 
 
-@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group=SRV,
-         summary="Synchronously save the dataset to disk and then shut down the server")
+@command(
+    "shutdown",
+    -1,
+    "admin noscript loading stale no_multi allow_busy",
+    group=SRV,
+    summary="Synchronously save the dataset to disk and then shut down the server",
+)
 def shutdown(c: Client, args: list[bytes]) -> Any:
     c.server.request_shutdown()
     c.close_after_reply = True

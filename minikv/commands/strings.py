@@ -87,8 +87,7 @@ def set_(c: Client, args: list[bytes]) -> Any:
     return old if get_old else OK
 
 
-_EXPIRE_UNITS = {b"EX": (1000, False), b"PX": (1, False), b"EXAT": (1000, True),
-                 b"PXAT": (1, True)}
+_EXPIRE_UNITS = {b"EX": (1000, False), b"PX": (1, False), b"EXAT": (1000, True), b"PXAT": (1, True)}
 
 
 def _incr(c: Client, key: bytes, delta: int) -> int:
@@ -114,26 +113,50 @@ def _incr(c: Client, key: bytes, delta: int) -> int:
     return new
 
 
-@command("incr", 2, "write denyoom fast", (1, 1, 1), group=S,
-         summary="Increment the integer value of a key by one")
+@command(
+    "incr",
+    2,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Increment the integer value of a key by one",
+)
 def incr(c: Client, args: list[bytes]) -> Any:
     return _incr(c, args[1], 1)
 
 
-@command("decr", 2, "write denyoom fast", (1, 1, 1), group=S,
-         summary="Decrement the integer value of a key by one")
+@command(
+    "decr",
+    2,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Decrement the integer value of a key by one",
+)
 def decr(c: Client, args: list[bytes]) -> Any:
     return _incr(c, args[1], -1)
 
 
-@command("incrby", 3, "write denyoom fast", (1, 1, 1), group=S,
-         summary="Increment the integer value of a key by the given amount")
+@command(
+    "incrby",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Increment the integer value of a key by the given amount",
+)
 def incrby(c: Client, args: list[bytes]) -> Any:
     return _incr(c, args[1], parse_int(args[2]))
 
 
-@command("decrby", 3, "write denyoom fast", (1, 1, 1), group=S,
-         summary="Decrement the integer value of a key by the given number")
+@command(
+    "decrby",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Decrement the integer value of a key by the given number",
+)
 def decrby(c: Client, args: list[bytes]) -> Any:
     delta = parse_int(args[2])
     if delta == -(2**63):
@@ -141,8 +164,15 @@ def decrby(c: Client, args: list[bytes]) -> Any:
     return _incr(c, args[1], -delta)
 
 
-@command("mget", -2, "readonly fast", (1, -1, 1), group=S,
-         summary="Get the values of all the given keys", since="1.0.0")
+@command(
+    "mget",
+    -2,
+    "readonly fast",
+    (1, -1, 1),
+    group=S,
+    summary="Get the values of all the given keys",
+    since="1.0.0",
+)
 def mget(c: Client, args: list[bytes]) -> Any:
     db = c.db
     out: list[bytes | None] = []
@@ -152,8 +182,15 @@ def mget(c: Client, args: list[bytes]) -> Any:
     return out
 
 
-@command("mset", -3, "write denyoom", (1, -1, 2), group=S,
-         summary="Set multiple keys to multiple values", since="1.0.1")
+@command(
+    "mset",
+    -3,
+    "write denyoom",
+    (1, -1, 2),
+    group=S,
+    summary="Set multiple keys to multiple values",
+    since="1.0.1",
+)
 def mset(c: Client, args: list[bytes]) -> Any:
     if len(args) % 2 == 0:
         raise ReplyError("ERR wrong number of arguments for 'mset' command")

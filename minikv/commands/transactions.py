@@ -20,8 +20,14 @@ if TYPE_CHECKING:
 TX = "transactions"
 
 
-@command("multi", 1, "noscript loading stale fast allow_busy", group=TX,
-         summary="Start a transaction block", since="1.2.0")
+@command(
+    "multi",
+    1,
+    "noscript loading stale fast allow_busy",
+    group=TX,
+    summary="Start a transaction block",
+    since="1.2.0",
+)
 def multi(c: Client, args: list[bytes]) -> Any:
     if c.multi is not None:
         raise ReplyError("ERR MULTI calls can not be nested")
@@ -36,8 +42,14 @@ def _discard(c: Client) -> None:
     c.unwatch_all()
 
 
-@command("discard", 1, "noscript loading stale fast allow_busy", group=TX,
-         summary="Discard all commands issued after MULTI", since="2.0.0")
+@command(
+    "discard",
+    1,
+    "noscript loading stale fast allow_busy",
+    group=TX,
+    summary="Discard all commands issued after MULTI",
+    since="2.0.0",
+)
 def discard(c: Client, args: list[bytes]) -> Any:
     if c.multi is None:
         raise ReplyError("ERR DISCARD without MULTI")
@@ -45,8 +57,14 @@ def discard(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
-@command("exec", 1, "noscript loading stale skip_slowlog", group=TX,
-         summary="Execute all commands issued after MULTI", since="1.2.0")
+@command(
+    "exec",
+    1,
+    "noscript loading stale skip_slowlog",
+    group=TX,
+    summary="Execute all commands issued after MULTI",
+    since="1.2.0",
+)
 def exec_(c: Client, args: list[bytes]) -> Any:
     if c.multi is None:
         raise ReplyError("ERR EXEC without MULTI")
@@ -67,8 +85,15 @@ def _watched_key_expired(c: Client) -> bool:
     return any(dbs[dbid].get(key) is None for dbid, key in c.watched_expiring)
 
 
-@command("watch", -2, "noscript loading stale fast allow_busy", (1, -1, 1), group=TX,
-         summary="Monitor changes to keys to determine execution of MULTI/EXEC", since="2.2.0")
+@command(
+    "watch",
+    -2,
+    "noscript loading stale fast allow_busy",
+    (1, -1, 1),
+    group=TX,
+    summary="Monitor changes to keys to determine execution of MULTI/EXEC",
+    since="2.2.0",
+)
 def watch(c: Client, args: list[bytes]) -> Any:
     if c.multi is not None:
         raise ReplyError("ERR WATCH inside MULTI is not allowed")
@@ -84,8 +109,14 @@ def watch(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
-@command("unwatch", 1, "noscript loading stale fast allow_busy", group=TX,
-         summary="Forget about all watched keys", since="2.2.0")
+@command(
+    "unwatch",
+    1,
+    "noscript loading stale fast allow_busy",
+    group=TX,
+    summary="Forget about all watched keys",
+    since="2.2.0",
+)
 def unwatch(c: Client, args: list[bytes]) -> Any:
     c.unwatch_all()
     return OK
