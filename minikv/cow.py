@@ -1,0 +1,78 @@
+"""How much memory a process has copied since fork: ``Private_Dirty`` from /proc.
+
+Reads ``/proc/self/smaps_rollup`` (one summary, cheap) or, on kernels without it, sums
+``Private_Dirty`` over ``/proc/self/smaps``. On a system without /proc it reports 0.
+Reading costs ~1.5 ms at 170 MB of RSS and grows with the mapping count, so callers sample it
+with a duty cycle (``CowSampler``) rather than per key.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def private_dirty_bytes() -> int:
+    """Private_Dirty of this process in bytes (0 where /proc is unavailable)."""
+    for path in ("/proc/self/smaps_rollup", "/proc/self/smaps"):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        total = 0
+        for line in data.split(b"\n"):
+            if line.startswith(b"Private_Dirty:"):
+                total += int(line.split()[1]) * 1024
+        return total
+    return 0
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process in bytes (0 where /proc is unavailable)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    import resource
+
+    return pages * resource.getpagesize()
+
+
+class CowSampler:
+    """Samples ``private_dirty_bytes`` so that sampling takes at most ``duty`` of the time.
+
+    After a sample that took ``t`` seconds, the next one is allowed ``t / duty`` later: with
+    the default 1 %, a 2 ms read happens at most every 200 ms (Redis samples similarly).
+    """
+
+    def __init__(self, duty: float = 0.01, min_interval: float = 0.05) -> None:
+        self.duty = duty
+        self.min_interval = min_interval
+        self.current = 0
+        self.peak = 0
+        self.samples = 0
+        self.total = 0
+        self._next = 0.0
+
+    def maybe_sample(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self.sample()
+        return True
+
+    def sample(self) -> int:
+        t0 = time.monotonic()
+        v = private_dirty_bytes()
+        t1 = time.monotonic()
+        self.current = v
+        self.peak = max(self.peak, v)
+        self.samples += 1
+        self.total += v
+        self._next = t1 + max(self.min_interval, (t1 - t0) / self.duty)
+        return v
+
+    @property
+    def average(self) -> int:
+        return self.total // self.samples if self.samples else 0

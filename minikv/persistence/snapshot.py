@@ -1,0 +1,409 @@
+"""Fork-based snapshots: BGSAVE's fork and reap, SAVE, save points, loading on start.
+
+The layers, as Redis's rdb.c:
+
+* ``save_to_file`` — write a snapshot of the keyspace to ``temp-<pid>.mkv`` in ``dir``, fsync
+  it, rename it over ``dbfilename`` and fsync the directory. Used by SAVE (in the server) and by
+  the BGSAVE child.
+* ``Persistence.bgsave`` — ``gc.freeze()``, ``os.fork()``; the parent records the fork time and
+  returns to its event loop at once; the child closes the sockets it inherited, disables GC,
+  calls ``save_to_file`` with progress and copy-on-write reports through a pipe
+  (``childinfo``), and leaves with ``os._exit``.
+* ``Persistence.check_child`` — from the cron: drain the child's reports, reap it with
+  ``waitpid(WNOHANG)``, and only then (the done-handler) change the parent's state: status,
+  ``lastsave``, the dirty counter minus the changes made before the fork, ``gc.unfreeze()``, and
+  removal of a failed child's temp file.
+
+The parent never writes the dataset while a child runs; the child never touches the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from minikv.cow import CowSampler, private_dirty_bytes
+from minikv.keyspace import now_ms
+from minikv.log import log, set_role
+from minikv.persistence import childinfo
+from minikv.persistence.format import SnapshotWriter, read_snapshot
+
+if TYPE_CHECKING:
+    from minikv.keyspace import Keyspace
+    from minikv.server import Server
+
+MB = 1024 * 1024
+BGSAVE_RETRY_DELAY = 5  # seconds before retrying a failed automatic save, as Redis
+
+
+def temp_path(directory: str, pid: int) -> str:
+    return os.path.join(directory, f"temp-{pid}.mkv")
+
+
+def save_to_file(
+    keyspace: Keyspace,
+    directory: str,
+    filename: str,
+    progress: Any = None,
+) -> int:
+    """Write the whole keyspace to ``directory/filename`` atomically; returns keys written.
+
+    ``progress(keys_written)`` is called after each chunk. On any error the temp file is
+    removed and the exception propagates; the old snapshot is never touched.
+    """
+    tmp = temp_path(directory, os.getpid())
+    final = os.path.join(directory, filename)
+    try:
+        with open(tmp, "wb", buffering=1024 * 1024) as f:
+            w = SnapshotWriter(f)
+            for db in keyspace.dbs:
+                for data, expires in zip(db.data, db.expires, strict=True):
+                    if data:
+                        w.write_chunk(db.id, data, expires)
+                        if progress is not None:
+                            progress(w.keys)
+            w.finish()
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return w.keys
+
+
+@dataclass
+class LoadResult:
+    loaded: int = 0
+    expired: int = 0
+
+
+def load_file(keyspace: Keyspace, path: str) -> LoadResult:
+    """Stream a snapshot into an empty keyspace, skipping keys already expired.
+
+    Raises SnapshotError (naming the file and the problem) for a corrupt, truncated or
+    unknown-version file; the keyspace is then cleared again.
+    """
+    _header, chunks, finish = read_snapshot(path)
+    res = LoadResult()
+    now = now_ms()
+    ndb = len(keyspace.dbs)
+    size = os.path.getsize(path)
+    next_report = time.monotonic() + 1.0
+    try:
+        for dbid, data, expires in chunks:
+            if not 0 <= dbid < ndb:
+                raise ValueError(f"{path}: database {dbid} out of range (databases {ndb})")
+            db = keyspace.dbs[dbid]
+            for key, value in data.items():
+                deadline = expires.get(key)
+                if deadline is not None and deadline <= now:
+                    res.expired += 1
+                    continue
+                db.load(key, value, deadline)
+                res.loaded += 1
+            if time.monotonic() >= next_report:
+                log.info(
+                    "Loading %s: %d keys so far (file is %.1f MB)", path, res.loaded, size / MB
+                )
+                next_report += 1.0
+        finish()
+    except BaseException:
+        keyspace.flushall()
+        raise
+    return res
+
+
+class Persistence:
+    """Snapshot state of one server: the running child, last results, COW figures."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.child_pid = -1
+        self.child_start = 0.0
+        self.child_fd = -1
+        self.dirty_before_fork = 0
+        self.lastsave = int(time.time())
+        self.last_bgsave_ok = True
+        self.last_bgsave_try = 0.0
+        self.last_bgsave_time_sec = -1
+        self.saves = 0
+        self.last_cow_size = 0
+        self.latest_fork_usec = 0
+        self.total_forks = 0
+        self.bgsave_scheduled = False
+        self.loading = False
+        self.last_load_keys_loaded = 0
+        self.last_load_keys_expired = 0
+        # current child's reports
+        self.cow_current = 0
+        self.cow_peak = 0
+        self.cow_updated = 0.0
+        self.keys_processed = 0
+        self.keys_total = 0
+        self._cow_samples = 0
+        self._cow_sum = 0
+
+    @property
+    def path(self) -> str:
+        cfg = self.server.config
+        return os.path.join(cfg.dir, cfg.dbfilename)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.child_pid > 0
+
+    # --- loading -----------------------------------------------------------------------------
+
+    def load_on_start(self) -> None:
+        path = self.path
+        if not os.path.exists(path):
+            return
+        self.loading = True
+        t0 = time.monotonic()
+        try:
+            res = load_file(self.server.keyspace, path)
+        finally:
+            self.loading = False
+        self.last_load_keys_loaded = res.loaded
+        self.last_load_keys_expired = res.expired
+        log.info(
+            "Done loading snapshot, keys loaded: %d, keys expired: %d.", res.loaded, res.expired
+        )
+        log.info("DB loaded from disk: %.3f seconds", time.monotonic() - t0)
+
+    # --- SAVE ----------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Synchronous save in the server process (SAVE, SHUTDOWN)."""
+        cfg = self.server.config
+        ks = self.server.keyspace
+        dirty = ks.dirty
+        try:
+            save_to_file(ks, cfg.dir, cfg.dbfilename)
+        except OSError as e:
+            log.warning(
+                "Failed opening the temp snapshot file %s (in server root dir %s) for saving: %s",
+                f"temp-{os.getpid()}.mkv",
+                cfg.dir,
+                e.strerror,
+            )
+            self.last_bgsave_ok = False
+            raise
+        log.info("DB saved on disk")
+        ks.dirty -= dirty
+        self.lastsave = int(time.time())
+        self.last_bgsave_ok = True
+        self.saves += 1
+
+    # --- BGSAVE ---------------------------------------------------------------------------------
+
+    def bgsave(self) -> int:
+        """Fork a child that writes the snapshot; returns its pid. Raises OSError if fork fails."""
+        server = self.server
+        ks = server.keyspace
+        rfd, wfd = os.pipe()
+        os.set_blocking(rfd, False)
+        os.set_blocking(wfd, False)
+        self.keys_total = sum(len(db) for db in ks.dbs)
+        self.dirty_before_fork = ks.dirty
+        self.last_bgsave_try = time.time()
+        gc.freeze()
+        t0 = time.perf_counter_ns()
+        try:
+            pid = os.fork()
+        except OSError:
+            gc.unfreeze()
+            os.close(rfd)
+            os.close(wfd)
+            self.last_bgsave_ok = False
+            raise
+        if pid == 0:  # child: never returns
+            os.close(rfd)
+            self._child(wfd)
+        self.latest_fork_usec = (time.perf_counter_ns() - t0) // 1000
+        self.total_forks += 1
+        os.close(wfd)
+        self.child_pid = pid
+        self.child_fd = rfd
+        self.child_start = time.time()
+        self.cow_current = self.cow_peak = 0
+        self.cow_updated = 0.0
+        self.keys_processed = 0
+        self._cow_samples = self._cow_sum = 0
+        self.bgsave_scheduled = False
+        log.info("Background saving started by pid %d", pid)
+        return pid
+
+    def _child(self, wfd: int) -> None:
+        code = 1
+        try:
+            set_role("C")
+            gc.disable()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+            with contextlib.suppress(ValueError):
+                signal.set_wakeup_fd(-1)
+            self.server.close_inherited_sockets()
+            sampler = CowSampler()
+            next_report = time.monotonic() + 1.0
+
+            def progress(keys: int) -> None:
+                nonlocal next_report
+                if sampler.maybe_sample():
+                    now = time.monotonic()
+                    if now >= next_report:
+                        childinfo.send(
+                            wfd,
+                            childinfo.PROGRESS,
+                            keys,
+                            sampler.current,
+                            sampler.peak,
+                            time.time(),
+                        )
+                        next_report = now + 1.0
+
+            cfg = self.server.config
+            keys = save_to_file(self.server.keyspace, cfg.dir, cfg.dbfilename, progress)
+            cow = sampler.sample()
+            childinfo.send(wfd, childinfo.FINAL, keys, cow, sampler.peak, time.time())
+            log.info("DB saved on disk")
+            log.info(
+                "Fork CoW for snapshot: current %d MB, peak %d MB, average %d MB",
+                sampler.current // MB,
+                sampler.peak // MB,
+                sampler.average // MB,
+            )
+            code = 0
+        except BaseException as e:  # the child must never return into the event loop
+            with contextlib.suppress(BaseException):
+                log.warning("Write error saving DB on disk: %s", e)
+        finally:
+            os._exit(code)
+
+    def check_child(self) -> None:
+        """From the cron: read reports; reap a finished child and apply its result."""
+        if self.child_pid <= 0:
+            return
+        self._drain()
+        try:
+            pid, status = os.waitpid(self.child_pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self.child_pid, 255 << 8
+        if pid == 0:
+            return
+        self._drain()
+        self._done(status)
+
+    def _drain(self) -> None:
+        for msg in childinfo.receive(self.child_fd):
+            self.keys_processed = msg.keys
+            self.cow_current = msg.cow
+            self.cow_peak = max(self.cow_peak, msg.cow_peak)
+            self.cow_updated = msg.when
+            self._cow_samples += 1
+            self._cow_sum += msg.cow
+            if msg.kind == childinfo.FINAL:
+                self.last_cow_size = msg.cow
+
+    def _done(self, status: int) -> None:
+        """The done-handler: the only place a child's result changes the parent's state."""
+        pid = self.child_pid
+        elapsed = time.time() - self.child_start
+        self.last_bgsave_time_sec = round(elapsed)
+        ks = self.server.keyspace
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            log.info("Background saving terminated with success")
+            ks.dirty -= self.dirty_before_fork
+            self.lastsave = int(time.time())
+            self.last_bgsave_ok = True
+            self.saves += 1
+            if self.last_cow_size:
+                log.info(
+                    "Snapshot: %d MB of memory used by copy-on-write", self.last_cow_size // MB
+                )
+        else:
+            if os.WIFSIGNALED(status):
+                log.warning("Background saving terminated by signal %d", os.WTERMSIG(status))
+            else:
+                log.warning("Background saving error")
+            self.last_bgsave_ok = False
+            with contextlib.suppress(OSError):
+                os.unlink(temp_path(self.server.config.dir, pid))
+        os.close(self.child_fd)
+        self.child_fd = -1
+        self.child_pid = -1
+        self.cow_current = 0
+        gc.unfreeze()
+
+    def kill_child(self) -> None:
+        """Stop a running child and wait for it (FLUSHALL, SHUTDOWN, DEBUG RELOAD)."""
+        if self.child_pid <= 0:
+            return
+        pid = self.child_pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGUSR1)
+        _, status = os.waitpid(pid, 0)
+        self._drain()
+        self._done(status)
+        self.last_bgsave_ok = True  # a killed save is not a failed one (as Redis)
+
+    def wait_child(self) -> None:
+        """Block until the running child ends and apply its result (SHUTDOWN, tests)."""
+        if self.child_pid > 0:
+            _, status = os.waitpid(self.child_pid, 0)
+            self._drain()
+            self._done(status)
+
+    # --- cron ------------------------------------------------------------------------------------
+
+    def cron(self) -> None:
+        self.check_child()
+        if self.child_pid > 0:
+            return
+        cfg = self.server.config
+        now = time.time()
+        if self.bgsave_scheduled:
+            self._try_bgsave("scheduled")
+            return
+        dirty = self.server.keyspace.dirty
+        for secs, changes in cfg.save:
+            if (
+                dirty >= changes
+                and now - self.lastsave > secs
+                and (self.last_bgsave_ok or now - self.last_bgsave_try > BGSAVE_RETRY_DELAY)
+            ):
+                log.info("%d changes in %d seconds. Saving...", changes, secs)
+                self._try_bgsave("save point")
+                break
+
+    def _try_bgsave(self, why: str) -> None:
+        try:
+            self.bgsave()
+        except OSError as e:
+            log.warning("Can't save in background (%s): fork: %s", why, e.strerror)
+
+    # --- MISCONF ---------------------------------------------------------------------------------
+
+    def writes_refused(self) -> bool:
+        cfg = self.server.config
+        return bool(cfg.stop_writes_on_bgsave_error and cfg.save and not self.last_bgsave_ok)
+
+    def cow_average(self) -> int:
+        return self._cow_sum // self._cow_samples if self._cow_samples else 0
+
+
+def child_private_dirty() -> int:
+    """Exposed for tests and benchmarks."""
+    return private_dirty_bytes()
