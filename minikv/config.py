@@ -1,13 +1,16 @@
 """One typed configuration, with Redis's parameter names.
 
 ``Config`` holds every setting. ``PARAMS`` describes each one once (its redis.conf name, how to
-parse and render it, whether CONFIG SET may change it at run time) and is used by the config file
-reader, the command line and CONFIG GET/SET alike.
+parse and render it, whether CONFIG SET may change it at run time, and the live effect of a
+change) and is used by the config file reader, the command line and CONFIG GET/SET/REWRITE
+alike, so the three can never disagree about a name or a value's syntax.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import functools
+import os
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +18,13 @@ from typing import Any
 
 
 class ConfigError(ValueError):
-    pass
+    """A bad directive or value. ``line``/``lineno`` say where, for the fatal startup report."""
+
+    def __init__(self, message: str, line: str = "", lineno: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.lineno = lineno
 
 
 @dataclass
@@ -41,8 +50,10 @@ class Config:
     hz: int = 10
     timeout: int = 0
     enable_debug_command: str = "no"
+    enable_protected_configs: str = "no"
     daemonize: bool = False
     pidfile: str = ""
+    #: Absolute path of the config file given at startup ("" if none): CONFIG REWRITE's target.
     config_file: str = ""
 
 
@@ -69,8 +80,12 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_save(text: str) -> list[tuple[int, int]]:
+    """``"<seconds> <changes> ..."``; exactly ``""`` disables snapshots (as in Redis, a value of
+    only spaces is an error, not "disable")."""
+    if text == "":
+        return []
     parts = text.split()
-    if len(parts) % 2:
+    if not parts or len(parts) % 2:
         raise ConfigError("Invalid save parameters")
     out = []
     for i in range(0, len(parts), 2):
@@ -98,7 +113,10 @@ def _enum(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def _int_range(lo: int, hi: int) -> Callable[[str], int]:
+def _int_range(lo: int, hi: int, clamp: tuple[int, int] | None = None) -> Callable[[str], int]:
+    """An integer (memory units allowed) in [lo, hi]; ``clamp`` then narrows it silently, as
+    Redis does for ``hz`` (accepts 0..INT_MAX, runs at 1..500)."""
+
     def parse(text: str) -> int:
         try:
             v = parse_memory(text)
@@ -106,9 +124,40 @@ def _int_range(lo: int, hi: int) -> Callable[[str], int]:
             raise ConfigError("argument couldn't be parsed into an integer") from None
         if not lo <= v <= hi:
             raise ConfigError(f"argument must be between {lo} and {hi} inclusive")
+        if clamp is not None:
+            v = min(max(v, clamp[0]), clamp[1])
         return v
 
     return parse
+
+
+def _filename(text: str) -> str:
+    if "/" in text:
+        raise ConfigError("dbfilename can't be a path, just a filename")
+    return text
+
+
+def _yesno(v: bool) -> str:
+    return "yes" if v else "no"
+
+
+# --- live effects of CONFIG SET -------------------------------------------------------------------
+
+
+def _apply_dir(config: Config) -> None:
+    """Redis changes the working directory to ``dir`` (snapshots are written there); minikv
+    then stores the absolute path so joining it with a file name never applies it twice."""
+    try:
+        os.chdir(config.dir)
+    except OSError as e:
+        raise ConfigError(e.strerror or str(e)) from None
+    config.dir = os.getcwd()
+
+
+def _apply_loglevel(config: Config) -> None:
+    from minikv import log
+
+    log.set_level(config.loglevel)
 
 
 @dataclass(frozen=True)
@@ -118,25 +167,30 @@ class Param:
     parse: Callable[[str], Any]
     render: Callable[[Any], str] = str
     mutable: bool = True
-    # CONFIG SET of a multi-word value (save "900 1 300 10") is one argument.
-
-
-def _yesno(v: bool) -> str:
-    return "yes" if v else "no"
+    #: Redis 7's PROTECTED_CONFIG: CONFIG SET refused unless enable-protected-configs allows it.
+    protected: bool = False
+    #: Live effect after a successful CONFIG SET; raises ConfigError to roll the change back.
+    apply: Callable[[Config], None] | None = None
 
 
 PARAMS: dict[str, Param] = {
     p.name: p
     for p in [
+        # port/bind are CONFIG SET-able in Redis 7; minikv cannot re-listen at run time.
         Param("port", "port", _int_range(0, 65535), mutable=False),
         Param("bind", "bind", lambda s: s.split(), " ".join, mutable=False),
-        Param("dir", "dir", str),
-        Param("dbfilename", "dbfilename", str),
+        Param("dir", "dir", str, lambda _: os.getcwd(), protected=True, apply=_apply_dir),
+        Param("dbfilename", "dbfilename", _filename, protected=True),
         Param("save", "save", parse_save, render_save),
         Param("requirepass", "requirepass", str),
-        Param("maxclients", "maxclients", _int_range(1, 2**31 - 1)),
+        Param("maxclients", "maxclients", _int_range(1, 2**32 - 1)),
         Param("databases", "databases", _int_range(1, 2**31 - 1), mutable=False),
-        Param("loglevel", "loglevel", _enum("debug", "verbose", "notice", "warning", "nothing")),
+        Param(
+            "loglevel",
+            "loglevel",
+            _enum("debug", "verbose", "notice", "warning"),
+            apply=_apply_loglevel,
+        ),
         Param("logfile", "logfile", str, mutable=False),
         Param("protected-mode", "protected_mode", parse_bool, _yesno),
         Param("stop-writes-on-bgsave-error", "stop_writes_on_bgsave_error", parse_bool, _yesno),
@@ -148,11 +202,17 @@ PARAMS: dict[str, Param] = {
             "client_query_buffer_limit",
             _int_range(1024 * 1024, 2**63 - 1),
         ),
-        Param("hz", "hz", _int_range(1, 500)),
+        Param("hz", "hz", _int_range(0, 2**31 - 1, clamp=(1, 500))),
         Param("timeout", "timeout", _int_range(0, 2**31 - 1)),
         Param(
             "enable-debug-command",
             "enable_debug_command",
+            _enum("no", "yes", "local"),
+            mutable=False,
+        ),
+        Param(
+            "enable-protected-configs",
+            "enable_protected_configs",
             _enum("no", "yes", "local"),
             mutable=False,
         ),
@@ -162,28 +222,151 @@ PARAMS: dict[str, Param] = {
 }
 
 
+def lookup_param(name: str) -> Param | None:
+    return PARAMS.get(name.lower())
+
+
 def set_param(config: Config, name: str, value: str) -> None:
-    p = PARAMS.get(name.lower())
+    p = lookup_param(name)
     if p is None:
-        raise ConfigError(f"Bad directive or wrong number of arguments: {name}")
+        raise ConfigError("Bad directive or wrong number of arguments")
     setattr(config, p.attr, p.parse(value))
 
 
+def render_param(config: Config, p: Param) -> str:
+    return p.render(getattr(config, p.attr))
+
+
+# --- glob matching ------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_regex(pattern: str, nocase: bool) -> re.Pattern[str]:
+    """Translate a Redis glob (``stringmatchlen``: ``*``, ``?``, ``[...]`` with ``^`` negation and
+    ranges, ``\\`` escapes) into a compiled regex."""
+    out = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif ch == "[":
+            j = i + 1
+            negate = j < n and pattern[j] == "^"
+            if negate:
+                j += 1
+            parts = []
+            while j < n and pattern[j] != "]":
+                if pattern[j] == "\\" and j + 1 < n:
+                    j += 1
+                    parts.append(re.escape(pattern[j]))
+                elif j + 2 < n and pattern[j + 1] == "-" and pattern[j + 2] != "]":
+                    lo, hi = sorted((pattern[j], pattern[j + 2]))
+                    parts.append(f"{re.escape(lo)}-{re.escape(hi)}")
+                    j += 2
+                else:
+                    parts.append(re.escape(pattern[j]))
+                j += 1
+            # An unterminated class runs to the end of the pattern, as in Redis.
+            body = "".join(parts)
+            if not body:
+                out.append("[^\\s\\S]" if not negate else "[\\s\\S]")
+            else:
+                out.append(("[^" if negate else "[") + body + "]")
+            i = j
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if nocase else 0))
+
+
+def glob_match(pattern: str, string: str, nocase: bool = False) -> bool:
+    """Redis's glob-style match (used by CONFIG GET and COMMAND LIST FILTERBY PATTERN)."""
+    return _glob_regex(pattern, nocase).fullmatch(string) is not None
+
+
+# --- CONFIG GET / SET ---------------------------------------------------------------------------
+
+
 def get_params(config: Config, pattern: str) -> dict[str, str]:
-    """CONFIG GET: every parameter whose name matches the glob ``pattern``."""
-    pat = pattern.lower()
-    out = {}
-    for name, p in PARAMS.items():
-        if fnmatch.fnmatchcase(name, pat):
-            out[name] = p.render(getattr(config, p.attr))
-    return out
+    """CONFIG GET of one argument: an exact name (reported as typed, as Redis does) or a glob
+    matched case-insensitively against every name."""
+    if not any(ch in pattern for ch in "[*?"):
+        p = lookup_param(pattern)
+        return {pattern: render_param(config, p)} if p is not None else {}
+    return {
+        name: render_param(config, p)
+        for name, p in PARAMS.items()
+        if glob_match(pattern, name, nocase=True)
+    }
 
 
-def parse_config_text(config: Config, text: str, source: str = "config") -> None:
+def _allowed(setting: str, is_local: bool) -> bool:
+    return setting == "yes" or (setting == "local" and is_local)
+
+
+def config_set(config: Config, pairs: list[tuple[str, str]], is_local: bool = True) -> None:
+    """CONFIG SET of several ``(name, value)`` pairs, all or nothing, as Redis 7.
+
+    Raises ConfigError whose message is the complete Redis error text (without "ERR "). Order
+    of checks as Redis: the first bad name (unknown, immutable, protected, duplicate) wins; then
+    values are parsed in order; then live effects are applied; any failure restores every
+    old value.
+    """
+    params: list[Param] = []
+    for name, _ in pairs:
+        p = lookup_param(name)
+        if p is None:
+            raise ConfigError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
+        if not p.mutable:
+            raise _set_failed(name, "can't set immutable config")
+        if p.protected and not _allowed(config.enable_protected_configs, is_local):
+            raise _set_failed(name, "can't set protected config")
+        if p in params:
+            raise _set_failed(name, "duplicate parameter")
+        params.append(p)
+    old = [getattr(config, p.attr) for p in params]
+
+    def restore() -> None:
+        for p, v in zip(params, old, strict=True):
+            setattr(config, p.attr, v)
+
+    for p, (_, value) in zip(params, pairs, strict=True):
+        try:
+            setattr(config, p.attr, p.parse(value))
+        except ConfigError as e:
+            restore()
+            raise _set_failed(p.name, e.message) from None
+    applied: list[Callable[[Config], None]] = []
+    for p in params:
+        if p.apply is not None and p.apply not in applied:
+            try:
+                p.apply(config)
+            except ConfigError as e:
+                restore()
+                for fn in applied:  # undo the effects already applied
+                    fn(config)
+                raise _set_failed(p.name, e.message) from None
+            applied.append(p.apply)
+
+
+def _set_failed(name: str, why: str) -> ConfigError:
+    return ConfigError(f"CONFIG SET failed (possibly related to argument '{name}') - {why}")
+
+
+# --- config files -------------------------------------------------------------------------------
+
+
+def parse_config_text(config: Config, text: str) -> None:
     """Apply redis.conf lines (``name value...``; ``#`` comments; quoted values allowed).
 
     As in redis.conf, the first ``save`` line replaces the default save points and later ones
-    add to them.
+    add to them (``save ""`` clears them).
     """
     saves: list[tuple[int, int]] | None = None
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -192,22 +375,86 @@ def parse_config_text(config: Config, text: str, source: str = "config") -> None
             continue
         try:
             words = shlex.split(line, posix=True)
-        except ValueError as e:
-            raise ConfigError(f"{source}:{lineno}: {e}") from None
+        except ValueError:
+            raise ConfigError("Unbalanced quotes in configuration line", line, lineno) from None
         name, args = words[0].lower(), words[1:]
-        if name == "save":
-            if args in ([], [""]):
-                saves = []
-            else:
-                try:
-                    saves = (saves or []) + parse_save(" ".join(args))
-                except ConfigError as e:
-                    raise ConfigError(f"{source}:{lineno}: save: {e}") from None
-            config.save = saves
-            continue
-        if name not in PARAMS:
-            raise ConfigError(f"{source}:{lineno}: Bad directive or wrong number of arguments")
         try:
+            if name == "save":
+                if args == [""]:
+                    saves = []
+                elif not args:
+                    raise ConfigError("Invalid save parameters")
+                else:
+                    saves = (saves or []) + parse_save(" ".join(args))
+                config.save = saves
+                continue
+            if name not in PARAMS or not args:
+                raise ConfigError("Bad directive or wrong number of arguments")
             set_param(config, name, " ".join(args))
-        except (ConfigError, ValueError) as e:
-            raise ConfigError(f"{source}:{lineno}: {name}: {e}") from None
+        except ConfigError as e:
+            raise ConfigError(e.message, line, lineno) from None
+
+
+def render_config_line(config: Config, p: Param) -> str:
+    value = render_param(config, p)
+    if p.name == "save":
+        if not config.save:
+            return 'save ""'
+        return "\n".join(f"save {s} {c}" for s, c in config.save)
+    if p.name == "bind":
+        return "bind " + value
+    return f"{p.name} {_quote_conf(value)}"
+
+
+def _quote_conf(v: str) -> str:
+    if v and all(ch.isalnum() or ch in "-_./:@,+" for ch in v):
+        return v
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def rewrite_config_file(config: Config) -> None:
+    """CONFIG REWRITE: keep the file's comments and unknown lines, replace each parameter's
+    lines with its current value, and append parameters that differ from the defaults, as
+    Redis's rewriteConfig does. Raises OSError."""
+    path = config.config_file
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    defaults = Config()
+    written: set[str] = set()
+    out: list[str] = []
+    for raw in lines:
+        stripped = raw.strip()
+        if stripped.startswith("# Generated by CONFIG REWRITE"):
+            continue
+        if not stripped or stripped.startswith("#"):
+            out.append(raw)
+            continue
+        name = stripped.split(None, 1)[0].lower()
+        p = PARAMS.get(name)
+        if p is None:
+            out.append(raw)
+        elif name not in written:
+            out.append(render_config_line(config, p))
+            written.add(name)
+        # later duplicate lines of a parameter already written are dropped
+    extra = [
+        render_config_line(config, p)
+        for name, p in PARAMS.items()
+        if name not in written
+        and p.attr != "dir"
+        and render_param(config, p) != render_param(defaults, p)
+    ]
+    if "dir" not in written and os.path.abspath(defaults.dir) != config.dir:
+        extra.append(render_config_line(config, PARAMS["dir"]))
+    if extra:
+        out.append("# Generated by CONFIG REWRITE")
+        out.extend(extra)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

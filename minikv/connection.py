@@ -18,6 +18,7 @@ from minikv.protocol import (
     QUEUED,
     ProtocolError,
     QueryBufferOverflow,
+    Raw,
     ReplyError,
     RequestParser,
     encode_resp2,
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 NOAUTH = ReplyError("NOAUTH Authentication required.")
 EXECABORT = ReplyError("EXECABORT Transaction discarded because of previous errors.")
+
+_HTTP_WORDS = frozenset({b"post", b"host:"})
+_NOTHING = Raw(b"")
 
 # Commands that run at once inside MULTI instead of being queued.
 _MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
@@ -69,8 +73,14 @@ class Client(asyncio.Protocol):
         self.watch_dirty = False
         self.close_after_reply = False
         self.closed = False
+        self.lost = False  # connection_lost has run
         self.paused = False
         self.out_bytes = 0
+        # Requests parsed but not run yet because the client is not reading its replies, and
+        # a protocol error found after them (sent once they have run).
+        self._backlog: list[list[bytes]] | None = None
+        self._proto_error = ""
+        self.parser.strict = not self.authenticated
 
     # --- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -89,28 +99,33 @@ class Client(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.lost = True
         self.unwatch_all()
         self.server.client_disconnected(self)
 
     def pause_writing(self) -> None:
         self.paused = True
-        if self.transport is not None:
+        if self.transport is not None and not self.closed:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self.paused = False
-        if self.transport is not None and not self.closed:
+        if self.transport is None or self.closed:
+            return
+        if self._backlog is not None:
+            self._drain_backlog()
+        else:
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        parser = self.parser
+        self.server.stats.total_net_input_bytes += len(data)
         try:
-            requests = self.parser.feed(data)
+            requests = parser.feed(data)
         except ProtocolError as e:
-            self.server.stats.protocol_errors += 1
-            out = [self.encode(ReplyError(f"ERR Protocol error: {e}"))]
-            self._flush_and_close(out)
+            self._protocol_error(e)
             return
         except QueryBufferOverflow:
             self.server.log.warning(
@@ -120,23 +135,100 @@ class Client(asyncio.Protocol):
             )
             self._close()
             return
-        if not requests:
+        if self._backlog is not None:  # paused, yet data came: keep the order
+            self._backlog.extend(requests)
+        elif requests:
+            self._run(requests)
+        if parser.more:
+            self._feed_more()
+
+    def _feed_more(self) -> None:
+        # The parser returns one request at a time while the client must AUTH (see
+        # RequestParser.strict): run each before parsing the next, as Redis does.
+        parser = self.parser
+        while parser.more and not self.closed and self._backlog is None:
+            parser.strict = not self.authenticated
+            try:
+                requests = parser.feed(b"")
+            except ProtocolError as e:
+                self._protocol_error(e)
+                return
+            except QueryBufferOverflow:
+                self._close()
+                return
+            if requests:
+                self._run(requests)
+
+    def _protocol_error(self, e: ProtocolError) -> None:
+        self.server.stats.protocol_errors += 1
+        self.server.log.log(
+            15, "Protocol error (%s) from client: id=%d addr=%s", e.message, self.id, self.addr
+        )
+        if e.requests:
+            self._run(e.requests)
+        if self.closed:
             return
-        self.last_interaction = time.time()
+        if self._backlog is not None:  # sent after the replies still to be produced
+            self._proto_error = e.message
+            return
+        self._flush_and_close([self.encode(ReplyError(f"ERR Protocol error: {e.message}"))])
+
+    def _run(self, requests: list[list[bytes]], start: int = 0) -> None:
+        """Execute ``requests[start:]`` and send their replies in one write.
+
+        Once the replies of this batch pass the output high-water mark, the rest of the batch
+        waits (reading paused) until the transport drains: a client that pipelines requests
+        without reading replies holds at most about one high-water mark of replies here.
+        """
         out = []
+        size = 0
         execute = self.execute
-        for args in requests:
-            reply = execute(args)
+        i = start
+        n = len(requests)
+        while i < n:
+            args = requests[i]
+            i += 1
             # self.encode read after the call: HELLO switches protocol mid-batch.
-            out.append(self.encode(reply))
+            value = execute(args)
+            reply = self.encode(value)
+            out.append(reply)
             if self.close_after_reply:
+                break
+            size += len(reply)
+            if size > OUTPUT_HIGH_WATER and i < n:
+                self._backlog = requests[i:]
                 break
         if self.closed:
             return
-        assert self.transport is not None
-        self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+        transport = self.transport
+        assert transport is not None
+        if out:
+            data = b"".join(out) if len(out) > 1 else out[0]
+            self.server.stats.total_net_output_bytes += len(data)
+            transport.write(data)
         if self.close_after_reply:
+            self._backlog = None
             self._close()
+        elif self._backlog is not None:
+            transport.pause_reading()
+            if not self.paused:  # the write went out at once: no resume_writing will come
+                asyncio.get_running_loop().call_soon(self._drain_backlog)
+
+    def _drain_backlog(self) -> None:
+        backlog = self._backlog
+        if backlog is None or self.closed or self.paused:
+            return
+        self._backlog = None
+        self._run(backlog)
+        if self._backlog is None and not self.closed:
+            if self._proto_error:
+                err = ReplyError(f"ERR Protocol error: {self._proto_error}")
+                self._flush_and_close([self.encode(err)])
+                return
+            assert self.transport is not None
+            self.transport.resume_reading()
+            if self.parser.more:
+                self._feed_more()
 
     # --- command execution ----------------------------------------------------------
 
@@ -144,8 +236,11 @@ class Client(asyncio.Protocol):
         """Check and run one request; returns the reply value (errors included)."""
         cmd = lookup(args)
         if cmd is None:
+            if args[0].lower() in _HTTP_WORDS:
+                return self._security_warning()
             self.server.stats.unknown_commands += 1
             return self._reject(unknown_command_error(args), None)
+        self.last_cmd = cmd.name  # as Redis's lastcmd: set even if rejected or queued
         a = cmd.arity
         n = len(args)
         if (n != a) if a > 0 else (n < -a):
@@ -166,7 +261,6 @@ class Client(asyncio.Protocol):
 
     def call(self, cmd: Any, args: list[bytes]) -> Any:
         """Run a command's handler with stats (Redis's ``call()``)."""
-        self.last_cmd = cmd.name
         t0 = time.perf_counter_ns()
         try:
             reply = cmd.handler(self, args)
@@ -178,6 +272,18 @@ class Client(asyncio.Protocol):
         cmd.usec += (time.perf_counter_ns() - t0) // 1000
         return reply
 
+    def _security_warning(self) -> Raw:
+        # "POST" / "Host:" is an HTTP request aimed at the port (cross-protocol scripting):
+        # Redis drops the connection without a reply.
+        self.server.log.warning(
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: "
+            "commands to Redis. This is likely due to an attacker attempting to use Cross "
+            "Protocol Scripting to compromise your Redis instance. Connection aborted."
+        )
+        self._close()  # replies of this batch are dropped too, as by Redis
+        self.close_after_reply = True
+        return _NOTHING
+
     def _reject(self, err: ReplyError, cmd: Any) -> ReplyError:
         if cmd is not None:
             cmd.rejected_calls += 1
@@ -187,6 +293,11 @@ class Client(asyncio.Protocol):
         return err
 
     # --- state helpers ----------------------------------------------------------
+
+    def set_authenticated(self, value: bool) -> None:
+        self.authenticated = value
+        # Unauthenticated clients get Redis's tighter request limits (slow parser path).
+        self.parser.strict = not value
 
     def set_resp(self, version: int) -> None:
         self.resp = version
@@ -236,7 +347,7 @@ class Client(asyncio.Protocol):
         flags = "N"
         if self.multi is not None:
             flags = "x"
-        qbuf = self.parser._reader.len()
+        qbuf = self.parser.pending()
         sub_multi = len(self.multi) if self.multi is not None else -1
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd=-1 "

@@ -10,15 +10,23 @@ Values are stored as ``bytes`` for strings (never ``str``: encoding a ``str`` wr
 UTF-8 copy into the object). Expiry deadlines are absolute unix milliseconds in a second dict per
 shard, as Redis keeps a separate ``expires`` dict.
 
-Expiry is lazy (a read of an expired key deletes it) plus an active cycle (``active_expire``)
-that samples keys with a deadline, Redis-style, so keys nobody reads again are still freed.
+Expiry is lazy (a read of an expired key deletes it) plus an active cycle
+(``Keyspace.active_expire_cycle``) that samples keys with a deadline, Redis-style, so keys
+nobody reads again are still freed.
+
+Also here, because every command family needs them: what a value's type is called (TYPE, OBJECT
+ENCODING, SCAN TYPE, COPY's deep copy — ``register_type``), and Redis's glob patterns
+(``compile_pattern``, as KEYS, SCAN MATCH and the other SCANs match).
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -28,6 +36,174 @@ _MASK = NSHARDS - 1
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+# --- value types ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ValueType:
+    """What the generic commands need to know about one kind of value."""
+
+    name: str  # TYPE's reply, also SCAN ... TYPE's filter
+    encoding: Callable[[Any], str]  # OBJECT ENCODING's reply for a value
+    dup: Callable[[Any], Any]  # COPY: a copy that shares nothing mutable with the original
+    refcount: Callable[[Any], int] = lambda v: 1  # OBJECT REFCOUNT
+
+
+#: Python class of a stored value -> its ValueType. The data-type modules add theirs with
+#: ``register_type``; this is the only place that maps values to type names and encodings.
+VALUE_TYPES: dict[type, ValueType] = {}
+
+
+def register_type(cls: type, vt: ValueType) -> None:
+    VALUE_TYPES[cls] = vt
+
+
+def value_type(v: Any) -> ValueType:
+    return VALUE_TYPES[type(v)]
+
+
+_LONG_RE = re.compile(rb"0|-?[1-9][0-9]{0,19}")
+_SHARED_INTEGERS = 10000  # Redis shares the objects for 0..9999 (OBJ_SHARED_INTEGERS)
+_SHARED_REFCOUNT = 2**31 - 1
+
+
+def _as_long(v: bytes) -> int | None:
+    """The integer Redis would store a string as (string2l: canonical form, fits a long)."""
+    if len(v) <= 20 and _LONG_RE.fullmatch(v):
+        n = int(v)
+        if -(2**63) <= n < 2**63:
+            return n
+    return None
+
+
+def _string_encoding(v: bytes) -> str:
+    # Redis picks the encoding when a value is stored by SET and the like; values changed in
+    # place by APPEND/SETRANGE are "raw" there whatever their length, which we do not track.
+    if _as_long(v) is not None:
+        return "int"
+    return "embstr" if len(v) <= 44 else "raw"
+
+
+def _string_refcount(v: bytes) -> int:
+    n = _as_long(v)
+    return _SHARED_REFCOUNT if n is not None and 0 <= n < _SHARED_INTEGERS else 1
+
+
+register_type(
+    bytes,
+    ValueType("string", _string_encoding, lambda v: v, _string_refcount),  # bytes are immutable
+)
+
+
+# --- glob patterns ----------------------------------------------------------------------------
+
+
+def _signed(b: int) -> int:
+    # Redis compares pattern bytes as (signed) C chars in [a-z] ranges.
+    return b - 256 if b >= 128 else b
+
+
+def _byte_class(members: set[int]) -> bytes:
+    if not members:
+        return b"(?!)"
+    if len(members) == 256:
+        return b"."
+    return b"[" + b"".join(re.escape(bytes((m,))) for m in sorted(members)) + b"]"
+
+
+def _glob_segments(pat: bytes) -> list[list[bytes]]:
+    """Split a pattern at its runs of '*' into segments of one-byte regexes, parsing '?', '[..]'
+    and backslash escapes exactly as Redis's stringmatchlen does (unclosed '[' runs to the end
+    of the pattern, '[^' alone matches any byte, a range may end in ']', a trailing backslash is
+    literal)."""
+    segs: list[list[bytes]] = [[]]
+    i, n = 0, len(pat)
+    while i < n:
+        ch = pat[i]
+        if ch == 0x2A:  # '*'
+            while i + 1 < n and pat[i + 1] == 0x2A:
+                i += 1
+            segs.append([])
+        elif ch == 0x3F:  # '?'
+            segs[-1].append(b".")
+        elif ch == 0x5B:  # '['
+            i += 1
+            negate = i < n and pat[i] == 0x5E
+            if negate:
+                i += 1
+            members: set[int] = set()
+            while True:
+                if i < n and pat[i] == 0x5C and n - i >= 2:
+                    i += 1
+                    members.add(pat[i])
+                elif i < n and pat[i] == 0x5D:
+                    break
+                elif i >= n:
+                    i -= 1  # the class ends with the pattern
+                    break
+                elif n - i >= 3 and pat[i + 1] == 0x2D:
+                    lo, hi = sorted((_signed(pat[i]), _signed(pat[i + 2])))
+                    members.update(b for b in range(256) if lo <= _signed(b) <= hi)
+                    i += 2
+                else:
+                    members.add(pat[i])
+                i += 1
+            if negate:
+                members = set(range(256)) - members
+            segs[-1].append(_byte_class(members))
+        else:
+            if ch == 0x5C and n - i >= 2:  # backslash escape
+                i += 1
+            segs[-1].append(re.escape(pat[i : i + 1]))
+        i += 1
+    return segs
+
+
+def _never(s: bytes) -> bool:
+    return False
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(pat: bytes) -> Callable[[bytes], bool]:
+    """A predicate equal to Redis's ``stringmatchlen(pat, s)`` (case-sensitive).
+
+    Everything but '*' matches exactly one byte, so the pattern is a list of fixed-length
+    segments between stars: the first is anchored at the start, the last at the end, and each
+    middle one is taken at its leftmost place, which is never worse. That is linear-ish where a
+    backtracking regex would be exponential on patterns like ``*a*a*a*b``.
+
+    Redis quirks kept: the empty string matches only the empty pattern ("*" does not match "";
+    KEYS and SCAN short-cut a pattern of exactly "*" themselves), and a pattern that must recurse
+    through more than 1000 stars never matches.
+    """
+    segs = _glob_segments(pat)
+    rxs = [re.compile(b"".join(seg), re.S) for seg in segs]
+    if len(segs) == 1:
+        full = rxs[0].fullmatch
+        return lambda s: full(s) is not None
+    if len(segs) - 1 - (not segs[-1]) > 1000:
+        return _never
+    first, first_len = rxs[0].match, len(segs[0])
+    last, last_len = rxs[-1].fullmatch, len(segs[-1])
+    middles = [rx.search for rx in rxs[1:-1]]
+
+    def match(s: bytes) -> bool:
+        if not s:
+            return False
+        end = len(s) - last_len
+        if end < first_len or (first_len and first(s) is None):
+            return False
+        pos = first_len
+        for search in middles:
+            m = search(s, pos, end)
+            if m is None:
+                return False
+            pos = m.end()
+        return not last_len or last(s, end) is not None
+
+    return match
 
 
 class Db:
@@ -52,7 +228,7 @@ class Db:
         v = self.data[h].get(key)
         if v is not None:
             exp = self.expires[h]
-            if exp and key in exp and exp[key] <= now_ms():
+            if exp and key in exp and exp[key] < now_ms():
                 self._expire_key(h, key)
                 return None
         return v
@@ -79,20 +255,45 @@ class Db:
     def shard_keys(self, shard: int) -> list[bytes]:
         return list(self.data[shard])
 
-    def live_keys(self) -> list[bytes]:
+    def live_keys(self, match: Callable[[bytes], bool] | None = None) -> list[bytes]:
+        """Keys not past their deadline (not deleted: KEYS does not expire keys either),
+        optionally only those ``match`` accepts."""
         now = now_ms()
-        out = []
+        out: list[bytes] = []
         for shard, exp in zip(self.data, self.expires, strict=True):
+            if not shard:
+                continue
+            keys = shard if match is None else filter(match, shard)
             if exp:
-                out.extend(k for k in shard if not (k in exp and exp[k] <= now))
+                out.extend(k for k in keys if not (k in exp and exp[k] < now))
             else:
-                out.extend(shard)
+                out.extend(keys)
         return out
 
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        """One SCAN step: whole shards from ``cursor`` on until ``count`` keys were seen.
+
+        The cursor is a shard index and a key's shard never changes, so SCAN's guarantee holds
+        (a key present for the whole iteration is returned, at least once — here exactly once)
+        and the reply is never cut inside a shard. Limit: one call returns at least one whole
+        shard (about dbsize/1024 keys) whatever COUNT says. Returned keys may be expired;
+        the caller filters them through ``get``.
+        """
+        out: list[bytes] = []
+        data = self.data
+        while cursor < NSHARDS:
+            shard = data[cursor]
+            cursor += 1
+            if shard:
+                out.extend(shard)
+                if len(out) >= count:
+                    break
+        return (0 if cursor >= NSHARDS else cursor), out
+
     def random_key(self) -> bytes | None:
-        """A random live key, or None if the database is empty."""
-        total = len(self)
-        for _ in range(100):
+        """A random live key, or None if the database is empty (expired picks are deleted)."""
+        while True:
+            total = len(self)
             if total == 0:
                 return None
             # Pick a shard weighted by size, then a key in it.
@@ -105,8 +306,6 @@ class Db:
                 i -= n
             if self.get(key) is not None:
                 return key
-            total = len(self)
-        return None
 
     # --- writes ----------------------------------------------------------
 
@@ -129,6 +328,13 @@ class Db:
         self.data[hash(key) & _MASK][key] = value
         self.touched(key)
 
+    def load(self, key: bytes, value: Any, deadline: int | None) -> None:
+        """Add a key while loading a snapshot (nobody can be WATCHing yet)."""
+        h = hash(key) & _MASK
+        self.data[h][key] = value
+        if deadline is not None:
+            self.expires[h][key] = deadline
+
     def delete(self, key: bytes) -> bool:
         h = hash(key) & _MASK
         if self.data[h].pop(key, None) is None:
@@ -150,16 +356,25 @@ class Db:
         return True
 
     def clear(self) -> int:
+        """FLUSHDB: drop every key; returns how many there were (expired ones included)."""
+        self.touch_all_watched(None)
         n = len(self)
         for d in self.data:
             d.clear()
         for d in self.expires:
             d.clear()
-        if self.watched:
-            for clients in list(self.watched.values()):
+        return n
+
+    def touch_all_watched(self, replaced_with: Db | None) -> None:
+        """This database is emptied (FLUSHDB) or swapped with ``replaced_with`` (SWAPDB): a
+        WATCHed key that exists on either side changes, as Redis's touchAllWatchedKeysInDb."""
+        if not self.watched:
+            return
+        for key, clients in self.watched.items():
+            h = hash(key) & _MASK
+            if key in self.data[h] or (replaced_with is not None and key in replaced_with.data[h]):
                 for c in clients:
                     c.watch_dirty = True
-        return n
 
     def touched(self, key: bytes) -> None:
         """A key changed: WATCHers' transactions must fail (Redis's touchWatchedKey)."""
@@ -198,7 +413,7 @@ class Db:
                 for key in list(islice(exp, take)):
                     sampled += 1
                     deadline = exp.pop(key)
-                    if deadline <= now:
+                    if deadline < now:
                         self.data[h].pop(key, None)
                         self.keyspace.stat_expired_keys += 1
                         self.touched(key)
@@ -217,32 +432,39 @@ class Keyspace:
         self.dirty = 0  # changes since the last successful save
         self.stat_expired_keys = 0
         self._expire_db = 0
+        self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
 
     def flushall(self) -> int:
         return sum(db.clear() for db in self.dbs)
 
     def swap(self, a: int, b: int) -> None:
+        """SWAPDB: exchange the contents, not the ``Db`` objects, so connected clients (and
+        their WATCHes) stay on their database number and see the other's data."""
+        if a == b:
+            return
         da, db_ = self.dbs[a], self.dbs[b]
-        for attr in ("data", "expires"):
+        da.touch_all_watched(db_)
+        db_.touch_all_watched(da)
+        for attr in ("data", "expires", "_expire_cursor"):
             va, vb = getattr(da, attr), getattr(db_, attr)
             setattr(da, attr, vb)
             setattr(db_, attr, va)
-        for d in (da, db_):
-            for clients in list(d.watched.values()):
-                for c in clients:
-                    c.watch_dirty = True
 
     def active_expire_cycle(
         self, time_limit_s: float, clock: Callable[[], float] = time.monotonic
     ) -> int:
         """Redis's active expire cycle: per database, rounds of ~20 sampled keys, repeating
         while more than 25 % of a round was expired, all within ``time_limit_s``."""
+        if not self.active_expire_enabled:
+            return 0
         start = clock()
         total = 0
         ndb = len(self.dbs)
         for _ in range(ndb):
             db = self.dbs[self._expire_db]
             self._expire_db = (self._expire_db + 1) % ndb
+            if not any(db.expires):  # C-speed check; most databases have no volatile keys
+                continue
             while True:
                 sampled, expired = db.active_expire_round(now_ms(), 20)
                 total += expired

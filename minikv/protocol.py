@@ -39,14 +39,6 @@ import hiredis
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
 DEFAULT_QUERY_BUFFER_LIMIT = 1024 * 1024 * 1024
-#: Redis accepts up to INT_MAX arguments; hiredis preallocates a list of the announced size, so
-#: minikv refuses more than 16M arguments (128 MB of list) with Redis's own error text.
-MAX_MULTIBULK_LEN = 16 * 1024 * 1024
-
-
-class ProtocolError(Exception):
-    """A request that cannot be parsed. The client gets ``-ERR Protocol error: ...`` and is
-    closed, as Redis does."""
 
 
 class ReplyError(Exception):
@@ -194,108 +186,174 @@ def encode_command(*args: bytes) -> bytes:
 
 # --- request parsing ----------------------------------------------------------------------------
 
+_INLINE_SPECIAL = re.compile(rb"[\"'\x00\x0b\x0c]")
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_SPACE = frozenset(b" \t\n\r\x0b\x0c")  # C isspace()
+_TOKEN_END = frozenset(b" \n\r\t")
+
 
 def parse_inline(line: bytes) -> list[bytes]:
     """Split one inline command line with Redis's quoting rules (``sdssplitargs``).
 
-    Double quotes understand ``\\n \\r \\t \\b \\a \\\\ \\"`` and ``\\xHH``; single quotes only
-    ``\\'``. A closing quote must be followed by a space or the end of the line.
-    Raises ProtocolError("unbalanced quotes in request") otherwise.
+    Double quotes understand ``\\n \\r \\t \\b \\a`` and ``\\xHH`` (any other escaped byte
+    stands for itself); single quotes only ``\\'``. A closing quote must be followed by a space
+    or the end of the line. Redis works on a C string, so a NUL byte ends the line.
+    Raises ProtocolError("unbalanced quotes in request").
     """
+    if _INLINE_SPECIAL.search(line) is None:
+        return line.split()  # no quotes: plain whitespace splitting is the same thing
+    nul = line.find(b"\0")
+    if nul >= 0:
+        line = line[:nul]
     args: list[bytes] = []
     n = len(line)
     i = 0
     while True:
-        while i < n and line[i] in b" \t\n\r\v\f":
+        while i < n and line[i] in _SPACE:
             i += 1
         if i >= n:
             return args
         cur = bytearray()
-        inq = insq = False
-        done = False
-        while not done:
-            if inq:
-                if i >= n:
-                    raise ProtocolError("unbalanced quotes in request")
-                c = line[i]
-                if (
-                    c == 0x5C
-                    and i + 3 < n
-                    and line[i + 1] == 0x78
-                    and _is_hex(line[i + 2])
-                    and _is_hex(line[i + 3])
-                ):
-                    cur.append(int(line[i + 2 : i + 4], 16))
-                    i += 3
-                elif c == 0x5C and i + 1 < n:
-                    i += 1
-                    cur.append(_ESCAPES.get(line[i], line[i]))
-                elif c == 0x22:
-                    if i + 1 < n and line[i + 1] not in b" \t\n\r\v\f":
-                        raise ProtocolError("unbalanced quotes in request")
-                    done = True
-                else:
-                    cur.append(c)
-            elif insq:
-                if i >= n:
-                    raise ProtocolError("unbalanced quotes in request")
-                c = line[i]
-                if c == 0x5C and i + 1 < n and line[i + 1] == 0x27:
-                    i += 1
-                    cur.append(0x27)
-                elif c == 0x27:
-                    if i + 1 < n and line[i + 1] not in b" \t\n\r\v\f":
-                        raise ProtocolError("unbalanced quotes in request")
-                    done = True
-                else:
-                    cur.append(c)
-            else:
-                if i >= n:
-                    break
-                c = line[i]
-                if c in b" \n\r\t\0":
-                    done = True
-                elif c == 0x22:
-                    inq = True
-                elif c == 0x27:
-                    insq = True
-                else:
-                    cur.append(c)
-            if i < n:
+        while i < n and line[i] not in _TOKEN_END:
+            c = line[i]
+            if c == 0x22:  # "..."
                 i += 1
+                while True:
+                    if i >= n:
+                        raise ProtocolError("unbalanced quotes in request")
+                    c = line[i]
+                    if (
+                        c == 0x5C
+                        and i + 3 < n
+                        and line[i + 1] == 0x78
+                        and line[i + 2] in _HEX
+                        and line[i + 3] in _HEX
+                    ):
+                        cur.append(int(line[i + 2 : i + 4], 16))
+                        i += 4
+                    elif c == 0x5C and i + 1 < n:
+                        cur.append(_ESCAPES.get(line[i + 1], line[i + 1]))
+                        i += 2
+                    elif c == 0x22:
+                        i += 1
+                        break
+                    else:
+                        cur.append(c)
+                        i += 1
+                if i < n and line[i] not in _SPACE:
+                    raise ProtocolError("unbalanced quotes in request")
+                break
+            if c == 0x27:  # '...'
+                i += 1
+                while True:
+                    if i >= n:
+                        raise ProtocolError("unbalanced quotes in request")
+                    c = line[i]
+                    if c == 0x5C and i + 1 < n and line[i + 1] == 0x27:
+                        cur.append(0x27)
+                        i += 2
+                    elif c == 0x27:
+                        i += 1
+                        break
+                    else:
+                        cur.append(c)
+                        i += 1
+                if i < n and line[i] not in _SPACE:
+                    raise ProtocolError("unbalanced quotes in request")
+                break
+            cur.append(c)
+            i += 1
         args.append(bytes(cur))
 
 
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+class ProtocolError(Exception):
+    """A request that cannot be parsed. The client gets ``-ERR Protocol error: ...`` and is
+    closed, as Redis does; ``requests`` are the complete requests that came before the bad
+    bytes, which Redis runs (and answers) first."""
+
+    def __init__(self, message: str, requests: list[list[bytes]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.requests = requests or []
 
 
-def _is_hex(c: int) -> bool:
-    return c in b"0123456789abcdefABCDEF"
+class QueryBufferOverflow(Exception):
+    """The client's unparsed input passed client-query-buffer-limit: close it."""
 
 
-# A length header with enough digits to possibly exceed a limit, at the start of a line. Every
-# chunk is searched once with this (C speed); normal traffic never matches. A bulk *value* that
-# contains a line such as "$999999999" could be mistaken for a header: the price of not
-# re-parsing every request in Python, stated here so nobody has to discover it.
-_BIG_HEADER = re.compile(rb"(?:^|\n)([*$])(\d{8,})\r?\n?")
+_LL_RE = re.compile(rb"-?[1-9][0-9]*|0")
+_LLONG_MIN = -(2**63)
+_LLONG_MAX = 2**63 - 1
+_INT_MAX = 2**31 - 1
+# Redis's limits for a client that still has to AUTH (networking.c).
+UNAUTH_MAX_MULTIBULK = 10
+UNAUTH_MAX_BULK = 16384
+
+
+def _string2ll(b: bytes | bytearray) -> int | None:
+    """Redis's strict integer syntax (no sign but '-', no leading zeros, 64-bit)."""
+    if _LL_RE.fullmatch(b) is None:
+        return None
+    v = int(b)
+    return v if _LLONG_MIN <= v <= _LLONG_MAX else None
+
+
+# An array header of 10M+ elements (see RequestParser._big_array_error). Searching each chunk
+# for it costs a fraction of what hiredis spends parsing the chunk.
+_BIG_ARRAY = re.compile(rb"\*\d{8}")
 
 
 class RequestParser:
-    """Turns the bytes a client sends into requests (lists of bytes).
+    """Turns the bytes a client sends into requests (lists of bytes), as Redis's
+    processInputBuffer does: a request starting with ``*`` is multibulk, anything else is an
+    inline line.
 
-    Multibulk requests go through ``hiredis.Reader``; a request whose first byte is not ``*``
-    is an inline command. hiredis does not say where a request ended, so the parser only
-    switches to inline when the previous multibulk request ended exactly at the end of the
-    bytes fed so far (checked on the rare chunk that does not start with ``*``).
+    Two paths:
+
+    * Fast: ``hiredis.Reader`` parses multibulk requests in C. hiredis does not say where a
+      request ended, so after each complete request the parser asks ``has_data()``: when
+      nothing is left the stream is at a request boundary, and only then may the next chunk
+      be something other than multibulk. That costs one C call per request and no copying.
+    * Slow: a Python port of Redis's inline and multibulk rules. It handles inline lines,
+      clients that must still AUTH (Redis's tighter unauthenticated limits), and any chunk on
+      which the fast path sees something it cannot judge itself (an error, a top-level item
+      that is not an array, a nested array): such a chunk started at a request boundary, so
+      it is parsed again from its first byte and every reply and error text is Redis's. When
+      the slow path's buffer is empty again the fast path takes over.
+
+    A chunk that began inside a request is re-parsed from the end of the last request that
+    completed in it: hiredis does not report positions, so the parser keeps the length of
+    the unfinished request (``_partial_len``). hiredis accepts some things Redis does not:
+    simple strings and verbatim strings as arguments (``*1\\r\\n+PING``), and it waits for a
+    nested array to complete before reporting it; an error inside a request that began in an
+    earlier chunk is reported in Redis's words derived from hiredis's. Those are the only
+    places where this parser is not byte-exact with Redis.
+
+    hiredis allocates an announced array length up front (lazily, but freeing a list of a
+    billion empty slots stalls the server for seconds), so each chunk is searched for a header
+    of 10M+ elements first (one C-speed regex scan, a fraction of hiredis's own cost). From a
+    request boundary such a chunk goes to the slow path, which grows its lists gradually as
+    Redis does; in the middle of a stream (where a value containing "\n*12345678" cannot be
+    told apart from a header) it is refused with Redis's "invalid multibulk length".
+    A bulk length above proto-max-bulk-len is caught by looking at the last ``$`` header of a
+    chunk that ends inside a request (a bulk can only be pending at the end of a chunk).
     """
 
     __slots__ = (
-        "_inline_buf",
-        "_last_chunk",
-        "_last_req",
+        "_args",
+        "_at_boundary",
+        "_bulklen",
+        "_carry",
+        "_mb_left",
+        "_qbuf",
         "_reader",
+        "_slow",
+        "_tail",
         "max_bulk_len",
+        "more",
         "query_buffer_limit",
+        "strict",
     )
 
     def __init__(
@@ -304,130 +362,311 @@ class RequestParser:
         query_buffer_limit: int = DEFAULT_QUERY_BUFFER_LIMIT,
     ) -> None:
         self._reader = hiredis.Reader()
-        self._inline_buf = b""
-        # The last chunk fed to hiredis and the last request it returned: enough to tell later
-        # whether hiredis holds a partial request.
-        self._last_chunk: bytes | None = None
-        self._last_req: list[bytes] | None = None
+        self._at_boundary = True  # hiredis holds no partial request
+        self._slow = False  # the slow path owns the stream (its buffer holds a partial)
+        self._qbuf = bytearray()
+        self._mb_left = 0  # slow path: arguments still to read of the current multibulk
+        self._bulklen = -1  # slow path: announced length of the bulk being read
+        self._args: list[bytes] = []
+        self._tail = b""  # the end of the last chunk, when it ended inside a request
+        self._carry: int | None = 0  # bytes hiredis holds of an unfinished request
         self.max_bulk_len = max_bulk_len
         self.query_buffer_limit = query_buffer_limit
+        #: True while the client must still authenticate: every byte goes through the slow
+        #: path, which applies Redis's unauthenticated limits.
+        self.strict = False
+        #: The slow path stopped early (strict mode) with bytes left: call ``feed(b"")``.
+        self.more = False
+
+    def pending(self) -> int:
+        """Bytes received but not parsed yet (CLIENT LIST qbuf)."""
+        if self._slow:
+            return len(self._qbuf)
+        return 0 if self._at_boundary else self._reader.len()
 
     def feed(self, data: bytes) -> list[list[bytes]]:
-        """Parse ``data`` and return the complete requests in it (possibly none)."""
-        if self._inline_buf:
-            data = self._inline_buf + data
-            self._inline_buf = b""
-            return self._feed_inline(data)
-        if data[0] != 0x2A and self._at_boundary():
-            return self._feed_inline(data)
-        return self._feed_multibulk(data)
+        """Parse ``data`` and return the complete requests in it (possibly none).
 
-    def _at_boundary(self) -> bool:
-        chunk = self._last_chunk
-        if chunk is None:
-            return True
-        req = self._last_req
-        if req is None:
-            return False
-        enc = encode_command(*req)
-        return chunk.endswith(enc) or enc.endswith(chunk)
+        Raises ProtocolError (carrying the requests before the bad bytes) or
+        QueryBufferOverflow.
+        """
+        if self._slow:
+            return self._feed_slow(data)
+        if not data:
+            return []
+        if self._at_boundary and (data[0] != 0x2A or self.strict):
+            return self._feed_slow(data)
+        return self._feed_fast(data)
 
-    def _check_headers(self, data: bytes) -> None:
-        for m in _BIG_HEADER.finditer(data):
-            n = int(m.group(2))
-            if m.group(1) == b"*":
-                if n > MAX_MULTIBULK_LEN:
-                    raise ProtocolError("invalid multibulk length")
-            elif n > self.max_bulk_len:
-                raise ProtocolError("invalid bulk length")
+    # --- fast path: hiredis ----------------------------------------------------------------------
 
-    def _feed_multibulk(self, data: bytes) -> list[list[bytes]]:
-        if len(data) > 9:
-            self._check_headers(data)
+    def _feed_fast(self, data: bytes) -> list[list[bytes]]:
+        from_boundary = self._at_boundary
+        if _BIG_ARRAY.search(data) is not None or (
+            not from_boundary and _BIG_ARRAY.search(self._tail + data[:12]) is not None
+        ):
+            err = self._big_array_error(data)
+            if err is not None:
+                if from_boundary:
+                    return self._fallback(data)  # the slow path grows its lists gradually
+                raise ProtocolError(err)
         reader = self._reader
         reader.feed(data)
-        self._last_chunk = data
         out: list[list[bytes]] = []
-        req = None
-        while True:
-            try:
+        # Ignored items (*0, *-1): their wire bytes, and how many requests came before the
+        # last one (to tell whether it was the chunk's last complete item).
+        ignored = b""
+        ignored_at = -1
+        try:
+            while True:
                 r = reader.gets()
-            except hiredis.ProtocolError as e:
-                raise ProtocolError(_hiredis_error_text(str(e))) from None
-            if r is False:
-                break
-            if type(r) is not list:
-                if r is None:  # *-1: Redis ignores a null multibulk
-                    req = None
-                    continue
-                raise ProtocolError(f"expected '*', got '{_first_char(r)}'")
-            if not r:  # *0: ignored, as by Redis
-                req = r
-                continue
-            for a in r:
-                if type(a) is not bytes:
-                    raise ProtocolError(f"expected '$', got '{_first_char(a)}'")
-            out.append(r)
-            req = r
-        if req is not None:
-            self._last_req = req
-        elif not out:
-            self._last_req = None
+                if r is False:
+                    break
+                if type(r) is list and r:
+                    for a in r:
+                        if type(a) is not bytes:
+                            raise _Anomaly(f"expected '$', got '{_first_char(a)}'")
+                    out.append(r)
+                elif r is None or r == []:  # *-1 and *0 are ignored, as by Redis
+                    ignored += b"*-1\r\n" if r is None else b"*0\r\n"
+                    ignored_at = len(out)
+                else:
+                    raise _Anomaly("expected '*'")  # Redis would take it as inline
+                if not reader.has_data():
+                    self._at_boundary = True
+                    self._carry = 0
+                    return out
+        except (hiredis.ProtocolError, _Anomaly, MemoryError) as e:
+            if from_boundary:
+                return self._fallback(data)
+            return self._recover(data, out, ignored, e)
+        self._at_boundary = False
+        self._tail = data[-12:]
+        self._carry = self._partial_len(data, out, ignored, ignored_at)
+        err = self._pending_bulk_error(data)
+        if err is not None:
+            if from_boundary:
+                return self._fallback(data)
+            raise ProtocolError(err, out)
         if reader.len() > self.query_buffer_limit:
             raise QueryBufferOverflow()
-        if self._last_req is not None and data[-1] != 0x0A:
-            self._last_req = None  # certainly mid-request
         return out
 
-    def _feed_inline(self, data: bytes) -> list[list[bytes]]:
-        out: list[list[bytes]] = []
+    def _partial_len(
+        self, data: bytes, out: list[list[bytes]], ignored: bytes, ignored_at: int
+    ) -> int | None:
+        """How many bytes of the request hiredis holds unfinished were sent so far (None if
+        unknown). hiredis does not say; the end of the last complete item in ``data`` is
+        found from its canonical encoding (hiredis accepts nothing else but the rare simple
+        string argument). Costs one encoding and one search per chunk that ends inside a
+        request; it lets an anomaly in a later chunk be re-parsed from the right byte."""
+        prev = self._carry
+        if not out and not ignored:
+            return None if prev is None else prev + len(data)
+        if ignored_at == len(out):
+            last = b"*-1\r\n" if ignored.endswith(b"*-1\r\n") else b"*0\r\n"
+        else:
+            last = encode_command(*out[-1])
+        if prev and len(out) + len(ignored) == 1 and len(last) - prev <= len(data):
+            # The only complete item began in an earlier chunk (single-item case only:
+            # ``ignored`` is 4 or 5 bytes per item, so this sum is > 1 with any of them).
+            end = len(last) - prev
+            return len(data) - end if data.startswith(last[prev:]) else None
+        i = data.rfind(last)
+        return None if i < 0 else len(data) - (i + len(last))
+
+    def _recover(
+        self, data: bytes, out: list[list[bytes]], ignored: bytes, e: BaseException
+    ) -> list[list[bytes]]:
+        """An anomaly in a chunk that began inside a request. If it lies after a request that
+        completed in this chunk, re-parse from there with Redis's rules (redis-cli --pipe
+        sends an empty line after its data, for one); otherwise the request that began
+        earlier is malformed and hiredis's error is reported in Redis's words."""
+        prev = self._carry
+        if prev is not None and (out or ignored):
+            end = sum(len(encode_command(*r)) for r in out) + len(ignored) - prev
+            if 0 <= end <= len(data):
+                try:
+                    return out + self._fallback(data[end:])
+                except ProtocolError as err:
+                    err.requests = out + err.requests
+                    raise
+        raise ProtocolError(_error_text(e), out) from None
+
+    def _big_array_error(self, data: bytes) -> str | None:
+        # hiredis allocates a list of the announced length at once, and freeing a list of
+        # billions of (unused) slots takes seconds: such a header must never reach it.
+        # "*" and 8 digits inside a value also match; only a header at a line start counts.
+        for text in (data, self._tail + data[:12]):
+            for m in _BIG_ARRAY.finditer(text):
+                i = m.start()
+                if i == 0 or text[i - 1] == 0x0A:
+                    return "invalid multibulk length"
+        return None
+
+    def _pending_bulk_error(self, data: bytes) -> str | None:
+        # The chunk ends inside a request. If that is inside an announced bulk, its header is
+        # the last "$" at a line start (a bulk's payload could contain one too: then this
+        # looks at the wrong header, and the limit is enforced by the query buffer limit).
+        i = data.rfind(b"\n$") + 1
+        if data[i] != 0x24:
+            return None
+        end = data.find(b"\r", i)
+        digits = data[i + 1 : end] if end > 0 else data[i + 1 :]
+        if end < 0 or len(digits) < len(str(self.max_bulk_len)):
+            return None  # incomplete, or too few digits to be over the limit
+        n = _string2ll(digits)
+        if n is None or n > self.max_bulk_len:
+            return "invalid bulk length"
+        return None
+
+    def _fallback(self, data: bytes) -> list[list[bytes]]:
+        """Re-parse a chunk that started at a request boundary with Redis's rules."""
+        self._reader = hiredis.Reader()
+        self._at_boundary = True
+        self._carry = 0
+        return self._feed_slow(data, handoff=False)
+
+    # --- slow path: Redis's rules in Python ---------------------------------------------------
+
+    def _feed_slow(self, data: bytes, handoff: bool = True) -> list[list[bytes]]:
+        self._slow = True
+        buf = self._qbuf
+        buf += data
+        n = len(buf)
         pos = 0
-        n = len(data)
-        while pos < n:
-            if data[pos] == 0x2A:  # back to multibulk for the rest
-                self._last_chunk = None
-                self._last_req = None
-                out.extend(self._feed_multibulk(data[pos:]))
-                return out
-            nl = data.find(b"\n", pos)
-            if nl < 0:
-                if n - pos > PROTO_INLINE_MAX_SIZE:
-                    raise ProtocolError("too big inline request")
-                self._inline_buf = data[pos:]
-                break
-            if nl - pos > PROTO_INLINE_MAX_SIZE:
-                raise ProtocolError("too big inline request")
-            line = data[pos:nl]
-            pos = nl + 1
-            args = parse_inline(line)
-            if args:
-                out.append(args)
-        self._last_chunk = None
-        self._last_req = None
+        out: list[list[bytes]] = []
+        self.more = False
+        try:
+            while pos < n:
+                if self._mb_left == 0:
+                    if buf[pos] != 0x2A:
+                        nl = buf.find(b"\n", pos)
+                        if nl >= 0 and buf.find(b"\0", pos, nl) >= 0:
+                            nl = -1  # Redis looks for the newline with strchr: NUL hides it
+                        if nl < 0:
+                            if n - pos > PROTO_INLINE_MAX_SIZE:
+                                raise ProtocolError("too big inline request")
+                            break
+                        end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
+                        args = parse_inline(bytes(buf[pos:end]))
+                        pos = nl + 1
+                        if args:
+                            out.append(args)
+                            if self.strict:
+                                self.more = pos < n
+                                break
+                        continue
+                    if handoff and pos > 0 and not self.strict:
+                        # Multibulk again after inline lines: back to hiredis for the rest.
+                        rest = bytes(buf[pos:])
+                        self._reset_slow()
+                        out.extend(self._feed_fast(rest))
+                        return out
+                    r = buf.find(b"\r", pos)
+                    if r < 0:
+                        if n - pos > PROTO_INLINE_MAX_SIZE:
+                            raise ProtocolError("too big mbulk count string")
+                        break
+                    if r > n - 2:
+                        break
+                    ll = _string2ll(buf[pos + 1 : r])
+                    if ll is None or ll > _INT_MAX:
+                        raise ProtocolError("invalid multibulk length")
+                    if ll > UNAUTH_MAX_MULTIBULK and self.strict:
+                        raise ProtocolError("unauthenticated multibulk length")
+                    pos = r + 2
+                    if ll <= 0:
+                        continue
+                    self._mb_left = ll
+                while self._mb_left:
+                    if self._bulklen == -1:
+                        r = buf.find(b"\r", pos)
+                        if r < 0:
+                            if n - pos > PROTO_INLINE_MAX_SIZE:
+                                raise ProtocolError("too big bulk count string")
+                            break
+                        if r > n - 2:
+                            break
+                        if buf[pos] != 0x24:
+                            raise ProtocolError(f"expected '$', got '{chr(buf[pos])}'")
+                        ll = _string2ll(buf[pos + 1 : r])
+                        if ll is None or ll < 0 or ll > self.max_bulk_len:
+                            raise ProtocolError("invalid bulk length")
+                        if ll > UNAUTH_MAX_BULK and self.strict:
+                            raise ProtocolError("unauthenticated bulk length")
+                        pos = r + 2
+                        self._bulklen = ll
+                    if n - pos < self._bulklen + 2:
+                        break
+                    self._args.append(bytes(buf[pos : pos + self._bulklen]))
+                    pos += self._bulklen + 2
+                    self._bulklen = -1
+                    self._mb_left -= 1
+                if self._mb_left:
+                    break  # waiting for more bytes
+                out.append(self._args)
+                self._args = []
+                if self.strict:
+                    # Redis applies the unauthenticated limits per request, and the request
+                    # may be AUTH: hand it over before parsing the next one.
+                    self.more = pos < n
+                    break
+        except ProtocolError as e:
+            e.requests = out + e.requests
+            raise
+        del buf[:pos]
+        if not buf and not self._mb_left and not self.strict:
+            self._slow = False  # at a boundary: the fast path takes over
+        elif len(buf) > self.query_buffer_limit:
+            raise QueryBufferOverflow()
         return out
 
+    def _reset_slow(self) -> None:
+        self._qbuf = bytearray()
+        self._slow = False
+        self._at_boundary = True
+        self._carry = 0
 
-class QueryBufferOverflow(Exception):
-    """The client's unparsed input passed client-query-buffer-limit: close it."""
+
+class _Anomaly(Exception):
+    """Something the fast path leaves to the slow path to judge."""
 
 
 def _first_char(v: object) -> str:
+    if isinstance(v, bool):
+        return "#"
     if isinstance(v, int):
         return ":"
+    if isinstance(v, float):
+        return ","
     if isinstance(v, list):
         return "*"
+    if isinstance(v, dict):
+        return "%"
+    if isinstance(v, set):
+        return "~"
     if isinstance(v, hiredis.ReplyError):
         return "-"
+    if v is None:
+        return "_"
     return "+"
 
 
-def _hiredis_error_text(msg: str) -> str:
-    # hiredis: 'Protocol error, got "x" as reply type byte' -> Redis's wording.
-    m = re.search(r'got "(.)" as reply type byte', msg)
-    if m:
-        return f"expected '$', got '{m.group(1)}'"
-    if "Bad multi-bulk length" in msg or "Multi-bulk length out of range" in msg:
+def _error_text(e: BaseException) -> str:
+    # hiredis's wording -> Redis's, for the rare error in a request that began in an earlier
+    # chunk (everything else is re-parsed by the slow path).
+    if isinstance(e, MemoryError):
         return "invalid multibulk length"
-    if "Bad bulk string length" in msg or "Bulk string length out of range" in msg:
+    msg = str(e)
+    m = re.search(r'got "(.*?)" as reply type byte', msg)
+    if m:
+        char = {"\\r": "\r", "\\n": "\n", "\\t": "\t"}.get(m.group(1), m.group(1)[:1])
+        return f"expected '$', got '{char}'"
+    if "multi-bulk" in msg.lower():
+        return "invalid multibulk length"
+    if "bulk" in msg.lower():
         return "invalid bulk length"
+    if msg == "expected '*'":
+        return "expected '$', got '+'"
     return msg

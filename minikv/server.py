@@ -27,6 +27,8 @@ from minikv.log import log
 from minikv.protocol import ReplyError
 
 MAXCLIENTS_ERR = b"-ERR max number of clients reached\r\n"
+#: How long shutdown waits for clients to take the replies already queued for them.
+SHUTDOWN_FLUSH_TIMEOUT = 5.0
 DENIED_ERR = (
     b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
     b"password is set for the default user. In this mode connections are only accepted from "
@@ -76,6 +78,7 @@ class Server:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ports: list[int] = []
         self.shutdown_asap = False
+        self._shutdown_save: bool | None = None
 
     # --- clients ----------------------------------------------------------
 
@@ -139,34 +142,63 @@ class Server:
 
     def _on_signal(self, sig: int) -> None:
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
+        if self.shutdown_asap and sig == signal.SIGINT:
+            # A second Ctrl-C while the shutdown is under way: stop waiting (Redis does too).
+            log.warning("You insist... exiting now.")
+            os._exit(1)
         log.warning("Received %s scheduling shutdown...", name)
         self.request_shutdown(save=None)
 
     def request_shutdown(self, save: bool | None = None) -> None:
-        """Begin the shutdown sequence (SHUTDOWN, SIGTERM). ``save`` None means 'as configured'."""
+        """Begin the shutdown sequence (SHUTDOWN, SIGTERM, SIGINT); it runs once the current
+        request batch is done. ``save`` None means 'as configured' (read by ``before_exit``)."""
+        self._shutdown_save = save
+        self.shutdown_asap = True
         if self._stopping is not None and not self._stopping.done():
             self._stopping.set_result(0)
-        self._shutdown_save = save
 
     async def serve_forever(self) -> int:
-        assert self._stopping is not None
-        code = await self._stopping
-        await self._shutdown()
-        return code
+        while True:
+            assert self._stopping is not None
+            code = await self._stopping
+            if await self._shutdown():
+                return code
+            # The final save failed: Redis logs it and keeps serving.
+            assert self.loop is not None
+            self._stopping = self.loop.create_future()
+            self.shutdown_asap = False
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self) -> bool:
+        """Redis's prepareForShutdown, then finish: returns False if the server must go on."""
         log.warning("User requested shutdown...")
+        try:
+            self.before_exit()
+        except Exception:
+            log.exception("Errors trying to shut down the server. Check the logs for more info.")
+            return False
         for srv in self._servers:
-            srv.close()
+            srv.close()  # stop accepting
         if self._cron_task is not None:
             self._cron_task.cancel()
-        self.before_exit()
-        # Let replies already queued reach their clients, then close them.
+        # Every client: stop reading, let the replies already queued go out, then close.
+        # transport.close() flushes the write buffer before closing; wait for that, but not
+        # forever (a client that never reads its replies is dropped).
+        waiting = []
         for c in list(self.clients.values()):
             if c.transport is not None and not c.closed:
+                c.closed = True
+                waiting.append(c)
                 c.transport.close()
-        await asyncio.sleep(0)
+        deadline = time.monotonic() + SHUTDOWN_FLUSH_TIMEOUT
+        while any(c.transport is not None and not c.lost for c in waiting):
+            if time.monotonic() > deadline:
+                for c in waiting:
+                    if c.transport is not None and not c.lost:
+                        c.transport.abort()
+                break
+            await asyncio.sleep(0.01)
         log.warning("%s is now ready to exit, bye bye...", "minikv")
+        return True
 
     def before_start(self) -> None:
         """Hook for persistence (load the snapshot before listening)."""

@@ -52,6 +52,14 @@ class Command:
     since: str
     complexity: str = ""
     acl_categories: tuple[str, ...] = ()
+    #: Usage in Redis's docs syntax ("key value [NX | XX] [EX seconds]"): COMMAND DOCS arguments.
+    usage: str = ""
+    #: COMMAND INFO tips ("nondeterministic_output", "request_policy:all_shards"...).
+    tips: tuple[str, ...] = ()
+    #: Flags of the key spec derived from (first_key, last_key, step): "RO access", "RW update"...
+    key_flags: tuple[str, ...] = ()
+    #: COMMAND DOCS history: (since, change) pairs.
+    history: tuple[tuple[str, str], ...] = ()
     subcommands: dict[bytes, Command] = field(default_factory=dict)
     parent: Command | None = None
     # INFO commandstats
@@ -95,8 +103,19 @@ def command(
     since: str = "1.0.0",
     complexity: str = "",
     parent: str | None = None,
+    args: str = "",
+    acl: str = "",
+    tips: str = "",
+    key_flags: str = "",
+    history: tuple[tuple[str, str], ...] = (),
 ) -> Callable[[Handler], Handler]:
-    """Register ``handler`` as command ``name`` (or subcommand ``name`` of ``parent``)."""
+    """Register ``handler`` as command ``name`` (or subcommand ``name`` of ``parent``).
+
+    Documentation, all optional: ``args`` is the usage in Redis's docs syntax (COMMAND DOCS and
+    redis-cli's hints are generated from it), ``acl`` extra ACL categories beyond those implied
+    by the flags and group ("@keyspace @dangerous"), ``tips`` COMMAND INFO tips, ``key_flags``
+    the key spec's flags when the default for a read or write command is wrong ("OW update").
+    """
 
     def register(handler: Handler) -> Handler:
         flagset = frozenset(flags.split())
@@ -113,6 +132,11 @@ def command(
             summary=summary,
             since=since,
             complexity=complexity,
+            acl_categories=acl_categories(flagset, group, acl.split()),
+            usage=args,
+            tips=tuple(tips.split()),
+            key_flags=tuple(key_flags.split()) or default_key_flags(flagset),
+            history=history,
         )
         cmd.is_write = WRITE in flagset
         if parent:
@@ -184,7 +208,223 @@ def load_all() -> None:
 
 
 def iter_commands() -> list[Command]:
+    """Every top-level command once, in registration order."""
     seen: dict[str, Command] = {}
     for cmd in TABLE.values():
         seen[cmd.name] = cmd
     return list(seen.values())
+
+
+def lookup_by_name(name: str) -> Command | None:
+    """A command or subcommand by its full name ("get", "config|get"), as COMMAND INFO takes."""
+    return ALL.get(name.lower())
+
+
+# --- ACL categories and key specs, derived from flags and group ---------------------------------
+
+#: Redis's ACL categories, in the order COMMAND INFO lists them.
+ACL_ORDER = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+]
+
+# The category a command's group implies (Redis's JSON files list them explicitly; for these
+# groups they always include this one).
+_GROUP_ACL = {
+    "generic": "keyspace",
+    "string": "string",
+    "list": "list",
+    "set": "set",
+    "sorted-set": "sortedset",
+    "hash": "hash",
+    "pubsub": "pubsub",
+    "transactions": "transaction",
+    "connection": "connection",
+    "scripting": "scripting",
+    "hyperloglog": "hyperloglog",
+    "geo": "geo",
+    "stream": "stream",
+    "bitmap": "bitmap",
+}
+
+
+def acl_categories(flags: frozenset[str], group: str, extra: list[str]) -> tuple[str, ...]:
+    """Categories as Redis's setImplicitACLCategories derives them, plus the group's and any
+    given explicitly."""
+    cats = {e.lstrip("@").lower() for e in extra}
+    if WRITE in flags:
+        cats.add("write")
+    if READONLY in flags and "scripting" not in cats:
+        cats.add("read")
+    if ADMIN in flags:
+        cats.update(("admin", "dangerous"))
+    if "pubsub" in flags:
+        cats.add("pubsub")
+    if FAST in flags:
+        cats.add("fast")
+    if "blocking" in flags:
+        cats.add("blocking")
+    if FAST not in flags:
+        cats.add("slow")
+    if group in _GROUP_ACL:
+        cats.add(_GROUP_ACL[group])
+    return tuple("@" + c for c in ACL_ORDER if c in cats)
+
+
+def default_key_flags(flags: frozenset[str]) -> tuple[str, ...]:
+    if WRITE in flags:
+        return ("RW", "access", "update")
+    return ("RO", "access")
+
+
+# --- usage strings -> COMMAND DOCS arguments -----------------------------------------------------
+
+_KEY_NAMES = frozenset({"key", "destination", "source", "newkey"})
+_INT_NAMES = frozenset(
+    [
+        "count",
+        "seconds",
+        "milliseconds",
+        "timeout",
+        "index",
+        "start",
+        "end",
+        "stop",
+        "increment",
+        "decrement",
+        "offset",
+        "cursor",
+        "numkeys",
+        "db",
+        "size",
+        "ttl",
+        "unix-time-seconds",
+        "unix-time-milliseconds",
+    ]
+)
+
+
+def _leaf(word: str) -> dict[str, Any]:
+    """One word of a usage string: UPPER is a pure token, lower a named value; ``name:type``
+    states the type when the name does not imply it."""
+    if word.isupper() or not any(ch.isalpha() for ch in word):
+        return {"name": word.lower(), "type": "pure-token", "token": word}
+    name, _, typ = word.partition(":")
+    if not typ:
+        if name in _KEY_NAMES:
+            typ = "key"
+        elif name == "pattern":
+            typ = "pattern"
+        elif name.startswith("unix-time"):
+            typ = "unix-time"
+        elif name in _INT_NAMES:
+            typ = "integer"
+        else:
+            typ = "string"
+    return {"name": name, "type": typ}
+
+
+def parse_usage(usage: str) -> list[dict[str, Any]]:
+    """Turn Redis's docs syntax into COMMAND DOCS argument maps.
+
+    ``[...]`` is optional, ``a | b`` one of, ``x [x ...]`` repeats, ``TOKEN value`` is a value
+    introduced by a token, several words in one group form a block.
+    """
+    for ch in "[]<>|":
+        usage = usage.replace(ch, f" {ch} ")
+    tokens = usage.split()
+    pos = 0
+
+    def seq() -> list[list[dict[str, Any]]]:
+        nonlocal pos
+        alts: list[list[dict[str, Any]]] = [[]]
+        while pos < len(tokens) and tokens[pos] not in "]>":
+            t = tokens[pos]
+            pos += 1
+            if t == "|":
+                alts.append([])
+            elif t in "[<":
+                inner = seq()
+                pos += 1  # the closing "]" or ">"
+                items = alts[-1]
+                body = inner[0] if len(inner) == 1 else []
+                n = len(body) - 1
+                if (
+                    t == "["
+                    and n >= 1
+                    and body[-1]["name"] == "..."
+                    and [i["name"] for i in items[-n:]] == [i["name"] for i in body[:-1]]
+                ):
+                    # "x [x ...]" or "a b [a b ...]": the preceding items repeat.
+                    rep = _block(items[-n:])
+                    del items[-n:]
+                    rep.setdefault("flags", []).append("multiple")
+                    items.append(rep)
+                    continue
+                arg = _group(inner)
+                if t == "[":
+                    arg.setdefault("flags", []).insert(0, "optional")
+                items.append(arg)
+            elif t == "...":
+                alts[-1].append({"name": "...", "type": "ellipsis"})
+            else:
+                leaf = _leaf(t)
+                items = alts[-1]
+                prev = items[-1] if items else None
+                # "EX seconds": a value introduced by a token is one argument.
+                if (
+                    prev is not None
+                    and prev["type"] == "pure-token"
+                    and leaf["type"] != "pure-token"
+                    and "flags" not in prev
+                    and not prev.get("_joined")
+                ):
+                    prev.update(name=leaf["name"], type=leaf["type"], _joined=True)
+                else:
+                    items.append(leaf)
+        return alts
+
+    def _group(alts: list[list[dict[str, Any]]]) -> dict[str, Any]:
+        if len(alts) > 1:
+            children = [_block(a) for a in alts]
+            return {
+                "name": "-".join(ch["name"] for ch in children),
+                "type": "oneof",
+                "arguments": children,
+            }
+        return _block(alts[0])
+
+    def _block(items: list[dict[str, Any]]) -> dict[str, Any]:
+        if len(items) == 1:
+            return items[0]
+        return {"name": "-".join(i["name"] for i in items), "type": "block", "arguments": items}
+
+    top = seq()
+    args = top[0] if len(top) == 1 else [_group(top)]
+    return [_clean(a) for a in args]
+
+
+def _clean(arg: dict[str, Any]) -> dict[str, Any]:
+    arg.pop("_joined", None)
+    if "arguments" in arg:
+        arg["arguments"] = [_clean(a) for a in arg["arguments"]]
+    return arg

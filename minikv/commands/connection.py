@@ -23,7 +23,7 @@ def ping(c: Client, args: list[bytes]) -> Any:
     return PONG if len(args) == 1 else args[1]
 
 
-@command("echo", 2, "fast", group=CONN, summary="Echo the given string")
+@command("echo", 2, "loading stale fast", group=CONN, summary="Echo the given string")
 def echo(c: Client, args: list[bytes]) -> Any:
     return args[1]
 
@@ -46,13 +46,13 @@ def _check_password(c: Client, user: bytes, password: bytes) -> None:
         cfg.requirepass and password.decode(errors="replace") != cfg.requirepass
     ):
         raise WRONGPASS
-    c.authenticated = True
+    c.set_authenticated(True)
 
 
 @command(
     "auth",
     -2,
-    "noscript loading stale fast no_auth allow_busy",
+    "noscript loading stale fast no_auth sentinel allow_busy",
     group=CONN,
     summary="Authenticate to the server",
     since="1.0.0",
@@ -75,7 +75,7 @@ def auth(c: Client, args: list[bytes]) -> Any:
 @command(
     "hello",
     -1,
-    "noscript loading stale fast no_auth allow_busy",
+    "noscript loading stale fast no_auth sentinel allow_busy",
     group=CONN,
     summary="Handshake with Redis",
     since="6.0.0",
@@ -109,7 +109,7 @@ def hello(c: Client, args: list[bytes]) -> Any:
     if not c.authenticated:
         raise ReplyError(
             "NOAUTH HELLO must be called with the client already authenticated, "
-            "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+            "otherwise the HELLO AUTH <user> <pass> option can be used to "
             "authenticate the client and select the RESP protocol version at the "
             "same time"
         )
@@ -155,7 +155,7 @@ def reset(c: Client, args: list[bytes]) -> Any:
     c.set_resp(2)
     c.name = b""
     c.no_evict = False
-    c.authenticated = not c.server.config.requirepass
+    c.set_authenticated(not c.server.config.requirepass)
     return "RESET"
 
 
@@ -172,7 +172,7 @@ def _validate_name(name: bytes) -> None:
 @command(
     "id",
     2,
-    "noscript loading stale",
+    "noscript loading stale sentinel",
     parent="client",
     group=CONN,
     summary="Returns the client ID for the current connection",
@@ -185,7 +185,7 @@ def client_id(c: Client, args: list[bytes]) -> Any:
 @command(
     "setname",
     3,
-    "noscript loading stale",
+    "noscript loading stale sentinel",
     parent="client",
     group=CONN,
     summary="Set the current connection name",
@@ -200,7 +200,7 @@ def client_setname(c: Client, args: list[bytes]) -> Any:
 @command(
     "getname",
     2,
-    "noscript loading stale",
+    "noscript loading stale sentinel",
     parent="client",
     group=CONN,
     summary="Get the current connection name",
@@ -213,7 +213,7 @@ def client_getname(c: Client, args: list[bytes]) -> Any:
 @command(
     "setinfo",
     4,
-    "noscript loading stale",
+    "noscript loading stale sentinel",
     parent="client",
     group=CONN,
     summary="Set client or connection specific info",
@@ -238,7 +238,7 @@ def client_setinfo(c: Client, args: list[bytes]) -> Any:
 @command(
     "no-evict",
     3,
-    "admin noscript loading stale",
+    "admin noscript loading stale sentinel",
     parent="client",
     group=CONN,
     summary="Set client eviction mode for the current connection",
@@ -310,7 +310,7 @@ def _clients_matching(c: Client, args: list[bytes], start: int) -> list[Client]:
 @command(
     "list",
     -2,
-    "admin noscript loading stale",
+    "admin noscript loading stale sentinel",
     parent="client",
     group=CONN,
     summary="Get the list of client connections",
@@ -330,7 +330,7 @@ def client_list(c: Client, args: list[bytes]) -> Any:
 @command(
     "info",
     2,
-    "noscript loading stale",
+    "noscript loading stale sentinel",
     parent="client",
     group=CONN,
     summary="Returns information about the current client connection",
@@ -343,7 +343,7 @@ def client_info(c: Client, args: list[bytes]) -> Any:
 @command(
     "kill",
     -3,
-    "admin noscript loading stale",
+    "admin noscript loading stale sentinel",
     parent="client",
     group=CONN,
     summary="Kill the connection of a client",
@@ -373,7 +373,7 @@ def _kill(me: Client, victim: Client) -> None:
 @command(
     "help",
     2,
-    "loading stale",
+    "loading stale sentinel",
     parent="client",
     group=CONN,
     summary="Show helpful text about the different subcommands",

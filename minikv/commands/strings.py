@@ -1,11 +1,21 @@
-"""String commands. Values are ``bytes``; any other value type is WRONGTYPE here."""
+"""String and bitmap commands: GET SET and their variants, counters, ranges, bits and LCS.
+
+Values are ``bytes``; any other value type is WRONGTYPE here. Every change goes through ``Db``
+methods (so WATCH sees it) and adds to ``keyspace.dirty`` as Redis counts ``server.dirty``.
+
+INCRBYFLOAT computes in the x87 80-bit ``long double`` that Redis uses, emulated exactly with
+integers (parse, add and format each rounded as glibc does), so its replies match redis-server
+digit for digit, including ``%.17Lf`` formatting of huge or tiny results.
+"""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from minikv.commands import command
-from minikv.commands.util import LLONG_MAX, SYNTAX, WRONGTYPE, parse_int
+from minikv.commands.util import LLONG_MAX, LLONG_MIN, NOT_FLOAT, SYNTAX, WRONGTYPE, parse_int
 from minikv.keyspace import now_ms
 from minikv.protocol import OK, ReplyError
 
@@ -14,7 +24,12 @@ if TYPE_CHECKING:
     from minikv.keyspace import Db
 
 S = "string"
-STRING_MAX = 512 * 1024 * 1024
+B = "bitmap"
+
+TOO_BIG = ReplyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+BIT_OFFSET_ERR = ReplyError("ERR bit offset is not an integer or out of range")
+BIT_VALUE_ERR = ReplyError("ERR bit is not an integer or out of range")
+OVERFLOW = ReplyError("ERR increment or decrement would overflow")
 
 
 def get_string(db: Db, key: bytes) -> bytes | None:
@@ -25,7 +40,33 @@ def get_string(db: Db, key: bytes) -> bytes | None:
     raise WRONGTYPE
 
 
-@command("get", 2, "readonly fast", (1, 1, 1), group=S, summary="Get the value of a key")
+def check_length(c: Client, total: int) -> None:
+    """Refuse a string that would grow past proto-max-bulk-len (before building it)."""
+    if total > c.server.config.proto_max_bulk_len:
+        raise TOO_BIG
+
+
+def _put(c: Client, key: bytes, old: bytes | None, new: bytes) -> None:
+    """Store a modified string: a new key, or a new value keeping the key's deadline."""
+    if old is None:
+        c.db.set(key, new)
+    else:
+        c.db.replace_value(key, new)
+    c.server.keyspace.dirty += 1
+
+
+# --- GET / SET and their variants ---------------------------------------------------------------
+
+
+@command(
+    "get",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    group=S,
+    summary="Get the value of a key",
+    complexity="O(1)",
+)
 def get(c: Client, args: list[bytes]) -> Any:
     v = c.db.get(args[1])
     if v is None or type(v) is bytes:
@@ -47,121 +88,198 @@ def parse_expire(name: str, unit_ms: int, arg: bytes, absolute: bool) -> int:
     return v
 
 
-@command("set", -3, "write denyoom", (1, 1, 1), group=S, summary="Set the string value of a key")
+# Option bits of SET and GETEX, as Redis's parseExtendedStringArgumentsOrReply knows them.
+_NX, _XX, _GET, _KEEPTTL, _PERSIST = 1, 2, 4, 8, 16
+_EX, _PX, _EXAT, _PXAT = 32, 64, 128, 256
+_ANY_EXPIRE = _EX | _PX | _EXAT | _PXAT
+# option -> (its bit, unit in ms, absolute?)
+_EXPIRE_OPTS = {
+    b"EX": (_EX, 1000, False),
+    b"PX": (_PX, 1, False),
+    b"EXAT": (_EXAT, 1000, True),
+    b"PXAT": (_PXAT, 1, True),
+}
+
+
+def _parse_string_options(
+    args: list[bytes], first: int, for_set: bool
+) -> tuple[int, tuple[int, bytes, bool] | None]:
+    """SET's (NX XX GET KEEPTTL) or GETEX's (PERSIST) options plus the expiry ones shared by
+    both. Returns (option bits, (unit_ms, argument, absolute) or None). The same expiry option
+    may repeat (the last wins), two different ones may not, as in Redis."""
+    flags = 0
+    expire: tuple[int, bytes, bool] | None = None
+    i = first
+    n = len(args)
+    while i < n:
+        opt = args[i].upper()
+        spec = _EXPIRE_OPTS.get(opt)
+        if spec is not None:
+            bit, unit, absolute = spec
+            if flags & (_KEEPTTL | _PERSIST | (_ANY_EXPIRE & ~bit)) or i + 1 >= n:
+                raise SYNTAX
+            flags |= bit
+            expire = (unit, args[i + 1], absolute)
+            i += 2
+            continue
+        if for_set and opt == b"NX" and not flags & _XX:
+            flags |= _NX
+        elif for_set and opt == b"XX" and not flags & _NX:
+            flags |= _XX
+        elif for_set and opt == b"GET":
+            flags |= _GET
+        elif for_set and opt == b"KEEPTTL" and not flags & _ANY_EXPIRE:
+            flags |= _KEEPTTL
+        elif not for_set and opt == b"PERSIST" and not flags & _ANY_EXPIRE:
+            flags |= _PERSIST
+        else:
+            raise SYNTAX
+        i += 1
+    return flags, expire
+
+
+@command(
+    "set",
+    -3,
+    "write denyoom",
+    (1, 1, 1),
+    group=S,
+    summary="Set the string value of a key",
+    complexity="O(1)",
+)
 def set_(c: Client, args: list[bytes]) -> Any:
     if len(args) == 3:  # the common case, kept short
         c.db.set(args[1], args[2])
         c.server.keyspace.dirty += 1
         return OK
-    nx = xx = get_old = keepttl = False
-    expire: tuple[int, bytes, bool] | None = None
-    i = 3
-    n = len(args)
-    while i < n:
-        opt = args[i].upper()
-        if opt == b"NX" and not xx:
-            nx = True
-        elif opt == b"XX" and not nx:
-            xx = True
-        elif opt == b"GET":
-            get_old = True
-        elif opt == b"KEEPTTL" and expire is None:
-            keepttl = True
-        elif opt in _EXPIRE_UNITS and expire is None and not keepttl and i + 1 < n:
-            unit, absolute = _EXPIRE_UNITS[opt]
-            expire = (unit, args[i + 1], absolute)
-            i += 1
-        else:
-            raise SYNTAX
-        i += 1
-    when = parse_expire("set", expire[0], expire[1], expire[2]) if expire else None
+    flags, expire = _parse_string_options(args, 3, True)
+    # Redis validates the expiry before looking at the key.
+    when = parse_expire("set", *expire) if expire else None
     db = c.db
     key = args[1]
     old = db.get(key)
+    get_old = flags & _GET
     if get_old and old is not None and type(old) is not bytes:
         raise WRONGTYPE
-    if (nx and old is not None) or (xx and old is None):
+    if (flags & _NX and old is not None) or (flags & _XX and old is None):
         return old if get_old else None
-    db.set(key, args[2], when, keepttl)
+    db.set(key, args[2], when, bool(flags & _KEEPTTL))
     c.server.keyspace.dirty += 1
     return old if get_old else OK
 
 
-_EXPIRE_UNITS = {b"EX": (1000, False), b"PX": (1, False), b"EXAT": (1000, True), b"PXAT": (1, True)}
+@command(
+    "setnx",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Set the value of a key, only if the key does not exist",
+    complexity="O(1)",
+)
+def setnx(c: Client, args: list[bytes]) -> Any:
+    if c.db.get(args[1]) is not None:
+        return 0
+    c.db.set(args[1], args[2])
+    c.server.keyspace.dirty += 1
+    return 1
 
 
-def _incr(c: Client, key: bytes, delta: int) -> int:
+def _setex(c: Client, args: list[bytes], unit_ms: int) -> Any:
+    when = parse_expire(args[0].decode(errors="replace").lower(), unit_ms, args[2], False)
+    c.db.set(args[1], args[3], when)
+    c.server.keyspace.dirty += 1
+    return OK
+
+
+@command(
+    "setex",
+    4,
+    "write denyoom",
+    (1, 1, 1),
+    group=S,
+    summary="Set the value and expiration of a key",
+    since="2.0.0",
+    complexity="O(1)",
+)
+def setex(c: Client, args: list[bytes]) -> Any:
+    return _setex(c, args, 1000)
+
+
+@command(
+    "psetex",
+    4,
+    "write denyoom",
+    (1, 1, 1),
+    group=S,
+    summary="Set the value and expiration in milliseconds of a key",
+    since="2.6.0",
+    complexity="O(1)",
+)
+def psetex(c: Client, args: list[bytes]) -> Any:
+    return _setex(c, args, 1)
+
+
+@command(
+    "getset",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Set the string value of a key and return its old value",
+    complexity="O(1)",
+)
+def getset(c: Client, args: list[bytes]) -> Any:
+    old = get_string(c.db, args[1])
+    c.db.set(args[1], args[2])  # drops any deadline, as SET does
+    c.server.keyspace.dirty += 1
+    return old
+
+
+@command(
+    "getdel",
+    2,
+    "write fast",
+    (1, 1, 1),
+    group=S,
+    summary="Get the value of a key and delete the key",
+    since="6.2.0",
+    complexity="O(1)",
+)
+def getdel(c: Client, args: list[bytes]) -> Any:
+    v = get_string(c.db, args[1])
+    if v is not None and c.db.delete(args[1]):
+        c.server.keyspace.dirty += 1
+    return v
+
+
+@command(
+    "getex",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    group=S,
+    summary="Get the value of a key and optionally set its expiration",
+    since="6.2.0",
+    complexity="O(1)",
+)
+def getex(c: Client, args: list[bytes]) -> Any:
+    flags, expire = _parse_string_options(args, 2, False)
     db = c.db
+    key = args[1]
     v = get_string(db, key)
     if v is None:
-        cur = 0
-    else:
-        try:
-            cur = parse_int(v) if len(v) <= 20 else None
-        except ReplyError:
-            cur = None
-        if cur is None:
-            raise ReplyError("ERR value is not an integer or out of range")
-    new = cur + delta
-    if not -(2**63) <= new <= LLONG_MAX:
-        raise ReplyError("ERR increment or decrement would overflow")
-    if v is None:
-        db.set(key, b"%d" % new)
-    else:
-        db.replace_value(key, b"%d" % new)
-    c.server.keyspace.dirty += 1
-    return new
-
-
-@command(
-    "incr",
-    2,
-    "write denyoom fast",
-    (1, 1, 1),
-    group=S,
-    summary="Increment the integer value of a key by one",
-)
-def incr(c: Client, args: list[bytes]) -> Any:
-    return _incr(c, args[1], 1)
-
-
-@command(
-    "decr",
-    2,
-    "write denyoom fast",
-    (1, 1, 1),
-    group=S,
-    summary="Decrement the integer value of a key by one",
-)
-def decr(c: Client, args: list[bytes]) -> Any:
-    return _incr(c, args[1], -1)
-
-
-@command(
-    "incrby",
-    3,
-    "write denyoom fast",
-    (1, 1, 1),
-    group=S,
-    summary="Increment the integer value of a key by the given amount",
-)
-def incrby(c: Client, args: list[bytes]) -> Any:
-    return _incr(c, args[1], parse_int(args[2]))
-
-
-@command(
-    "decrby",
-    3,
-    "write denyoom fast",
-    (1, 1, 1),
-    group=S,
-    summary="Decrement the integer value of a key by the given number",
-)
-def decrby(c: Client, args: list[bytes]) -> Any:
-    delta = parse_int(args[2])
-    if delta == -(2**63):
-        raise ReplyError("ERR decrement would overflow")
-    return _incr(c, args[1], -delta)
+        return None  # a missing key wins over a bad expire time, as in Redis
+    if expire is not None:
+        when = parse_expire("getex", *expire)
+        if expire[2] and when <= now_ms():
+            db.delete(key)  # an absolute time already past deletes the key
+        else:
+            db.set_expire(key, when)
+        c.server.keyspace.dirty += 1
+    elif flags & _PERSIST and db.persist(key):
+        c.server.keyspace.dirty += 1
+    return v
 
 
 @command(
@@ -171,7 +289,7 @@ def decrby(c: Client, args: list[bytes]) -> Any:
     (1, -1, 1),
     group=S,
     summary="Get the values of all the given keys",
-    since="1.0.0",
+    complexity="O(N) where N is the number of keys to retrieve.",
 )
 def mget(c: Client, args: list[bytes]) -> Any:
     db = c.db
@@ -190,12 +308,618 @@ def mget(c: Client, args: list[bytes]) -> Any:
     group=S,
     summary="Set multiple keys to multiple values",
     since="1.0.1",
+    complexity="O(N) where N is the number of keys to set.",
 )
 def mset(c: Client, args: list[bytes]) -> Any:
-    if len(args) % 2 == 0:
-        raise ReplyError("ERR wrong number of arguments for 'mset' command")
+    _check_pairs(args)
     db = c.db
     for i in range(1, len(args), 2):
         db.set(args[i], args[i + 1])
     c.server.keyspace.dirty += (len(args) - 1) // 2
     return OK
+
+
+@command(
+    "msetnx",
+    -3,
+    "write denyoom",
+    (1, -1, 2),
+    group=S,
+    summary="Set multiple keys to multiple values, only if none of the keys exist",
+    since="1.0.1",
+    complexity="O(N) where N is the number of keys to set.",
+)
+def msetnx(c: Client, args: list[bytes]) -> Any:
+    _check_pairs(args)
+    db = c.db
+    if any(db.get(args[i]) is not None for i in range(1, len(args), 2)):
+        return 0
+    for i in range(1, len(args), 2):
+        db.set(args[i], args[i + 1])
+    c.server.keyspace.dirty += (len(args) - 1) // 2
+    return 1
+
+
+def _check_pairs(args: list[bytes]) -> None:
+    """MSET/MSETNX take key value pairs: an odd count is an arity error (Redis checks it here,
+    the table's arity of -3 cannot)."""
+    if len(args) % 2 == 0:
+        name = args[0].decode(errors="replace").lower()
+        raise ReplyError(f"ERR wrong number of arguments for '{name}' command")
+
+
+# --- counters ----------------------------------------------------------------------------------
+
+
+def _incr(c: Client, key: bytes, delta: int) -> int:
+    db = c.db
+    v = db.get(key)
+    if v is None:
+        new = delta
+    elif type(v) is bytes:
+        new = parse_int(v) + delta
+        if not LLONG_MIN <= new <= LLONG_MAX:
+            raise OVERFLOW
+    else:
+        raise WRONGTYPE
+    if v is None:
+        db.set(key, b"%d" % new)
+    else:
+        db.replace_value(key, b"%d" % new)
+    c.server.keyspace.dirty += 1
+    return new
+
+
+@command(
+    "incr",
+    2,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Increment the integer value of a key by one",
+    complexity="O(1)",
+)
+def incr(c: Client, args: list[bytes]) -> Any:
+    return _incr(c, args[1], 1)
+
+
+@command(
+    "decr",
+    2,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Decrement the integer value of a key by one",
+    complexity="O(1)",
+)
+def decr(c: Client, args: list[bytes]) -> Any:
+    return _incr(c, args[1], -1)
+
+
+@command(
+    "incrby",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Increment the integer value of a key by the given amount",
+    complexity="O(1)",
+)
+def incrby(c: Client, args: list[bytes]) -> Any:
+    return _incr(c, args[1], parse_int(args[2]))
+
+
+@command(
+    "decrby",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Decrement the integer value of a key by the given number",
+    complexity="O(1)",
+)
+def decrby(c: Client, args: list[bytes]) -> Any:
+    delta = parse_int(args[2])
+    if delta == LLONG_MIN:
+        raise ReplyError("ERR decrement would overflow")
+    return _incr(c, args[1], -delta)
+
+
+# x87 extended precision: 64-bit significand, exponents down to subnormals at 2**-16445.
+# A long double is kept as (m, q) meaning m * 2**q: every one is such a dyadic number, so sums
+# are exact integer shifts and only rounding needs a division.
+LongDouble = tuple[int, int]
+_LD_BITS = 64
+_LD_MIN_QUANTUM = -16445
+_LD_MAX_BITS = 16384  # a value of 2**16384 or more is infinite
+_LD_CHARS = 5 * 1024  # Redis's MAX_LONG_DOUBLE_CHARS: longer input is refused
+_LD_ZERO: LongDouble = (0, 0)
+_DEC_RE = re.compile(rb"[+-]?(?:(\d+)\.?(\d*)|\.(\d+))(?:[eE]([+-]?\d+))?")
+_HEX_RE = re.compile(
+    rb"([+-]?)0[xX](?:([0-9a-fA-F]+)\.?([0-9a-fA-F]*)|\.([0-9a-fA-F]+))(?:[pP]([+-]?\d+))?"
+)
+_INF_RE = re.compile(rb"[+-]?inf(?:inity)?", re.IGNORECASE)
+NAN_OR_INF = ReplyError("ERR increment would produce NaN or Infinity")
+
+
+class _Infinite(Exception):
+    """A value past the long double range (or an explicit "inf")."""
+
+
+def round_long_double(n: int, d: int = 1) -> LongDouble:
+    """``n / d`` (``d > 0``) rounded to the nearest long double, ties to even, as glibc's
+    strtold and the FPU round. Raises _Infinite past the range."""
+    if n == 0:
+        return _LD_ZERO
+    a = abs(n)
+    e = a.bit_length() - d.bit_length()  # floor(log2(a / d)) is e or e - 1
+    if (a < d << e) if e >= 0 else (a << -e < d):
+        e -= 1
+    q = max(e - (_LD_BITS - 1), _LD_MIN_QUANTUM)
+    num, den = (a, d << q) if q >= 0 else (a << -q, d)
+    m, rem = divmod(num, den)
+    if 2 * rem > den or (2 * rem == den and m & 1):
+        m += 1
+    if m.bit_length() + q > _LD_MAX_BITS:
+        raise _Infinite
+    return (m if n > 0 else -m, q)
+
+
+def add_long_double(x: LongDouble, y: LongDouble) -> LongDouble:
+    """``x + y`` rounded once, as the FPU adds; raises _Infinite on overflow."""
+    q = min(x[1], y[1])
+    n = (x[0] << (x[1] - q)) + (y[0] << (y[1] - q))
+    return round_long_double(n << q) if q >= 0 else round_long_double(n, 1 << -q)
+
+
+def _exponent(text: bytes | None) -> int:
+    """An exponent's value, saturated so absurd ones cannot cost big-number work."""
+    if not text:
+        return 0
+    negative = text[:1] == b"-"
+    digits = text.lstrip(b"+-").lstrip(b"0")
+    if len(digits) > 10:
+        return -(10**9) if negative else 10**9
+    v = int(digits or b"0")
+    return -v if negative else v
+
+
+def parse_long_double(b: bytes) -> LongDouble:
+    """A number as Redis's string2ld (strtold) accepts it: decimal or hex float with an
+    optional sign, no spaces. NaN, results that underflow to zero and results that overflow
+    are refused (NOT_FLOAT); "inf"/"infinity" raise _Infinite."""
+    if not b or len(b) >= _LD_CHARS:
+        raise NOT_FLOAT
+    m = _DEC_RE.fullmatch(b)
+    if m is not None:
+        frac = m[2] or m[3] or b""
+        digits = ((m[1] or b"") + frac).lstrip(b"0")
+        if not digits:
+            return _LD_ZERO
+        exp = _exponent(m[4]) - len(frac)
+        if not -4960 < exp + len(digits) <= 4940:  # far outside the range: ERANGE
+            raise NOT_FLOAT
+        # Decimal reads digit strings of any length (int() stops at 4300 digits).
+        mant = int(Decimal(digits.decode())) if len(digits) > 4000 else int(digits)
+        if b[:1] == b"-":
+            mant = -mant
+        n, d = (mant * 10**exp, 1) if exp >= 0 else (mant, 10**-exp)
+    elif (m := _HEX_RE.fullmatch(b)) is not None:
+        frac = m[3] or m[4] or b""
+        mant = int((m[2] or b"") + frac, 16)
+        if mant == 0:
+            return _LD_ZERO
+        exp = _exponent(m[5]) - 4 * len(frac)
+        if not -16500 < mant.bit_length() + exp <= 16400:
+            raise NOT_FLOAT
+        if m[1] == b"-":
+            mant = -mant
+        n, d = (mant << exp, 1) if exp >= 0 else (mant, 1 << -exp)
+    elif _INF_RE.fullmatch(b) is not None:
+        raise _Infinite
+    else:
+        raise NOT_FLOAT
+    try:
+        v = round_long_double(n, d)
+    except _Infinite:
+        raise NOT_FLOAT from None  # ERANGE overflow
+    if v[0] == 0:
+        raise NOT_FLOAT  # ERANGE underflow to zero
+    return v
+
+
+def format_long_double(x: LongDouble) -> bytes:
+    """Redis's human-friendly long double text: ``%.17Lf`` (exact, ties to even) with trailing
+    zeros and a bare dot removed, and "-0" written as "0"."""
+    m, q = x
+    scaled = abs(m) * 10**17
+    if q >= 0:
+        units = scaled << q
+    else:
+        units = scaled >> -q
+        half = 1 << (-q - 1)
+        rem = scaled & ((half << 1) - 1)
+        if rem > half or (rem == half and units & 1):
+            units += 1
+    if units == 0:
+        return b"0"
+    # Decimal prints any size of integer (str(int) stops at 4300 digits).
+    big = units.bit_length() > 13000  # about 3900 digits
+    text = (format(Decimal(units), "f").encode() if big else b"%d" % units).rjust(18, b"0")
+    whole, decimals = text[:-17], text[-17:].rstrip(b"0")
+    sign = b"-" if m < 0 else b""
+    return sign + whole + b"." + decimals if decimals else sign + whole
+
+
+@command(
+    "incrbyfloat",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Increment the float value of a key by the given amount",
+    since="2.6.0",
+    complexity="O(1)",
+)
+def incrbyfloat(c: Client, args: list[bytes]) -> Any:
+    key = args[1]
+    old = get_string(c.db, key)
+    try:
+        value = _LD_ZERO if old is None else parse_long_double(old)
+        incr = parse_long_double(args[2])
+        total = add_long_double(value, incr)
+    except _Infinite:
+        raise NAN_OR_INF from None
+    new = format_long_double(total)
+    _put(c, key, old, new)
+    return new
+
+
+# --- ranges and lengths -----------------------------------------------------------------------
+
+
+def clamp_range(start: int, end: int, length: int) -> tuple[int, int] | None:
+    """GETRANGE/BITCOUNT's inclusive range over ``length`` items: negative indexes count from
+    the end, then both are clamped; None when the range is empty."""
+    if start < 0 and end < 0 and start > end:
+        return None
+    if start < 0:
+        start = max(start + length, 0)
+    if end < 0:
+        end = max(end + length, 0)
+    end = min(end, length - 1)
+    if start > end:
+        return None
+    return start, end
+
+
+@command(
+    "append",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Append a value to a key",
+    since="2.0.0",
+    complexity="O(1)",
+)
+def append(c: Client, args: list[bytes]) -> Any:
+    key = args[1]
+    old = get_string(c.db, key)
+    if old is None:
+        new = args[2]
+    else:
+        check_length(c, len(old) + len(args[2]))
+        new = old + args[2]
+    _put(c, key, old, new)
+    return len(new)
+
+
+@command(
+    "strlen",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    group=S,
+    summary="Get the length of the value stored in a key",
+    since="2.2.0",
+    complexity="O(1)",
+)
+def strlen(c: Client, args: list[bytes]) -> Any:
+    v = get_string(c.db, args[1])
+    return 0 if v is None else len(v)
+
+
+def _getrange(c: Client, args: list[bytes]) -> Any:
+    start = parse_int(args[2])
+    end = parse_int(args[3])
+    v = get_string(c.db, args[1])
+    if v is None:
+        return b""
+    r = clamp_range(start, end, len(v))
+    return b"" if r is None else v[r[0] : r[1] + 1]
+
+
+@command(
+    "getrange",
+    4,
+    "readonly",
+    (1, 1, 1),
+    group=S,
+    summary="Get a substring of the string stored at a key",
+    since="2.4.0",
+    complexity="O(N) where N is the length of the returned string.",
+)
+def getrange(c: Client, args: list[bytes]) -> Any:
+    return _getrange(c, args)
+
+
+@command(
+    "substr",
+    4,
+    "readonly",
+    (1, 1, 1),
+    group=S,
+    summary="Get a substring of the string stored at a key",
+    complexity="O(N) where N is the length of the returned string.",
+)
+def substr(c: Client, args: list[bytes]) -> Any:
+    return _getrange(c, args)
+
+
+@command(
+    "setrange",
+    4,
+    "write denyoom",
+    (1, 1, 1),
+    group=S,
+    summary="Overwrite part of a string at key starting at the specified offset",
+    since="2.2.0",
+    complexity="O(1), not counting the time taken to copy the new string in place.",
+)
+def setrange(c: Client, args: list[bytes]) -> Any:
+    offset = parse_int(args[2])
+    if offset < 0:
+        raise ReplyError("ERR offset is out of range")
+    key, value = args[1], args[3]
+    old = get_string(c.db, key)
+    if not value:  # writing nothing: no change, not even a length check
+        return 0 if old is None else len(old)
+    check_length(c, offset + len(value))  # before any zero padding is allocated
+    if old is None:
+        new = bytes(offset) + value
+    else:
+        head = old[:offset]
+        if len(head) < offset:
+            head += bytes(offset - len(head))
+        new = head + value + old[offset + len(value) :]
+    _put(c, key, old, new)
+    return len(new)
+
+
+# --- bits -------------------------------------------------------------------------------------
+
+
+def _bit_offset(c: Client, arg: bytes) -> int:
+    off = parse_int(arg, BIT_OFFSET_ERR)
+    if off < 0 or off >> 3 >= c.server.config.proto_max_bulk_len:
+        raise BIT_OFFSET_ERR
+    return off
+
+
+@command(
+    "setbit",
+    4,
+    "write denyoom",
+    (1, 1, 1),
+    group=B,
+    summary="Sets or clears the bit at offset in the string value stored at key",
+    since="2.2.0",
+    complexity="O(1)",
+)
+def setbit(c: Client, args: list[bytes]) -> Any:
+    offset = _bit_offset(c, args[2])
+    on = parse_int(args[3], BIT_VALUE_ERR)
+    if on not in (0, 1):
+        raise BIT_VALUE_ERR
+    key = args[1]
+    old = get_string(c.db, key)
+    byte, shift = offset >> 3, 7 - (offset & 7)
+    cur = old if old is not None else b""
+    was = cur[byte] >> shift & 1 if byte < len(cur) else 0
+    # A new key or a grown string is a change even when the bit is already right.
+    if old is None or byte >= len(cur) or was != on:
+        buf = bytearray(cur)
+        if byte >= len(buf):
+            buf.extend(bytes(byte + 1 - len(buf)))
+        buf[byte] = buf[byte] & ~(1 << shift) | on << shift
+        _put(c, key, old, bytes(buf))
+    return was
+
+
+@command(
+    "getbit",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    group=B,
+    summary="Returns the bit value at offset in the string value stored at key",
+    since="2.2.0",
+    complexity="O(1)",
+)
+def getbit(c: Client, args: list[bytes]) -> Any:
+    offset = _bit_offset(c, args[2])
+    v = get_string(c.db, args[1])
+    byte = offset >> 3
+    if v is None or byte >= len(v):
+        return 0
+    return v[byte] >> (7 - (offset & 7)) & 1
+
+
+@command(
+    "bitcount",
+    -2,
+    "readonly",
+    (1, 1, 1),
+    group=B,
+    summary="Count set bits in a string",
+    since="2.6.0",
+    complexity="O(N)",
+)
+def bitcount(c: Client, args: list[bytes]) -> Any:
+    v = get_string(c.db, args[1])
+    if v is None:
+        return 0  # before any argument is looked at, as in Redis
+    n = len(args)
+    if n == 2:
+        return int.from_bytes(v, "big").bit_count()
+    if n not in (4, 5):
+        raise SYNTAX
+    start = parse_int(args[2])
+    end = parse_int(args[3])
+    if start < 0 and end < 0 and start > end:
+        return 0
+    isbit = False
+    if n == 5:
+        unit = args[4].upper()
+        if unit == b"BIT":
+            isbit = True
+        elif unit != b"BYTE":
+            raise SYNTAX
+    r = clamp_range(start, end, len(v) * 8 if isbit else len(v))
+    if r is None:
+        return 0
+    start, end = r
+    if not isbit:
+        return int.from_bytes(v[start : end + 1], "big").bit_count()
+    bits = int.from_bytes(v[start >> 3 : (end >> 3) + 1], "big") >> (7 - (end & 7))
+    return (bits & ((1 << (end - start + 1)) - 1)).bit_count()
+
+
+# --- LCS --------------------------------------------------------------------------------------
+
+
+def _lcs_rows(a: bytes, b: bytes) -> list[int]:
+    """The LCS table of ``a`` and ``b`` as one bit-vector per row (Allison-Dix): bit j-1 of
+    row i is 0 exactly when LCS(a[:i], b[:j]) is one more than LCS(a[:i], b[:j-1]), so the
+    table entry LCS(i, j) is the count of zero bits below bit j. A row is one big-int
+    operation instead of len(b) Python steps."""
+    masks: dict[int, int] = {}
+    for j, ch in enumerate(b):
+        masks[ch] = masks.get(ch, 0) | 1 << j
+    full = (1 << len(b)) - 1
+    row = full
+    rows = [row]
+    for ch in a:
+        u = row & masks.get(ch, 0)
+        row = ((row + u) | (row - u)) & full
+        rows.append(row)
+    return rows
+
+
+@command(
+    "lcs",
+    -3,
+    "readonly",
+    (1, 2, 1),
+    group=S,
+    summary="Find longest common substring",
+    since="7.0.0",
+    complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
+)
+def lcs(c: Client, args: list[bytes]) -> Any:
+    db = c.db
+    a, b = db.get(args[1]), db.get(args[2])
+    if (a is not None and type(a) is not bytes) or (b is not None and type(b) is not bytes):
+        raise ReplyError("ERR The specified keys must contain string values")
+    a = a or b""
+    b = b or b""
+    getlen = getidx = withmatchlen = False
+    minmatchlen = 0
+    i, n = 3, len(args)
+    while i < n:
+        opt = args[i].upper()
+        if opt == b"IDX":
+            getidx = True
+        elif opt == b"LEN":
+            getlen = True
+        elif opt == b"WITHMATCHLEN":
+            withmatchlen = True
+        elif opt == b"MINMATCHLEN" and i + 1 < n:
+            minmatchlen = max(parse_int(args[i + 1]), 0)
+            i += 1
+        else:
+            raise SYNTAX
+        i += 1
+    if getlen and getidx:
+        raise ReplyError("ERR If you want both the length and indexes, please just use IDX.")
+    # Redis's table is 4 bytes a cell; refuse what it would refuse.
+    if (len(a) + 1) * (len(b) + 1) * 4 > c.server.config.proto_max_bulk_len:
+        raise ReplyError(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+        )
+    rows = _lcs_rows(a, b)
+    alen, blen = len(a), len(b)
+    total = blen - rows[alen].bit_count()
+    if getlen:
+        return total
+    return _lcs_walk(a, b, rows, total, getidx, withmatchlen, minmatchlen)
+
+
+def _lcs_walk(
+    a: bytes,
+    b: bytes,
+    rows: list[int],
+    total: int,
+    getidx: bool,
+    withmatchlen: bool,
+    minmatchlen: int,
+) -> Any:
+    """Walk the table back from its corner as Redis does, building the LCS string and the
+    matched ranges (longest-index first; on a tie between going up and left, go left)."""
+
+    def cell(i: int, j: int) -> int:
+        return j - (rows[i] & ((1 << j) - 1)).bit_count()
+
+    alen = len(a)
+    out = bytearray(total)
+    matches: list[list[Any]] = []
+    k = total
+    i, j = alen, len(b)
+    open_range = False
+    a_start = a_end = b_start = b_end = 0
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            out[k - 1] = a[i - 1]
+            if not open_range:
+                open_range = True
+                a_start = a_end = i - 1
+                b_start = b_end = j - 1
+            elif a_start == i and b_start == j:  # contiguous: extend backwards
+                a_start -= 1
+                b_start -= 1
+            else:
+                emit = True
+            if a_start == 0 or b_start == 0:
+                emit = True
+            k -= 1
+            i -= 1
+            j -= 1
+        else:
+            if cell(i - 1, j) > cell(i, j - 1):
+                i -= 1
+            else:
+                j -= 1
+            emit = open_range
+        if emit:
+            match_len = a_end - a_start + 1
+            if getidx and (minmatchlen == 0 or match_len >= minmatchlen):
+                m: list[Any] = [[a_start, a_end], [b_start, b_end]]
+                if withmatchlen:
+                    m.append(match_len)
+                matches.append(m)
+            open_range = False
+    if getidx:
+        return {b"matches": matches, b"len": total}
+    return bytes(out)

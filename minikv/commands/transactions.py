@@ -102,9 +102,12 @@ def watch(c: Client, args: list[bytes]) -> Any:
         entry = (db.id, key)
         if entry in c.watched:
             continue
+        # Look first: a key already expired is deleted now, before this client watches it,
+        # so that (as in Redis) its deletion does not count as a change.
+        alive = db.get(key) is not None
         c.watched.add(entry)
         db.watched.setdefault(key, set()).add(c)
-        if db.get_expire(key) is not None and db.get(key) is not None:
+        if alive and db.get_expire(key) is not None:
             c.watched_expiring.add(entry)
     return OK
 

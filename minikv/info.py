@@ -1,0 +1,488 @@
+"""The text of INFO: Redis 7's sections and field names, filled from the server's state.
+
+Each section is a function ``(server) -> list of "name:value" lines``; ``generate`` picks the
+sections a request names (``default``, ``all``, ``everything`` or names) and joins them with
+Redis's ``# Section`` headers and ``\\r\\n`` line ends. Fields minikv has no counterpart for
+(jemalloc arenas, TLS, io-threads) are either left out or report Redis's "feature off" value.
+
+Values owned by other parts of the server (snapshot state, blocked clients) are read with
+``getattr`` and honest defaults, so INFO works before those parts exist.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from minikv import REDIS_VERSION, __version__
+from minikv.commands import Command, iter_commands
+
+if TYPE_CHECKING:
+    from minikv.server import Server
+
+Lines = list[str]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process, from /proc/self/statm (0 where unavailable)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def total_system_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+# used_memory: Redis reports the bytes its allocator handed out. CPython has no cheap count of
+# that (tracemalloc would tax every allocation), so minikv reports the process's resident set
+# size: an upper bound that includes the interpreter, loaded modules and memory freed but kept
+# by the allocator. used_memory_startup is the RSS when the command table was loaded, so
+# used_memory_dataset (used minus startup) approximates what the data and clients cost.
+_STARTUP_RSS = rss_bytes()
+
+
+def bytes_to_human(n: int) -> str:
+    """Redis's bytesToHuman: 1023B, 1.00K, 1.50M..."""
+    if n < 1024:
+        return f"{n}B"
+    for unit, power in (("K", 1), ("M", 2), ("G", 3), ("T", 4), ("P", 5)):
+        if n < 1024 ** (power + 1) or unit == "P":
+            return f"{n / 1024**power:.2f}{unit}"
+    return f"{n}B"
+
+
+class Metrics:
+    """Per-server INFO state that is not a plain counter: peak memory, the replication id, and
+    instantaneous_ops_per_sec, sampled every 100 ms over the last 16 samples as Redis does."""
+
+    SAMPLES = 16
+    PERIOD = 0.1
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.peak_memory = 0
+        self.replid = os.urandom(20).hex()
+        self._ops: list[float] = []
+        self._last_time = time.monotonic()
+        self._last_calls = total_calls()
+        self._started = False
+
+    def start(self) -> None:
+        """Begin sampling on the server's loop (idempotent; needs a running loop)."""
+        if self._started or self.server.loop is None:
+            return
+        self._started = True
+        self.server.loop.call_later(self.PERIOD, self._sample)
+
+    def _sample(self) -> None:
+        now = time.monotonic()
+        calls = total_calls()
+        dt = now - self._last_time
+        if dt > 0:
+            self._ops.append(max(0, calls - self._last_calls) / dt)
+            del self._ops[: -self.SAMPLES]
+        self._last_time, self._last_calls = now, calls
+        self.server.loop.call_later(self.PERIOD, self._sample)  # type: ignore[union-attr]
+
+    def ops_per_sec(self) -> int:
+        return int(sum(self._ops) / len(self._ops)) if self._ops else 0
+
+    def reset(self) -> None:
+        self._ops.clear()
+        self._last_calls = total_calls()
+        self.peak_memory = 0
+
+
+def metrics(server: Server) -> Metrics:
+    m = getattr(server, "info_metrics", None)
+    if m is None:
+        m = Metrics(server)
+        server.info_metrics = m  # type: ignore[attr-defined]
+    m.start()
+    return m
+
+
+def all_commands() -> list[Command]:
+    """Top-level commands followed by their subcommands, in table order."""
+    out = []
+    for cmd in iter_commands():
+        out.append(cmd)
+        out.extend(cmd.subcommands.values())
+    return out
+
+
+def total_calls() -> int:
+    # Counted here, at INFO time, rather than on every request: the table already counts calls.
+    return sum(cmd.calls for cmd in all_commands())
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+def _server(s: Server) -> Lines:
+    uptime = int(s.uptime())
+    u = platform.uname()
+    return [
+        f"redis_version:{REDIS_VERSION}",
+        "redis_git_sha1:00000000",
+        "redis_git_dirty:0",
+        "redis_build_id:0",
+        "redis_mode:standalone",
+        f"os:{u.system} {u.release} {u.machine}",
+        f"arch_bits:{64 if sys.maxsize > 2**32 else 32}",
+        "monotonic_clock:POSIX clock_gettime",
+        f"multiplexing_api:{type(s.loop).__module__.split('.')[0] if s.loop else 'asyncio'}",
+        f"process_id:{os.getpid()}",
+        "process_supervised:no",
+        f"run_id:{s.run_id}",
+        f"tcp_port:{s.config.port or (s.ports[0] if s.ports else 0)}",
+        f"server_time_usec:{time.time_ns() // 1000}",
+        f"uptime_in_seconds:{uptime}",
+        f"uptime_in_days:{uptime // 86400}",
+        f"hz:{s.config.hz}",
+        f"configured_hz:{s.config.hz}",
+        f"lru_clock:{int(time.time()) & ((1 << 24) - 1)}",
+        f"executable:{os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ''}",
+        f"config_file:{s.config.config_file}",
+        "io_threads_active:0",
+        f"minikv_version:{__version__}",
+        f"python_version:{platform.python_version()}",
+    ]
+
+
+def _clients(s: Server) -> Lines:
+    blocked = sum(1 for c in s.clients.values() if getattr(c, "blocked", None))
+    return [
+        f"connected_clients:{len(s.clients)}",
+        "cluster_connections:0",
+        f"maxclients:{s.config.maxclients}",
+        "client_recent_max_input_buffer:0",
+        "client_recent_max_output_buffer:0",
+        f"blocked_clients:{blocked}",
+        "tracking_clients:0",
+        "clients_in_timeout_table:0",
+    ]
+
+
+def _memory(s: Server) -> Lines:
+    m = metrics(s)
+    rss = rss_bytes()
+    used = rss
+    m.peak_memory = max(m.peak_memory, used)
+    startup = min(_STARTUP_RSS, used)
+    dataset = used - startup
+    system = total_system_memory()
+    return [
+        f"used_memory:{used}",
+        f"used_memory_human:{bytes_to_human(used)}",
+        f"used_memory_rss:{rss}",
+        f"used_memory_rss_human:{bytes_to_human(rss)}",
+        f"used_memory_peak:{m.peak_memory}",
+        f"used_memory_peak_human:{bytes_to_human(m.peak_memory)}",
+        f"used_memory_peak_perc:{100.0 * used / m.peak_memory if m.peak_memory else 0:.2f}%",
+        f"used_memory_overhead:{startup}",
+        f"used_memory_startup:{startup}",
+        f"used_memory_dataset:{dataset}",
+        f"used_memory_dataset_perc:{100.0 * dataset / used if used else 0:.2f}%",
+        f"total_system_memory:{system}",
+        f"total_system_memory_human:{bytes_to_human(system)}",
+        "used_memory_lua:0",
+        "used_memory_vm_eval:0",
+        "used_memory_lua_human:0B",
+        "used_memory_scripts_eval:0",
+        "number_of_cached_scripts:0",
+        "number_of_functions:0",
+        "number_of_libraries:0",
+        "used_memory_vm_functions:0",
+        "used_memory_vm_total:0",
+        "used_memory_vm_total_human:0B",
+        "used_memory_functions:0",
+        "used_memory_scripts:0",
+        "used_memory_scripts_human:0B",
+        "maxmemory:0",
+        "maxmemory_human:0B",
+        "maxmemory_policy:noeviction",
+        "mem_fragmentation_ratio:1.00",
+        "mem_fragmentation_bytes:0",
+        "mem_not_counted_for_evict:0",
+        "mem_replication_backlog:0",
+        "mem_total_replication_buffers:0",
+        "mem_clients_slaves:0",
+        "mem_clients_normal:0",
+        "mem_cluster_links:0",
+        "mem_aof_buffer:0",
+        "mem_allocator:pymalloc",
+        "active_defrag_running:0",
+        "lazyfree_pending_objects:0",
+        "lazyfreed_objects:0",
+    ]
+
+
+def _persistence(s: Server) -> Lines:
+    p = getattr(s, "persistence", None)
+
+    def get(name: str, default: Any) -> Any:
+        return getattr(p, name, default) if p is not None else default
+
+    in_progress = bool(get("in_progress", False))
+    cow_updated = get("cow_updated", 0.0)
+    keys_total = get("keys_total", 0)
+    keys_done = get("keys_processed", 0)
+    fork_perc = 100.0 * keys_done / keys_total if in_progress and keys_total else 0.0
+    child_start = get("child_start", 0.0)
+    current_secs = int(time.time() - child_start) if in_progress and child_start else -1
+    return [
+        f"loading:{int(bool(get('loading', False)))}",
+        "async_loading:0",
+        f"current_cow_peak:{get('cow_peak', 0) if in_progress else 0}",
+        f"current_cow_size:{get('cow_current', 0) if in_progress else 0}",
+        f"current_cow_size_age:{int(time.time() - cow_updated) if cow_updated else 0}",
+        f"current_fork_perc:{fork_perc:.2f}",
+        f"current_save_keys_processed:{keys_done if in_progress else 0}",
+        f"current_save_keys_total:{keys_total if in_progress else 0}",
+        f"rdb_changes_since_last_save:{s.keyspace.dirty}",
+        f"rdb_bgsave_in_progress:{int(in_progress)}",
+        f"rdb_last_save_time:{get('lastsave', int(s.start_time))}",
+        f"rdb_last_bgsave_status:{'ok' if get('last_bgsave_ok', True) else 'err'}",
+        f"rdb_last_bgsave_time_sec:{get('last_bgsave_time_sec', -1)}",
+        f"rdb_current_bgsave_time_sec:{current_secs}",
+        f"rdb_saves:{get('saves', 0)}",
+        f"rdb_last_cow_size:{get('last_cow_size', 0)}",
+        f"rdb_last_load_keys_expired:{get('last_load_keys_expired', 0)}",
+        f"rdb_last_load_keys_loaded:{get('last_load_keys_loaded', 0)}",
+        "aof_enabled:0",
+        "aof_rewrite_in_progress:0",
+        "aof_rewrite_scheduled:0",
+        "aof_last_rewrite_time_sec:-1",
+        "aof_current_rewrite_time_sec:-1",
+        "aof_last_bgrewrite_status:ok",
+        "aof_rewrites:0",
+        "aof_rewrites_consecutive_failures:0",
+        "aof_last_write_status:ok",
+        "aof_last_cow_size:0",
+        "module_fork_in_progress:0",
+        "module_fork_last_cow_size:0",
+    ]
+
+
+def _stats(s: Server) -> Lines:
+    st = s.stats
+    p = getattr(s, "persistence", None)
+    return [
+        f"total_connections_received:{st.total_connections_received}",
+        f"total_commands_processed:{total_calls()}",
+        f"instantaneous_ops_per_sec:{metrics(s).ops_per_sec()}",
+        f"total_net_input_bytes:{st.total_net_input_bytes}",
+        f"total_net_output_bytes:{st.total_net_output_bytes}",
+        "total_net_repl_input_bytes:0",
+        "total_net_repl_output_bytes:0",
+        "instantaneous_input_kbps:0.00",
+        "instantaneous_output_kbps:0.00",
+        "instantaneous_input_repl_kbps:0.00",
+        "instantaneous_output_repl_kbps:0.00",
+        f"rejected_connections:{st.rejected_connections}",
+        "sync_full:0",
+        "sync_partial_ok:0",
+        "sync_partial_err:0",
+        f"expired_keys:{s.keyspace.stat_expired_keys}",
+        "expired_stale_perc:0.00",
+        "expired_time_cap_reached_count:0",
+        "expire_cycle_cpu_milliseconds:0",
+        "evicted_keys:0",
+        "evicted_clients:0",
+        "total_eviction_exceeded_time:0",
+        "current_eviction_exceeded_time:0",
+        f"keyspace_hits:{st.keyspace_hits}",
+        f"keyspace_misses:{st.keyspace_misses}",
+        "pubsub_channels:0",
+        "pubsub_patterns:0",
+        "pubsubshard_channels:0",
+        f"latest_fork_usec:{getattr(p, 'latest_fork_usec', 0)}",
+        f"total_forks:{getattr(p, 'total_forks', 0)}",
+        "migrate_cached_sockets:0",
+        "slave_expires_tracked_keys:0",
+        "active_defrag_hits:0",
+        "active_defrag_misses:0",
+        "active_defrag_key_hits:0",
+        "active_defrag_key_misses:0",
+        "total_active_defrag_time:0",
+        "current_active_defrag_time:0",
+        "tracking_total_keys:0",
+        "tracking_total_items:0",
+        "tracking_total_prefixes:0",
+        "unexpected_error_replies:0",
+        f"total_error_replies:{st.error_replies}",
+        "dump_payload_sanitizations:0",
+        "total_reads_processed:0",
+        "total_writes_processed:0",
+        "io_threaded_reads_processed:0",
+        "io_threaded_writes_processed:0",
+        "reply_buffer_shrinks:0",
+        "reply_buffer_expands:0",
+    ]
+
+
+def _replication(s: Server) -> Lines:
+    return [
+        "role:master",
+        "connected_slaves:0",
+        "master_failover_state:no-failover",
+        f"master_replid:{metrics(s).replid}",
+        "master_replid2:0000000000000000000000000000000000000000",
+        "master_repl_offset:0",
+        "second_repl_offset:-1",
+        "repl_backlog_active:0",
+        "repl_backlog_size:1048576",
+        "repl_backlog_first_byte_offset:0",
+        "repl_backlog_histlen:0",
+    ]
+
+
+def _cpu(s: Server) -> Lines:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = [
+        f"used_cpu_sys:{me.ru_stime:.6f}",
+        f"used_cpu_user:{me.ru_utime:.6f}",
+        f"used_cpu_sys_children:{ch.ru_stime:.6f}",
+        f"used_cpu_user_children:{ch.ru_utime:.6f}",
+    ]
+    thread = getattr(resource, "RUSAGE_THREAD", None)
+    if thread is not None:
+        th = resource.getrusage(thread)
+        out += [
+            f"used_cpu_sys_main_thread:{th.ru_stime:.6f}",
+            f"used_cpu_user_main_thread:{th.ru_utime:.6f}",
+        ]
+    return out
+
+
+def _modules(s: Server) -> Lines:
+    return []
+
+
+def _commandstats(s: Server) -> Lines:
+    out = []
+    for cmd in all_commands():
+        if cmd.calls or cmd.failed_calls or cmd.rejected_calls:
+            per_call = cmd.usec / cmd.calls if cmd.calls else 0.0
+            out.append(
+                f"cmdstat_{cmd.name}:calls={cmd.calls},usec={cmd.usec},"
+                f"usec_per_call={per_call:.2f},rejected_calls={cmd.rejected_calls},"
+                f"failed_calls={cmd.failed_calls}"
+            )
+    return out
+
+
+def _errorstats(s: Server) -> Lines:
+    # Per-prefix error counts need the dispatcher to count them; none are kept yet.
+    counts: dict[str, int] = getattr(s.stats, "errorstats", None) or {}
+    return [f"errorstat_{code}:count={n}" for code, n in sorted(counts.items())]
+
+
+def _latencystats(s: Server) -> Lines:
+    return []  # latency percentiles are not tracked (as Redis with latency-tracking off)
+
+
+def _cluster(s: Server) -> Lines:
+    return ["cluster_enabled:0"]
+
+
+def _keyspace(s: Server) -> Lines:
+    out = []
+    now_ms = time.time_ns() // 1_000_000
+    for db in s.keyspace.dbs:
+        keys = len(db)
+        expires = db.expires_count()
+        if keys or expires:
+            out.append(f"db{db.id}:keys={keys},expires={expires},avg_ttl={_avg_ttl(db, now_ms)}")
+    return out
+
+
+def _avg_ttl(db: Any, now_ms: int, sample: int = 1000) -> int:
+    """Average remaining TTL in ms over up to ``sample`` keys with a deadline (Redis also
+    reports an estimate, from its expire cycle's samples)."""
+    total = n = 0
+    for shard in db.expires:
+        for deadline in shard.values():
+            if deadline > now_ms:
+                total += deadline - now_ms
+                n += 1
+        if n >= sample:
+            break
+    return total // n if n else 0
+
+
+#: Section name -> (header, generator), in Redis's output order.
+SECTIONS: dict[str, tuple[str, Callable[[Server], Lines]]] = {
+    "server": ("Server", _server),
+    "clients": ("Clients", _clients),
+    "memory": ("Memory", _memory),
+    "persistence": ("Persistence", _persistence),
+    "stats": ("Stats", _stats),
+    "replication": ("Replication", _replication),
+    "cpu": ("CPU", _cpu),
+    "modules": ("Modules", _modules),
+    "commandstats": ("Commandstats", _commandstats),
+    "errorstats": ("Errorstats", _errorstats),
+    "latencystats": ("Latencystats", _latencystats),
+    "cluster": ("Cluster", _cluster),
+    "keyspace": ("Keyspace", _keyspace),
+}
+
+DEFAULT_SECTIONS = frozenset(
+    [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "modules",
+        "errorstats",
+        "cluster",
+        "keyspace",
+    ]
+)
+
+
+def requested_sections(args: list[str]) -> set[str]:
+    """The sections an INFO request names, as Redis's genInfoSectionDict reads its arguments."""
+    if not args:
+        return set(DEFAULT_SECTIONS)
+    wanted: set[str] = set()
+    for a in args:
+        a = a.lower()
+        if a == "default":
+            wanted |= DEFAULT_SECTIONS
+        elif a in ("all", "everything"):
+            wanted |= SECTIONS.keys()
+        elif a == "module_list":
+            wanted.add("modules")
+        else:
+            wanted.add(a)
+    return wanted
+
+
+def generate(server: Server, args: list[str]) -> str:
+    wanted = requested_sections(args)
+    parts = []
+    for name, (header, fn) in SECTIONS.items():
+        if name in wanted:
+            lines = [f"# {header}", *fn(server)]
+            parts.append("".join(line + "\r\n" for line in lines))
+    return "\r\n".join(parts)
