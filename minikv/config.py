@@ -50,6 +50,8 @@ class Config:
     hz: int = 10
     timeout: int = 0
     enable_debug_command: str = "no"
+    #: Microseconds the snapshot child sleeps per key written (Redis's test knob).
+    rdb_key_save_delay: int = 0
     enable_protected_configs: str = "no"
     daemonize: bool = False
     pidfile: str = ""
@@ -216,6 +218,7 @@ PARAMS: dict[str, Param] = {
             _enum("no", "yes", "local"),
             mutable=False,
         ),
+        Param("rdb-key-save-delay", "rdb_key_save_delay", _int_range(-(2**31), 2**31 - 1)),
         Param("daemonize", "daemonize", parse_bool, _yesno, mutable=False),
         Param("pidfile", "pidfile", str, mutable=False),
     ]

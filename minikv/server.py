@@ -24,8 +24,17 @@ from minikv.config import Config
 from minikv.connection import Client
 from minikv.keyspace import Keyspace
 from minikv.log import log
+from minikv.persistence.format import SnapshotError
+from minikv.persistence.snapshot import Persistence
 from minikv.protocol import ReplyError
 
+MISCONF = ReplyError(
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
+    "to disk. Commands that may modify the data set are disabled, because this instance is "
+    "configured to report errors during writes if RDB snapshotting fails "
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the "
+    "RDB error."
+)
 MAXCLIENTS_ERR = b"-ERR max number of clients reached\r\n"
 #: How long shutdown waits for clients to take the replies already queued for them.
 SHUTDOWN_FLUSH_TIMEOUT = 5.0
@@ -65,6 +74,7 @@ class Server:
         load_all()
         self.config = config
         self.keyspace = Keyspace(config.databases)
+        self.persistence = Persistence(self)
         self.stats = Stats()
         self.clients: dict[int, Client] = {}
         self.log = log
@@ -102,8 +112,8 @@ class Server:
         self.clients.pop(client.id, None)
 
     def write_refusal(self) -> ReplyError | None:
-        """Why write commands are refused right now (MISCONF), or None. Persistence hooks in."""
-        return None
+        """Why write commands are refused right now (MISCONF after a failed save), or None."""
+        return MISCONF if self.persistence.writes_refused() else None
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -201,10 +211,49 @@ class Server:
         return True
 
     def before_start(self) -> None:
-        """Hook for persistence (load the snapshot before listening)."""
+        """Load the snapshot before listening; a bad file stops the start (and is kept)."""
+        try:
+            self.persistence.load_on_start()
+        except SnapshotError as e:
+            log.warning("Fatal error loading the snapshot: %s", e)
+            log.warning("The file was left untouched. Fix or move it away, then restart.")
+            raise SystemExit(1) from None
+        except OSError as e:
+            log.warning("Fatal error loading the snapshot %s: %s", self.persistence.path, e)
+            raise SystemExit(1) from None
 
     def before_exit(self) -> None:
-        """Hook for persistence (save on shutdown)."""
+        """Redis's prepareForShutdown: kill a saving child, then save if asked or configured.
+
+        Raises if the final save fails: the server then logs it and keeps serving."""
+        p = self.persistence
+        if p.in_progress:
+            log.warning("There is a child saving a snapshot. Killing it!")
+            p.kill_child()
+        save = self._shutdown_save
+        if save is None:
+            save = bool(self.config.save)
+        if save:
+            log.info("Saving the final snapshot before exiting.")
+            try:
+                p.save()
+            except OSError:
+                log.warning("Error trying to save the DB, can't exit.")
+                raise
+
+    def close_inherited_sockets(self) -> None:
+        """In a forked child: close the listening and client sockets (the parent keeps its
+        copies), so the child holds no connection open and accepts nothing."""
+        fds = [s.fileno() for s in self.listening_sockets()]
+        for c in self.clients.values():
+            sock = c.transport.get_extra_info("socket") if c.transport is not None else None
+            if sock is not None:
+                fds.append(sock.fileno())
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     # --- cron ----------------------------------------------------------
 
@@ -218,6 +267,7 @@ class Server:
                 log.exception("cron failed")
 
     def cron(self) -> None:
+        self.persistence.cron()
         # Active expiry may take up to 25 % of the cron period, as Redis's slow cycle.
         self.keyspace.active_expire_cycle(0.25 / self.config.hz)
 

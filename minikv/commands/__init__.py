@@ -201,6 +201,7 @@ def load_all() -> None:
     from minikv.commands import (  # noqa: F401
         connection,
         keys,
+        persistence,
         server,
         strings,
         transactions,

@@ -813,7 +813,19 @@ def flushdb(c: Client, args: list[bytes]) -> Any:
 )
 def flushall(c: Client, args: list[bytes]) -> Any:
     _flush_option(args)
-    c.server.keyspace.dirty += c.server.keyspace.flushall()
+    server = c.server
+    ks = server.keyspace
+    p = server.persistence
+    # As Redis: a snapshot being written is now stale, so its child is killed; with save
+    # points set, the (empty) dataset is saved at once.
+    ks.dirty += ks.flushall()
+    p.kill_child()
+    if server.config.save:
+        try:
+            p.save()
+        except OSError:
+            pass  # logged by save(); status err makes writes refuse as configured
+    ks.dirty += 1
     return OK
 
 

@@ -612,6 +612,9 @@ _DEBUG_HELP = [
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+    "    Save the RDB on disk and reload it back to memory. By default it will save",
+    "    the RDB file and load it back.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
 ]
@@ -649,6 +652,8 @@ def debug(c: Client, args: list[bytes]) -> Any:
         return OK
     if sub == b"object" and n == 3:
         return _debug_object(c, args[2])
+    if sub == b"reload":
+        return _reload(c, args)
     raise ReplyError(
         f"ERR unknown subcommand or wrong number of arguments for "
         f"'{args[1].decode(errors='replace')[:128]}'. Try DEBUG HELP."
@@ -708,14 +713,29 @@ def _atoi(b: bytes) -> int:
 
 
 def _set_active_expire(c: Client, enabled: bool) -> None:
-    ks = c.server.keyspace
-    c.server.active_expire_enabled = enabled  # type: ignore[attr-defined]
-    # The cron calls keyspace.active_expire_cycle unconditionally; shadowing the method on the
-    # instance switches the cycle off without touching the cron (see the report to the lead).
-    if enabled:
-        ks.__dict__.pop("active_expire_cycle", None)
-    else:
-        ks.active_expire_cycle = lambda *a, **k: 0  # type: ignore[method-assign]
+    c.server.keyspace.active_expire_enabled = enabled
+
+
+def _reload(c: Client, args: list[bytes]) -> Any:
+    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty the keyspace, load the file."""
+    opts = {a.lower() for a in args[2:]}
+    if not opts <= {b"merge", b"noflush", b"nosave"}:
+        raise ReplyError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+    p = c.server.persistence
+    if b"nosave" not in opts:
+        if p.in_progress:
+            raise ReplyError("ERR Background save already in progress")
+        try:
+            p.save()
+        except OSError as e:
+            raise ReplyError(f"ERR Error trying to save the DB: {e.strerror}") from None
+    if b"noflush" not in opts and b"merge" not in opts:
+        c.server.keyspace.flushall()
+    try:
+        p.load(p.path)
+    except Exception as e:
+        raise ReplyError(f"ERR Error trying to load the snapshot: {e}") from None
+    return OK
 
 
 def _debug_object(c: Client, key: bytes) -> Any:

@@ -50,6 +50,7 @@ def save_to_file(
     directory: str,
     filename: str,
     progress: Any = None,
+    key_delay_us: int = 0,
 ) -> int:
     """Write the whole keyspace to ``directory/filename`` atomically; returns keys written.
 
@@ -65,6 +66,8 @@ def save_to_file(
                 for data, expires in zip(db.data, db.expires, strict=True):
                     if data:
                         w.write_chunk(db.id, data, expires)
+                        if key_delay_us > 0:  # rdb-key-save-delay, for tests
+                            time.sleep(key_delay_us * len(data) / 1e6)
                         if progress is not None:
                             progress(w.keys)
             w.finish()
@@ -167,9 +170,11 @@ class Persistence:
     # --- loading -----------------------------------------------------------------------------
 
     def load_on_start(self) -> None:
-        path = self.path
-        if not os.path.exists(path):
-            return
+        if os.path.exists(self.path):
+            self.load(self.path)
+
+    def load(self, path: str) -> None:
+        """Load ``path`` into the (empty) keyspace; raises SnapshotError for a bad file."""
         self.loading = True
         t0 = time.monotonic()
         try:
@@ -275,7 +280,9 @@ class Persistence:
                         next_report = now + 1.0
 
             cfg = self.server.config
-            keys = save_to_file(self.server.keyspace, cfg.dir, cfg.dbfilename, progress)
+            keys = save_to_file(
+                self.server.keyspace, cfg.dir, cfg.dbfilename, progress, cfg.rdb_key_save_delay
+            )
             cow = sampler.sample()
             childinfo.send(wfd, childinfo.FINAL, keys, cow, sampler.peak, time.time())
             log.info("DB saved on disk")

@@ -1,0 +1,341 @@
+"""Fork snapshots with real forks, real files and real clients: BGSAVE under writes, SAVE,
+save points, SHUTDOWN SAVE, killed children, killed parents, corrupt files, full disks."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from helpers import ROOT, Raw, ServerProcess, encode
+
+
+def wait_for(cond, timeout: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def persistence(r: redis.Redis) -> dict:  # type: ignore[type-arg]
+    return r.info("persistence")
+
+
+def bgsave_done(r: redis.Redis) -> bool:
+    return persistence(r)["rdb_bgsave_in_progress"] == 0
+
+
+def no_zombies(pid: int) -> bool:
+    out = subprocess.run(
+        ["ps", "-o", "stat=", "--ppid", str(pid)], capture_output=True, text=True
+    ).stdout
+    return "Z" not in out
+
+
+@pytest.fixture
+def srv(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with ServerProcess(dir=str(tmp_path)) as s:
+        yield s
+
+
+def test_bgsave_under_writes_is_point_in_time(tmp_path: Path) -> None:
+    with ServerProcess("--rdb-key-save-delay", "20", dir=str(tmp_path)) as s:
+        r = s.client()
+        for i in range(0, 3000, 100):
+            r.mset(
+                {f"a:{j}": f"{j}-0" for j in range(i, i + 100)}
+                | {f"b:{j}": f"{j}-0" for j in range(i, i + 100)}
+            )
+        stop = threading.Event()
+        rounds = [0]
+
+        def writer() -> None:
+            w = s.client()
+            n = 0
+            while not stop.is_set():
+                n += 1
+                j = n % 3000
+                # a:j and b:j always change together (one MSET is atomic).
+                w.mset({f"a:{j}": f"{j}-{n}", f"b:{j}": f"{j}-{n}"})
+            rounds[0] = n
+
+        t = threading.Thread(target=writer)
+        t.start()
+        time.sleep(0.1)
+        assert r.bgsave() is True
+        assert persistence(r)["rdb_bgsave_in_progress"] == 1
+        wait_for(lambda: bgsave_done(r), what="bgsave")
+        stop.set()
+        t.join()
+        info = persistence(r)
+        assert info["rdb_last_bgsave_status"] == "ok"
+        assert rounds[0] > 0
+        assert no_zombies(s.proc.pid)
+        s.stop()
+        assert not glob.glob(os.path.join(s.dir, "temp-*"))
+
+    with ServerProcess(dir=str(tmp_path)) as s2:
+        r2 = s2.client()
+        assert r2.dbsize() == 6000
+        a = r2.mget([f"a:{j}" for j in range(3000)])
+        b = r2.mget([f"b:{j}" for j in range(3000)])
+        assert a == b, "pairs written by one MSET differ: the snapshot is not point-in-time"
+        assert r2.info("persistence")["rdb_last_load_keys_loaded"] == 6000
+
+
+def test_save_lastsave_and_restart_keeps_expiry(srv: ServerProcess) -> None:
+    r = srv.client()
+    before = r.lastsave()
+    r.set("plain", "1")
+    r.set("ttl", "2", ex=1000)
+    r.select(3)
+    r.set("in-db3", "x")
+    time.sleep(1.1)  # LASTSAVE has a one-second resolution
+    r.select(0)
+    r.set("short", "3", px=400)
+    assert r.save() is True
+    assert r.lastsave() > before
+    assert persistence(r)["rdb_changes_since_last_save"] == 0
+    srv.stop()
+    time.sleep(0.5)  # "short" expires while the server is down
+    with ServerProcess(dir=srv.dir) as again:
+        r = again.client()
+        assert r.get("plain") == b"1"
+        assert 990 <= r.ttl("ttl") <= 1000
+        assert r.get("short") is None
+        assert persistence(r)["rdb_last_load_keys_expired"] == 1
+        r.select(3)
+        assert r.get("in-db3") == b"x"
+
+
+def test_bgsave_replies(srv: ServerProcess) -> None:
+    r = srv.client()
+    with Raw(srv.port) as raw:
+        assert raw.request(encode("BGSAVE")) == b"+Background saving started\r\n"
+        wait_for(lambda: bgsave_done(r))
+        assert raw.request(encode("BGSAVE", "SCHEDULE")) == b"+Background saving started\r\n"
+        assert raw.request(encode("BGSAVE", "SCHEDULE")) == b"+Background saving scheduled\r\n"
+        assert raw.request(encode("BGSAVE")) == (b"-ERR Background save already in progress\r\n")
+        assert raw.request(encode("SAVE")) == b"-ERR Background save already in progress\r\n"
+        assert raw.request(encode("BGSAVE", "NOW")) == b"-ERR syntax error\r\n"
+    # The scheduled save runs once the first one is done.
+    wait_for(lambda: persistence(r)["rdb_saves"] >= 2, what="scheduled bgsave")
+    wait_for(lambda: bgsave_done(r))
+
+
+def test_save_points_fire(tmp_path: Path) -> None:
+    with ServerProcess("--save", "1 2", dir=str(tmp_path)) as s:
+        r = s.client()
+        r.set("a", "1")
+        r.set("b", "2")
+        wait_for(lambda: persistence(r)["rdb_saves"] >= 1, what="save point")
+        assert os.path.exists(os.path.join(s.dir, "dump.mkv"))
+        assert "changes in 1 seconds. Saving..." in s.log()
+
+
+def test_shutdown_save(tmp_path: Path) -> None:
+    s = ServerProcess(dir=str(tmp_path))
+    r = s.client()
+    r.set("k", "v")
+    r.shutdown(save=True)  # redis-py swallows the closed connection
+    assert s.proc.wait(10) == 0
+    s.cleanup()
+    with ServerProcess(dir=str(tmp_path)) as s2:
+        assert s2.client().get("k") == b"v"
+
+
+def test_killed_child(tmp_path: Path) -> None:
+    with ServerProcess("--rdb-key-save-delay", "1000", dir=str(tmp_path)) as s:
+        r = s.client()
+        r.set("old", "1")
+        r.save()
+        snap = Path(s.dir, "dump.mkv")
+        old = snap.read_bytes()
+        r.execute_command("DEBUG", "POPULATE", "2000")
+        r.bgsave()
+        info = wait_for(lambda: (i := persistence(r))["rdb_bgsave_in_progress"] and i)
+        child = int(wait_for(lambda: _child_pid(s.proc.pid), what="child pid"))
+        wait_for(lambda: glob.glob(os.path.join(s.dir, "temp-*.mkv")), what="temp file")
+        os.kill(child, signal.SIGKILL)
+        wait_for(lambda: bgsave_done(r), what="reap")
+        info = persistence(r)
+        assert info["rdb_last_bgsave_status"] == "err"
+        assert snap.read_bytes() == old
+        assert not glob.glob(os.path.join(s.dir, "temp-*"))
+        assert no_zombies(s.proc.pid)
+        r.config_set("rdb-key-save-delay", "0")
+        r.bgsave()
+        wait_for(lambda: bgsave_done(r))
+        assert persistence(r)["rdb_last_bgsave_status"] == "ok"
+
+
+def _child_pid(ppid: int) -> int | None:
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(ppid)], capture_output=True, text=True
+    ).stdout.split()
+    return int(out[0]) if out else None
+
+
+def test_kill9_parent_then_restart(tmp_path: Path) -> None:
+    s = ServerProcess(dir=str(tmp_path))
+    r = s.client()
+    r.mset({f"k{i}": str(i) for i in range(500)})
+    r.save()
+    r.set("after-save", "lost")
+    s.proc.kill()
+    s.proc.wait()
+    s.cleanup()
+    with ServerProcess(dir=str(tmp_path)) as s2:
+        r2 = s2.client()
+        assert r2.dbsize() == 500
+        assert r2.get("after-save") is None
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "version", "garbage"])
+def test_bad_snapshot_refuses_to_start(tmp_path: Path, damage: str) -> None:
+    with ServerProcess(dir=str(tmp_path)) as s:
+        r = s.client()
+        r.mset({f"k{i}": "v" * 50 for i in range(300)})
+        r.save()
+    snap = tmp_path / "dump.mkv"
+    data = bytearray(snap.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":
+        data[len(data) // 2] ^= 0x55
+    elif damage == "version":
+        import msgpack
+
+        u = msgpack.Unpacker(strict_map_key=False)
+        u.feed(bytes(data))
+        header = next(u)
+        hlen = len(msgpack.packb(header))
+        header["format"] = 99
+        data = bytearray(msgpack.packb(header)) + data[hlen:]
+    else:
+        data = bytearray(b"this is not a snapshot at all, not even close" * 3)
+    snap.write_bytes(bytes(data))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run(
+        [sys.executable, "-m", "minikv", "--port", "0", "--dir", str(tmp_path), "--save", ""],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert p.returncode != 0
+    out = p.stdout + p.stderr
+    assert "dump.mkv" in out
+    assert snap.read_bytes() == bytes(data), "a bad snapshot must never be overwritten"
+
+
+def test_full_disk_gives_err_and_misconf(tmp_path: Path) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True
+        ).returncode
+    ):
+        pytest.skip("cannot mount a small tmpfs here (needs root and mount permission)")
+    try:
+        with ServerProcess("--save", "3600 1", dir=str(mnt)) as s:
+            r = s.client()
+            r.mset({f"k{i}": "v" * 1000 for i in range(1000)})  # ~1 MB > 256 KB
+            r.bgsave()
+            wait_for(lambda: bgsave_done(r))
+            assert persistence(r)["rdb_last_bgsave_status"] == "err"
+            assert not glob.glob(os.path.join(str(mnt), "temp-*"))
+            with pytest.raises(redis.ResponseError, match=r"^MISCONF"):
+                r.set("x", "1")
+            assert r.get("k1") == b"v" * 1000  # reads still work
+            r.config_set("stop-writes-on-bgsave-error", "no")
+            assert r.set("x", "1") is True
+            r.flushall()  # with save points set, FLUSHALL saves the (now small) dataset
+            assert persistence(r)["rdb_last_bgsave_status"] == "ok"
+            r.config_set("stop-writes-on-bgsave-error", "yes")
+            assert r.set("y", "1") is True
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_cow_fields_plausible(srv: ServerProcess) -> None:
+    r = srv.client()
+    r.execute_command("DEBUG", "POPULATE", "20000", "key", "100")
+    r.bgsave()
+    wait_for(lambda: bgsave_done(r))
+    info = persistence(r)
+    for field in (
+        "loading",
+        "current_cow_peak",
+        "current_cow_size",
+        "current_cow_size_age",
+        "current_fork_perc",
+        "current_save_keys_processed",
+        "current_save_keys_total",
+        "rdb_changes_since_last_save",
+        "rdb_bgsave_in_progress",
+        "rdb_last_save_time",
+        "rdb_last_bgsave_status",
+        "rdb_last_bgsave_time_sec",
+        "rdb_current_bgsave_time_sec",
+        "rdb_saves",
+        "rdb_last_cow_size",
+        "rdb_last_load_keys_expired",
+        "rdb_last_load_keys_loaded",
+    ):
+        assert field in info, field
+    rss = r.info("memory")["used_memory_rss"]
+    assert 0 < info["rdb_last_cow_size"] < rss
+    stats = r.info("stats")
+    assert stats["total_forks"] == 1
+    assert stats["latest_fork_usec"] > 0
+    assert "Background saving terminated with success" in srv.log()
+    assert "Fork CoW for snapshot: current" in srv.log()
+
+
+def test_check_snapshot_tool(srv: ServerProcess) -> None:
+    r = srv.client()
+    r.set("a", "1")
+    r.set("b", b"\xff\x00", ex=100)
+    r.save()
+    path = os.path.join(srv.dir, "dump.mkv")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run(
+        [sys.executable, "-m", "minikv.check_snapshot", path],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "2 keys read (1 with an expire)" in p.stdout
+    p = subprocess.run(
+        [sys.executable, "-m", "minikv.check_snapshot", "--json", path],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    import json
+
+    recs = {rec["key"]: rec for rec in map(json.loads, p.stdout.splitlines())}
+    assert recs["a"]["value"] == "1" and recs["a"]["expire_ms"] is None
+    assert recs["b"]["value"] == {"base64": "/wA="} and recs["b"]["expire_ms"] > 0
+    Path(path).write_bytes(Path(path).read_bytes()[:-5])
+    p = subprocess.run(
+        [sys.executable, "-m", "minikv.check_snapshot", path],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert p.returncode == 1 and "footer" in p.stderr
