@@ -26,8 +26,12 @@ def _jsonable(v: Any) -> Any:
             return {"base64": base64.b64encode(v).decode()}
     if isinstance(v, dict):
         return {str(_jsonable(k)): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple | set):
+    if isinstance(v, set):
+        return sorted((_jsonable(x) for x in v), key=str)
+    if isinstance(v, list | tuple) or type(v).__name__ == "deque":
         return [_jsonable(x) for x in v]
+    if hasattr(v, "scores"):  # a sorted set: member -> score
+        return _jsonable(v.scores)
     return v
 
 
@@ -73,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_TYPE_NAMES = {"bytes": "string", "dict": "hash", "set": "set", "deque": "list", "ZSet": "zset"}
+
+
 def _type_name(v: Any) -> str:
-    return "string" if isinstance(v, bytes) else type(v).__name__
+    return _TYPE_NAMES.get(type(v).__name__, type(v).__name__)
 
 
 if __name__ == "__main__":

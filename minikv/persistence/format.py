@@ -12,8 +12,12 @@ A chunk is one shard of one database (see keyspace.py): the writer encodes each 
 reference counts of keys and values, so a forked child that writes a snapshot does not copy the
 pages that hold them; and the buffer holds one shard at a time, so the child streams.
 
-Values: a string is MessagePack ``bin``. The CRC-32 in the footer covers every byte before the
-footer. Any MessagePack library can read the file (``msgpack.Unpacker(f, strict_map_key=False)``).
+Values: the MessagePack type is the Redis type — ``bin`` a string, ``map`` a hash (field ->
+value), ``array`` a set (members), ext 1 a list (payload: an array of elements), ext 2 a sorted
+set (payload: a map member -> score). Hashes and sets are walked by msgspec in C like the shard
+dicts; lists and sorted sets go through ``enc_hook`` (Python), which is the price of an ext type.
+The CRC-32 in the footer covers every byte before the footer. Any MessagePack library can read
+the file (``msgpack.Unpacker(f, strict_map_key=False)``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -36,6 +41,43 @@ FORMAT_VERSION = 1
 FOOTER_SIZE = 19
 # fixarray(3), fixstr(3) "EOF", uint64 marker + 8 bytes, uint32 marker + 4 bytes.
 _FOOTER = struct.Struct(">B4sBQBI")
+
+
+#: Values that MessagePack has no native type for: Python type -> (ext code, to plain object),
+#: and ext code -> from plain object. Types register themselves with ``register_ext``.
+_EXT_ENCODE: dict[type, tuple[int, Callable[[Any], Any]]] = {}
+_EXT_DECODE: dict[int, Callable[[Any], Any]] = {}
+EXT_LIST = 1
+EXT_ZSET = 2
+
+
+def register_ext(
+    code: int, cls: type, to_plain: Callable[[Any], Any], from_plain: Callable[[Any], Any]
+) -> None:
+    _EXT_ENCODE[cls] = (code, to_plain)
+    _EXT_DECODE[code] = from_plain
+
+
+register_ext(EXT_LIST, deque, list, deque)
+
+
+def _enc_hook(obj: Any) -> Any:
+    try:
+        code, to_plain = _EXT_ENCODE[type(obj)]
+    except KeyError:
+        raise NotImplementedError(f"cannot snapshot a value of type {type(obj).__name__}") from None
+    return msgspec.msgpack.Ext(code, _inner_encoder.encode(to_plain(obj)))
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    try:
+        from_plain = _EXT_DECODE[code]
+    except KeyError:
+        raise ValueError(f"unknown value type (MessagePack ext {code})") from None
+    return from_plain(msgpack.unpackb(data, strict_map_key=False, raw=False))
+
+
+_inner_encoder = msgspec.msgpack.Encoder()
 
 
 class SnapshotError(Exception):
@@ -63,7 +105,7 @@ class SnapshotWriter:
         self.crc = 0
         self.keys = 0
         self.bytes_written = 0
-        self._enc = msgspec.msgpack.Encoder()
+        self._enc = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
         self._buf = bytearray()
         header = {
             "magic": MAGIC,
@@ -151,7 +193,9 @@ def read_snapshot(
             ) from None
         f.seek(0)
         src = _CrcReader(f, size - FOOTER_SIZE)
-        unpacker = msgpack.Unpacker(src, strict_map_key=False, raw=False, max_buffer_size=0)
+        unpacker = msgpack.Unpacker(
+            src, strict_map_key=False, raw=False, max_buffer_size=0, ext_hook=_ext_hook
+        )
         try:
             header = unpacker.unpack()
         except Exception as e:
@@ -188,8 +232,12 @@ def read_snapshot(
                     or not isinstance(obj[2], dict)
                 ):
                     raise SnapshotError(f"{path}: corrupt record at byte ~{src.consumed}")
-                counted += len(obj[1])
-                yield obj[0], obj[1], obj[2]
+                data = obj[1]
+                for k, v in data.items():
+                    if type(v) is list:  # a MessagePack array is a set
+                        data[k] = set(v)
+                counted += len(data)
+                yield obj[0], data, obj[2]
         except SnapshotError:
             raise
         except Exception as e:
