@@ -75,13 +75,12 @@ PONG = Raw(b"+PONG\r\n")
 
 
 def format_double(value: float) -> bytes:
-    """Format a double as Redis 7.0 does (integers without a dot, else %.17g, inf as inf)."""
+    """Format a double as Redis 7.0's addReplyDouble: ``%.17g`` (so 3.0 is "3" and -0.0 is
+    "-0"), infinities as "inf"/"-inf"."""
     if math.isinf(value):
         return b"inf" if value > 0 else b"-inf"
     if math.isnan(value):
         return b"nan"
-    if value == int(value) and abs(value) < 1e17:
-        return b"%d" % int(value)
     return b"%.17g" % value
 
 

@@ -200,11 +200,14 @@ def load_all() -> None:
     """Import every command module so their handlers register themselves."""
     from minikv.commands import (  # noqa: F401
         connection,
+        hashes,
         keys,
         persistence,
         server,
+        sets,
         strings,
         transactions,
+        zsets,
     )
 
 

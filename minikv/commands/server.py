@@ -23,8 +23,9 @@ from minikv.commands import (
     lookup_by_name,
     parse_usage,
 )
-from minikv.commands.util import NOT_INTEGER, SYNTAX, parse_int
+from minikv.commands.util import SYNTAX, parse_int
 from minikv.config import ConfigError, config_set, get_params, glob_match, rewrite_config_file
+from minikv.keyspace import value_type
 from minikv.protocol import OK, Raw, ReplyError, Verbatim
 
 if TYPE_CHECKING:
@@ -742,10 +743,8 @@ def _debug_object(c: Client, key: bytes) -> Any:
     v = c.db.get(key)
     if v is None:
         raise ReplyError("ERR no such key")
-    if isinstance(v, bytes):
-        enc, serialized = _string_encoding(v)
-    else:
-        enc, serialized = type(v).__name__.lower(), 0
+    enc = value_type(v).encoding(v)
+    serialized = _serialized_length(v, enc) if isinstance(v, bytes) else 0
     lru = int(time.time()) & ((1 << 24) - 1)
     # minikv keeps no per-key access time: lru is the clock now and the idle time is 0.
     return (
@@ -754,20 +753,16 @@ def _debug_object(c: Client, key: bytes) -> Any:
     )
 
 
-def _string_encoding(v: bytes) -> tuple[str, int]:
-    """Redis's encoding of a string value and its RDB serialized length."""
-    if len(v) <= 20:
-        try:
-            n = parse_int(v, NOT_INTEGER)
-        except ReplyError:
-            n = None
-        if n is not None:
-            if -(2**7) <= n < 2**7:
-                return "int", 2
-            if -(2**15) <= n < 2**15:
-                return "int", 3
-            if -(2**31) <= n < 2**31:
-                return "int", 5
-            return "int", 1 + len(v)
+def _serialized_length(v: bytes, encoding: str) -> int:
+    """The length Redis's RDB would give a string (DEBUG OBJECT's serializedlength)."""
+    if encoding == "int":
+        n = int(v)
+        if -(2**7) <= n < 2**7:
+            return 2
+        if -(2**15) <= n < 2**15:
+            return 3
+        if -(2**31) <= n < 2**31:
+            return 5
+        return 1 + len(v)
     header = 1 if len(v) < 64 else 2 if len(v) < 16384 else 5
-    return ("embstr" if len(v) <= 44 else "raw"), header + len(v)
+    return header + len(v)

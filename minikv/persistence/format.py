@@ -35,6 +35,7 @@ import msgpack
 import msgspec
 
 from minikv import REDIS_VERSION, __version__
+from minikv.zset import ZSet
 
 MAGIC = "MINIKV"
 FORMAT_VERSION = 1
@@ -59,6 +60,7 @@ def register_ext(
 
 
 register_ext(EXT_LIST, deque, list, deque)
+register_ext(EXT_ZSET, ZSet, lambda z: z.scores, ZSet.from_scores)
 
 
 def _enc_hook(obj: Any) -> Any:

@@ -1,0 +1,483 @@
+"""Hash commands: HSET HGET HDEL HINCRBY HRANDFIELD HSCAN and the rest.
+
+A hash is a plain ``dict[bytes, bytes]``. Python dicts keep insertion order, as Redis's
+listpack encoding does, so replies listing a small hash (HGETALL, HKEYS, HSCAN...) come in the
+same order as from redis-server. OBJECT ENCODING is derived from the contents with Redis's
+default thresholds (listpack up to 512 fields of at most 64 bytes); Redis never converts a
+hashtable back to a listpack, this reports what a freshly loaded copy would be.
+
+Changes are made in place, so every mutating handler calls ``db.touched`` (WATCH) and adds its
+change count to ``keyspace.dirty``; a hash left empty is deleted.
+"""
+
+from __future__ import annotations
+
+import random
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from minikv.commands import command
+from minikv.commands.keys import parse_cursor
+from minikv.commands.strings import (
+    NAN_OR_INF,
+    _Infinite,
+    add_long_double,
+    format_long_double,
+    parse_long_double,
+)
+from minikv.commands.util import (
+    LLONG_MAX,
+    LLONG_MIN,
+    SYNTAX,
+    get_typed,
+    parse_int,
+    parse_long_range,
+    parse_scan_options,
+    scan_slice,
+)
+from minikv.keyspace import ValueType, register_type
+from minikv.protocol import OK, ReplyError
+
+if TYPE_CHECKING:
+    from minikv.connection import Client
+    from minikv.keyspace import Db
+
+H = "hash"
+
+# Redis 7.0's built-in defaults (config.c; the sample redis.conf says 128 entries, but a server
+# started without it uses 512): hash-max-listpack-entries, hash-max-listpack-value.
+HASH_MAX_LISTPACK_ENTRIES = 512
+HASH_MAX_LISTPACK_VALUE = 64
+
+LONG_MAX = 2**63 - 1
+
+
+def is_listpack(h: dict[bytes, bytes]) -> bool:
+    """Whether Redis would keep this hash as a listpack (small, short fields and values)."""
+    if len(h) > HASH_MAX_LISTPACK_ENTRIES:
+        return False
+    limit = HASH_MAX_LISTPACK_VALUE
+    return all(len(k) <= limit and len(v) <= limit for k, v in h.items())
+
+
+register_type(
+    dict,
+    ValueType("hash", lambda h: "listpack" if is_listpack(h) else "hashtable", dict),
+)
+
+
+def get_hash(db: Db, key: bytes) -> dict[bytes, bytes] | None:
+    return get_typed(db, key, dict)
+
+
+def _for_write(c: Client, key: bytes) -> tuple[dict[bytes, bytes], bool]:
+    """(the hash at ``key``, whether it is new): a missing one is created empty, to be stored
+    by ``_stored`` once filled."""
+    h = get_hash(c.db, key)
+    return ({}, True) if h is None else (h, False)
+
+
+def _stored(c: Client, key: bytes, h: dict[bytes, bytes], new: bool, changes: int) -> None:
+    """Record a change of ``h``: store it if it is new, else tell WATCH it changed in place."""
+    if new:
+        c.db.set(key, h)
+    else:
+        c.db.touched(key)
+    c.server.keyspace.dirty += changes
+
+
+# --- setting and getting fields ---------------------------------------------------------------
+
+
+def _hset(c: Client, args: list[bytes]) -> int:
+    if len(args) % 2:
+        name = args[0].decode(errors="replace").lower()
+        raise ReplyError(f"ERR wrong number of arguments for '{name}' command")
+    key = args[1]
+    h, new = _for_write(c, key)
+    before = len(h)
+    for i in range(2, len(args), 2):
+        h[args[i]] = args[i + 1]
+    _stored(c, key, h, new, (len(args) - 2) // 2)
+    return len(h) - before
+
+
+@command(
+    "hset",
+    -4,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=H,
+    summary="Set the string value of a hash field",
+    since="2.0.0",
+    complexity="O(1) for each field/value pair added, so O(N) to add N field/value pairs when "
+    "the command is called with multiple field/value pairs.",
+    args="key field value [field value ...]",
+    key_flags="RW update",
+    history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),),
+)
+def hset(c: Client, args: list[bytes]) -> Any:
+    return _hset(c, args)
+
+
+@command(
+    "hmset",
+    -4,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=H,
+    summary="Set multiple hash fields to multiple values",
+    since="2.0.0",
+    complexity="O(N) where N is the number of fields being set.",
+    args="key field value [field value ...]",
+    key_flags="RW update",
+)
+def hmset(c: Client, args: list[bytes]) -> Any:
+    _hset(c, args)
+    return OK
+
+
+@command(
+    "hsetnx",
+    4,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=H,
+    summary="Set the value of a hash field, only if the field does not exist",
+    since="2.0.0",
+    complexity="O(1)",
+    args="key field value",
+    key_flags="RW insert",
+)
+def hsetnx(c: Client, args: list[bytes]) -> Any:
+    key, field = args[1], args[2]
+    h, new = _for_write(c, key)
+    if field in h:
+        return 0
+    h[field] = args[3]
+    _stored(c, key, h, new, 1)
+    return 1
+
+
+@command(
+    "hget",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    group=H,
+    summary="Get the value of a hash field",
+    since="2.0.0",
+    complexity="O(1)",
+    args="key field",
+)
+def hget(c: Client, args: list[bytes]) -> Any:
+    h = get_hash(c.db, args[1])
+    return None if h is None else h.get(args[2])
+
+
+@command(
+    "hmget",
+    -3,
+    "readonly fast",
+    (1, 1, 1),
+    group=H,
+    summary="Get the values of all the given hash fields",
+    since="2.0.0",
+    complexity="O(N) where N is the number of fields being requested.",
+    args="key field [field ...]",
+)
+def hmget(c: Client, args: list[bytes]) -> Any:
+    h = get_hash(c.db, args[1])
+    if h is None:
+        return [None] * (len(args) - 2)
+    return [h.get(f) for f in args[2:]]
+
+
+@command(
+    "hdel",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    group=H,
+    summary="Delete one or more hash fields",
+    since="2.0.0",
+    complexity="O(N) where N is the number of fields to be removed.",
+    args="key field [field ...]",
+    key_flags="RW delete",
+    history=(("2.4.0", "Accepts multiple `field` arguments."),),
+)
+def hdel(c: Client, args: list[bytes]) -> Any:
+    db = c.db
+    key = args[1]
+    h = get_hash(db, key)
+    if h is None:
+        return 0
+    deleted = 0
+    for f in args[2:]:
+        if h.pop(f, None) is not None:
+            deleted += 1
+    if deleted:
+        if h:
+            db.touched(key)
+        else:
+            db.delete(key)
+        c.server.keyspace.dirty += deleted
+    return deleted
+
+
+@command(
+    "hexists",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    group=H,
+    summary="Determine if a hash field exists",
+    since="2.0.0",
+    complexity="O(1)",
+    args="key field",
+    key_flags="RO",
+)
+def hexists(c: Client, args: list[bytes]) -> Any:
+    h = get_hash(c.db, args[1])
+    return int(h is not None and args[2] in h)
+
+
+@command(
+    "hlen",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    group=H,
+    summary="Get the number of fields in a hash",
+    since="2.0.0",
+    complexity="O(1)",
+    args="key",
+    key_flags="RO",
+)
+def hlen(c: Client, args: list[bytes]) -> Any:
+    h = get_hash(c.db, args[1])
+    return 0 if h is None else len(h)
+
+
+@command(
+    "hstrlen",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    group=H,
+    summary="Get the length of the value of a hash field",
+    since="3.2.0",
+    complexity="O(1)",
+    args="key field",
+    key_flags="RO",
+)
+def hstrlen(c: Client, args: list[bytes]) -> Any:
+    h = get_hash(c.db, args[1])
+    v = None if h is None else h.get(args[2])
+    return 0 if v is None else len(v)
+
+
+# --- whole-hash replies -----------------------------------------------------------------------
+
+_ORDER = "nondeterministic_output_order"
+
+
+@command(
+    "hkeys",
+    2,
+    "readonly",
+    (1, 1, 1),
+    group=H,
+    summary="Get all the fields in a hash",
+    since="2.0.0",
+    complexity="O(N) where N is the size of the hash.",
+    args="key",
+    tips=_ORDER,
+)
+def hkeys(c: Client, args: list[bytes]) -> Any:
+    h = get_hash(c.db, args[1])
+    return [] if h is None else list(h)
+
+
+@command(
+    "hvals",
+    2,
+    "readonly",
+    (1, 1, 1),
+    group=H,
+    summary="Get all the values in a hash",
+    since="2.0.0",
+    complexity="O(N) where N is the size of the hash.",
+    args="key",
+    tips=_ORDER,
+)
+def hvals(c: Client, args: list[bytes]) -> Any:
+    h = get_hash(c.db, args[1])
+    return [] if h is None else list(h.values())
+
+
+@command(
+    "hgetall",
+    2,
+    "readonly",
+    (1, 1, 1),
+    group=H,
+    summary="Get all the fields and values in a hash",
+    since="2.0.0",
+    complexity="O(N) where N is the size of the hash.",
+    args="key",
+    tips=_ORDER,
+)
+def hgetall(c: Client, args: list[bytes]) -> Any:
+    h = get_hash(c.db, args[1])
+    # A copy: inside MULTI the reply is encoded after later commands ran.
+    return {} if h is None else dict(h)
+
+
+# --- counters ---------------------------------------------------------------------------------
+
+
+@command(
+    "hincrby",
+    4,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=H,
+    summary="Increment the integer value of a hash field by the given number",
+    since="2.0.0",
+    complexity="O(1)",
+    args="key field increment",
+    key_flags="RW access update",
+)
+def hincrby(c: Client, args: list[bytes]) -> Any:
+    incr = parse_int(args[3])
+    key, field = args[1], args[2]
+    h, new = _for_write(c, key)
+    old = h.get(field)
+    total = (0 if old is None else parse_int(old, _NOT_INT_HASH)) + incr
+    if not LLONG_MIN <= total <= LLONG_MAX:
+        raise ReplyError("ERR increment or decrement would overflow")
+    h[field] = b"%d" % total
+    _stored(c, key, h, new, 1)
+    return total
+
+
+_NOT_INT_HASH = ReplyError("ERR hash value is not an integer")
+_NOT_FLOAT_HASH = ReplyError("ERR hash value is not a float")
+
+
+@command(
+    "hincrbyfloat",
+    4,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=H,
+    summary="Increment the float value of a hash field by the given amount",
+    since="2.6.0",
+    complexity="O(1)",
+    args="key field increment:double",
+    key_flags="RW access update",
+)
+def hincrbyfloat(c: Client, args: list[bytes]) -> Any:
+    # Computed in the x87 long double Redis uses (see strings.INCRBYFLOAT).
+    try:
+        incr = parse_long_double(args[3])
+    except _Infinite:
+        raise ReplyError("ERR value is NaN or Infinity") from None
+    key, field = args[1], args[2]
+    h, new = _for_write(c, key)
+    old = h.get(field)
+    try:
+        try:
+            value = (0, 0) if old is None else parse_long_double(old)
+        except ReplyError:
+            raise _NOT_FLOAT_HASH from None
+        total = add_long_double(value, incr)
+    except _Infinite:
+        raise NAN_OR_INF from None
+    text = format_long_double(total)
+    h[field] = text
+    _stored(c, key, h, new, 1)
+    return text
+
+
+# --- random fields and iteration --------------------------------------------------------------
+
+
+@command(
+    "hrandfield",
+    -2,
+    "readonly",
+    (1, 1, 1),
+    group=H,
+    summary="Get one or multiple random fields from a hash",
+    since="6.2.0",
+    complexity="O(N) where N is the number of fields returned",
+    args="key [count [WITHVALUES]]",
+    tips="nondeterministic_output",
+)
+def hrandfield(c: Client, args: list[bytes]) -> Any:
+    if len(args) == 2:
+        h = get_hash(c.db, args[1])
+        if h is None:
+            return None
+        return _sample(h, 1)[0]
+    count = parse_long_range(args[2], -LONG_MAX, LONG_MAX)
+    withvalues = False
+    if len(args) > 4 or (len(args) == 4 and args[3].lower() != b"withvalues"):
+        raise SYNTAX
+    if len(args) == 4:
+        withvalues = True
+        if not -(LONG_MAX // 2) <= count <= LONG_MAX // 2:
+            raise ReplyError("ERR value is out of range")
+    h = get_hash(c.db, args[1])
+    if h is None or count == 0:
+        return []
+    if count < 0 or count == 1:
+        fields = random.choices(list(h), k=abs(count))  # with repetitions
+    elif count >= len(h):
+        fields = list(h)  # the whole hash, in its order
+    else:
+        fields = _sample(h, count)
+    if not withvalues:
+        return fields
+    if c.resp == 3:
+        return [[f, h[f]] for f in fields]
+    return [x for f in fields for x in (f, h[f])]
+
+
+def _sample(h: dict[bytes, bytes], count: int) -> list[bytes]:
+    """``count`` distinct random fields (``count < len(h)``)."""
+    if count == 1:
+        return [next(islice(h, random.randrange(len(h)), None))]
+    return random.sample(list(h), count)
+
+
+@command(
+    "hscan",
+    -3,
+    "readonly",
+    (1, 1, 1),
+    group=H,
+    summary="Incrementally iterate hash fields and associated values",
+    since="2.8.0",
+    complexity="O(1) for every call. O(N) for a complete iteration, including enough command "
+    "calls for the cursor to return back to 0. N is the number of elements inside the "
+    "collection..",
+    args="key cursor [MATCH pattern] [COUNT count]",
+    tips="nondeterministic_output",
+)
+def hscan(c: Client, args: list[bytes]) -> Any:
+    cursor = parse_cursor(args[2])
+    h = get_hash(c.db, args[1])
+    if h is None:
+        return [b"0", []]
+    count, match = parse_scan_options(args, 3)
+    if is_listpack(h):
+        # Redis returns a compact hash whole, whatever the cursor.
+        nxt, fields = 0, list(h)
+    else:
+        nxt, fields = scan_slice(h, cursor, count)
+    if match is not None:
+        fields = [f for f in fields if match(f)]
+    return [b"%d" % nxt, [x for f in fields for x in (f, h[f])]]

@@ -1,0 +1,539 @@
+"""Set commands: SADD SREM SPOP SRANDMEMBER SMOVE, the set algebra (SINTER SUNION SDIFF and
+their STORE forms, SINTERCARD) and SSCAN.
+
+A set is a plain ``set[bytes]``. OBJECT ENCODING is derived from the contents with Redis 7.0's
+rules: "intset" while every member is an integer in canonical form and there are at most 512
+(set-max-intset-entries), else "hashtable" (7.0 has no listpack sets). Redis never converts a
+hashtable back to an intset; this reports what a freshly loaded copy would be.
+
+Redis lists an intset in ascending numeric order, so replies listing such a set (SMEMBERS,
+SUNION, SSCAN...) are sorted the same way here and match redis-server byte for byte; the order
+of bigger or non-numeric sets is unspecified in both.
+
+Changes are made in place, so every mutating handler calls ``db.touched`` (WATCH) and adds its
+change count to ``keyspace.dirty``; a set left empty is deleted.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from minikv.commands import command
+from minikv.commands.keys import parse_cursor
+from minikv.commands.util import (
+    SYNTAX,
+    get_typed,
+    parse_long_range,
+    parse_scan_options,
+    scan_slice,
+)
+from minikv.keyspace import ValueType, register_type
+from minikv.protocol import Raw, ReplyError
+
+if TYPE_CHECKING:
+    from minikv.connection import Client
+    from minikv.keyspace import Db
+
+S = "set"
+
+SET_MAX_INTSET_ENTRIES = 512  # redis.conf default
+LONG_MAX = 2**63 - 1
+
+_INT_RE = re.compile(rb"0|-?[1-9][0-9]{0,18}")
+
+
+def _is_int(m: bytes) -> bool:
+    """Whether Redis's string2ll would take ``m`` (canonical, fits in 64 bits)."""
+    return _INT_RE.fullmatch(m) is not None and (len(m) < 19 or -(2**63) <= int(m) <= LONG_MAX)
+
+
+def is_intset(s: set[bytes]) -> bool:
+    return len(s) <= SET_MAX_INTSET_ENTRIES and all(map(_is_int, s))
+
+
+register_type(
+    set,
+    ValueType("set", lambda s: "intset" if is_intset(s) else "hashtable", set),
+)
+
+
+def get_set(db: Db, key: bytes) -> set[bytes] | None:
+    return get_typed(db, key, set)
+
+
+def _ordered(s: set[bytes]) -> Iterable[bytes]:
+    """The members in the order Redis lists them: ascending for an intset."""
+    return sorted(s, key=int) if is_intset(s) else s
+
+
+def set_reply(c: Client, s: set[bytes], copy: bool = True) -> Any:
+    """A set reply (RESP3 set, RESP2 array) in Redis's order. ``copy`` unless ``s`` is a set
+    nobody else holds: inside MULTI replies are encoded after later commands ran."""
+    if not is_intset(s):
+        return set(s) if copy else s
+    items = sorted(s, key=int)
+    head = b"~%d\r\n" if c.resp == 3 else b"*%d\r\n"
+    return Raw(head % len(items) + b"".join([b"$%d\r\n%b\r\n" % (len(m), m) for m in items]))
+
+
+def _random_member(s: set[bytes]) -> bytes:
+    return next(islice(s, random.randrange(len(s)), None))
+
+
+def _store(c: Client, key: bytes, result: set[bytes]) -> int:
+    """The *STORE commands: ``result`` replaces ``key`` (and its deadline), an empty result
+    deletes it. Returns the reply (the result's size)."""
+    db = c.db
+    if result:
+        db.set(key, result)
+        c.server.keyspace.dirty += 1
+    elif db.delete(key):
+        c.server.keyspace.dirty += 1
+    return len(result)
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+@command(
+    "sadd",
+    -3,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=S,
+    summary="Add one or more members to a set",
+    complexity="O(1) for each element added, so O(N) to add N elements when the command is "
+    "called with multiple arguments.",
+    args="key member [member ...]",
+    key_flags="RW insert",
+    history=(("2.4.0", "Accepts multiple `member` arguments."),),
+)
+def sadd(c: Client, args: list[bytes]) -> Any:
+    db = c.db
+    key = args[1]
+    s = get_set(db, key)
+    if s is None:
+        s = set(args[2:])
+        db.set(key, s)
+        added = len(s)
+    else:
+        before = len(s)
+        s.update(args[2:])
+        added = len(s) - before
+        if added:
+            db.touched(key)
+    c.server.keyspace.dirty += added
+    return added
+
+
+@command(
+    "srem",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    group=S,
+    summary="Remove one or more members from a set",
+    complexity="O(N) where N is the number of members to be removed.",
+    args="key member [member ...]",
+    key_flags="RW delete",
+    history=(("2.4.0", "Accepts multiple `member` arguments."),),
+)
+def srem(c: Client, args: list[bytes]) -> Any:
+    db = c.db
+    key = args[1]
+    s = get_set(db, key)
+    if s is None:
+        return 0
+    before = len(s)
+    s.difference_update(args[2:])
+    removed = before - len(s)
+    if removed:
+        if s:
+            db.touched(key)
+        else:
+            db.delete(key)
+        c.server.keyspace.dirty += removed
+    return removed
+
+
+@command(
+    "smove",
+    4,
+    "write fast",
+    (1, 2, 1),
+    group=S,
+    summary="Move a member from one set to another",
+    complexity="O(1)",
+    args="source destination member",
+    key_flags="RW access delete",
+)
+def smove(c: Client, args: list[bytes]) -> Any:
+    db = c.db
+    src_key, dst_key, member = args[1], args[2], args[3]
+    src = get_set(db, src_key)
+    if src is None:
+        return 0  # even when the destination is not a set, as in Redis
+    dst = get_set(db, dst_key)
+    if src is dst:
+        return int(member in src)
+    if member not in src:
+        return 0
+    src.discard(member)
+    if src:
+        db.touched(src_key)
+    else:
+        db.delete(src_key)
+    c.server.keyspace.dirty += 1
+    if dst is None:
+        db.set(dst_key, {member})
+        c.server.keyspace.dirty += 1
+    elif member not in dst:
+        dst.add(member)
+        db.touched(dst_key)
+        c.server.keyspace.dirty += 1
+    return 1
+
+
+@command(
+    "sismember",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    group=S,
+    summary="Determine if a given value is a member of a set",
+    complexity="O(1)",
+    args="key member",
+    key_flags="RO",
+)
+def sismember(c: Client, args: list[bytes]) -> Any:
+    s = get_set(c.db, args[1])
+    return int(s is not None and args[2] in s)
+
+
+@command(
+    "smismember",
+    -3,
+    "readonly fast",
+    (1, 1, 1),
+    group=S,
+    summary="Returns the membership associated with the given elements for a set",
+    since="6.2.0",
+    complexity="O(N) where N is the number of elements being checked for membership",
+    args="key member [member ...]",
+)
+def smismember(c: Client, args: list[bytes]) -> Any:
+    s = get_set(c.db, args[1])
+    if s is None:
+        return [0] * (len(args) - 2)
+    return [int(m in s) for m in args[2:]]
+
+
+@command(
+    "smembers",
+    2,
+    "readonly",
+    (1, 1, 1),
+    group=S,
+    summary="Get all the members in a set",
+    complexity="O(N) where N is the set cardinality.",
+    args="key",
+    tips="nondeterministic_output_order",
+)
+def smembers(c: Client, args: list[bytes]) -> Any:
+    s = get_set(c.db, args[1])
+    return set() if s is None else set_reply(c, s)
+
+
+@command(
+    "scard",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    group=S,
+    summary="Get the number of members in a set",
+    complexity="O(1)",
+    args="key",
+    key_flags="RO",
+)
+def scard(c: Client, args: list[bytes]) -> Any:
+    s = get_set(c.db, args[1])
+    return 0 if s is None else len(s)
+
+
+# --- random members ---------------------------------------------------------------------------
+
+
+@command(
+    "spop",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    group=S,
+    summary="Remove and return one or multiple random members from a set",
+    complexity="Without the count argument O(1), otherwise O(N) where N is the value of the "
+    "passed count.",
+    args="key [count]",
+    key_flags="RW access delete",
+    tips="nondeterministic_output",
+    history=(("3.2.0", "Added the `count` argument."),),
+)
+def spop(c: Client, args: list[bytes]) -> Any:
+    if len(args) > 3:
+        raise SYNTAX
+    db = c.db
+    key = args[1]
+    popped: Any
+    if len(args) == 2:
+        s = get_set(db, key)
+        if s is None:
+            return None
+        popped = _random_member(s)
+        s.discard(popped)
+        n = 1
+    else:
+        count = parse_long_range(
+            args[2], 0, LONG_MAX, "ERR value is out of range, must be positive"
+        )
+        s = get_set(db, key)
+        if s is None or count == 0:
+            return set()
+        if count >= len(s):
+            n = len(s)
+            popped = set_reply(c, s, copy=False)
+            db.delete(key)  # the reply owns the old set now
+            c.server.keyspace.dirty += n
+            return popped
+        popped = set(random.sample(list(s), count))
+        s.difference_update(popped)
+        n = count
+    c.server.keyspace.dirty += n
+    if s:
+        db.touched(key)
+    else:
+        db.delete(key)
+    return popped
+
+
+@command(
+    "srandmember",
+    -2,
+    "readonly",
+    (1, 1, 1),
+    group=S,
+    summary="Get one or multiple random members from a set",
+    complexity="Without the count argument O(1), otherwise O(N) where N is the absolute value "
+    "of the passed count.",
+    args="key [count]",
+    tips="nondeterministic_output",
+    history=(("2.6.0", "Added the optional `count` argument."),),
+)
+def srandmember(c: Client, args: list[bytes]) -> Any:
+    if len(args) > 3:
+        raise SYNTAX
+    if len(args) == 2:
+        s = get_set(c.db, args[1])
+        return None if s is None else _random_member(s)
+    count = parse_long_range(args[2], -LONG_MAX, LONG_MAX)
+    s = get_set(c.db, args[1])
+    if s is None or count == 0:
+        return []
+    if count < 0 or count == 1:
+        return random.choices(list(s), k=abs(count))  # with repetitions
+    if count >= len(s):
+        return list(_ordered(s))
+    return random.sample(list(s), count)
+
+
+# --- set algebra ------------------------------------------------------------------------------
+
+
+def _sets(c: Client, keys: list[bytes]) -> list[set[bytes] | None]:
+    """The sets at ``keys`` (None for a missing key); WRONGTYPE if any key holds another type,
+    checked for every key before any work, as Redis does."""
+    db = c.db
+    return [get_set(db, k) for k in keys]
+
+
+def _inter(sets: list[set[bytes] | None]) -> set[bytes]:
+    if any(s is None for s in sets):
+        return set()
+    present: list[set[bytes]] = sorted(sets, key=len)  # type: ignore[arg-type]
+    return present[0].intersection(*present[1:])
+
+
+def _union(sets: list[set[bytes] | None]) -> set[bytes]:
+    return set().union(*(s for s in sets if s is not None))
+
+
+def _diff(sets: list[set[bytes] | None]) -> set[bytes]:
+    first = sets[0]
+    if first is None:
+        return set()
+    return first.difference(*(s for s in sets[1:] if s is not None))
+
+
+_ORDER = "nondeterministic_output_order"
+_INTER_COMPLEXITY = (
+    "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."
+)
+_UNION_COMPLEXITY = "O(N) where N is the total number of elements in all given sets."
+
+
+@command(
+    "sinter",
+    -2,
+    "readonly",
+    (1, -1, 1),
+    group=S,
+    summary="Intersect multiple sets",
+    complexity=_INTER_COMPLEXITY,
+    args="key [key ...]",
+    tips=_ORDER,
+)
+def sinter(c: Client, args: list[bytes]) -> Any:
+    return set_reply(c, _inter(_sets(c, args[1:])), copy=False)
+
+
+@command(
+    "sintercard",
+    -3,
+    "readonly movablekeys",
+    group=S,
+    summary="Intersect multiple sets and return the cardinality of the result",
+    since="7.0.0",
+    complexity=_INTER_COMPLEXITY,
+    args="numkeys key [key ...] [LIMIT limit:integer]",
+)
+def sintercard(c: Client, args: list[bytes]) -> Any:
+    numkeys = parse_long_range(args[1], 1, LONG_MAX, "ERR numkeys should be greater than 0")
+    if numkeys > len(args) - 2:
+        raise ReplyError("ERR Number of keys can't be greater than number of args")
+    limit = 0
+    i = 2 + numkeys
+    while i < len(args):
+        if args[i].lower() == b"limit" and i + 1 < len(args):
+            limit = parse_long_range(args[i + 1], 0, LONG_MAX, "ERR LIMIT can't be negative")
+            i += 2
+        else:
+            raise SYNTAX
+    sets = _sets(c, args[2 : 2 + numkeys])
+    if any(s is None for s in sets):
+        return 0
+    present: list[set[bytes]] = sorted(sets, key=len)  # type: ignore[arg-type]
+    first, rest = present[0], present[1:]
+    n = 0
+    for m in first:
+        if all(m in s for s in rest):
+            n += 1
+            if n == limit:
+                break
+    return n
+
+
+@command(
+    "sinterstore",
+    -3,
+    "write denyoom",
+    (1, -1, 1),
+    group=S,
+    summary="Intersect multiple sets and store the resulting set in a key",
+    complexity=_INTER_COMPLEXITY,
+    args="destination key [key ...]",
+    key_flags="RW update",
+)
+def sinterstore(c: Client, args: list[bytes]) -> Any:
+    return _store(c, args[1], _inter(_sets(c, args[2:])))
+
+
+@command(
+    "sunion",
+    -2,
+    "readonly",
+    (1, -1, 1),
+    group=S,
+    summary="Add multiple sets",
+    complexity=_UNION_COMPLEXITY,
+    args="key [key ...]",
+    tips=_ORDER,
+)
+def sunion(c: Client, args: list[bytes]) -> Any:
+    return set_reply(c, _union(_sets(c, args[1:])), copy=False)
+
+
+@command(
+    "sunionstore",
+    -3,
+    "write denyoom",
+    (1, -1, 1),
+    group=S,
+    summary="Add multiple sets and store the resulting set in a key",
+    complexity=_UNION_COMPLEXITY,
+    args="destination key [key ...]",
+    key_flags="OW update",
+)
+def sunionstore(c: Client, args: list[bytes]) -> Any:
+    return _store(c, args[1], _union(_sets(c, args[2:])))
+
+
+@command(
+    "sdiff",
+    -2,
+    "readonly",
+    (1, -1, 1),
+    group=S,
+    summary="Subtract multiple sets",
+    complexity=_UNION_COMPLEXITY,
+    args="key [key ...]",
+    tips=_ORDER,
+)
+def sdiff(c: Client, args: list[bytes]) -> Any:
+    return set_reply(c, _diff(_sets(c, args[1:])), copy=False)
+
+
+@command(
+    "sdiffstore",
+    -3,
+    "write denyoom",
+    (1, -1, 1),
+    group=S,
+    summary="Subtract multiple sets and store the resulting set in a key",
+    complexity=_UNION_COMPLEXITY,
+    args="destination key [key ...]",
+    key_flags="OW update",
+)
+def sdiffstore(c: Client, args: list[bytes]) -> Any:
+    return _store(c, args[1], _diff(_sets(c, args[2:])))
+
+
+@command(
+    "sscan",
+    -3,
+    "readonly",
+    (1, 1, 1),
+    group=S,
+    summary="Incrementally iterate Set elements",
+    since="2.8.0",
+    complexity="O(1) for every call. O(N) for a complete iteration, including enough command "
+    "calls for the cursor to return back to 0. N is the number of elements inside the "
+    "collection..",
+    args="key cursor [MATCH pattern] [COUNT count]",
+    tips="nondeterministic_output",
+)
+def sscan(c: Client, args: list[bytes]) -> Any:
+    cursor = parse_cursor(args[2])
+    s = get_set(c.db, args[1])
+    if s is None:
+        return [b"0", []]
+    count, match = parse_scan_options(args, 3)
+    if is_intset(s):
+        # Redis returns an intset whole, in order, whatever the cursor.
+        nxt, members = 0, sorted(s, key=int)
+    else:
+        nxt, members = scan_slice(s, cursor, count)
+    if match is not None:
+        members = [m for m in members if match(m)]
+    return [b"%d" % nxt, members]

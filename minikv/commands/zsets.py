@@ -1,0 +1,1202 @@
+"""Sorted set commands (Redis 7.0's t_zset.c): ZADD and friends, ranges by rank/score/lex,
+pops, random members, set algebra (sets count as sorted sets with score 1) and ZSCAN.
+
+Values are ``minikv.zset.ZSet``. Handlers change a set in place, then ``_changed`` deletes the
+key if it became empty or tells ``Db`` it was touched (WATCH, blocked clients) and counts the
+changes in ``keyspace.dirty`` as Redis counts ``server.dirty``.
+
+Numbers are parsed as Redis parses them, with C's ``strtod`` (``_strtod``): scores and weights
+as ``getDoubleFromObject`` (whole string, no leading space, hex floats accepted, overflow and
+underflow to zero rejected), range ends as ``zslParseRange`` (leading spaces and the empty
+string accepted, no overflow check).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from minikv import zset as zset_mod
+from minikv.commands import command
+from minikv.commands.keys import parse_cursor
+from minikv.commands.util import (
+    NOT_FLOAT,
+    SYNTAX,
+    WRONGTYPE,
+    get_typed,
+    parse_int,
+    parse_long_range,
+    parse_scan_options,
+    scan_slice,
+)
+from minikv.keyspace import ValueType, register_type
+from minikv.protocol import NULL_ARRAY, ReplyError
+from minikv.zset import MINUS, PLUS, ZSet
+
+if TYPE_CHECKING:
+    from minikv.connection import Client
+
+Z = "sorted-set"
+LONG_MAX = 2**63 - 1
+
+NAN_RESULT = ReplyError("ERR resulting score is not a number (NaN)")
+NOT_FLOAT_RANGE = ReplyError("ERR min or max is not a float")
+NOT_LEX_RANGE = ReplyError("ERR min or max not valid string range item")
+LIMIT_WITH_RANK = ReplyError(
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+)
+WITHSCORES_WITH_LEX = ReplyError(
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+)
+
+register_type(ZSet, ValueType("zset", ZSet.encoding, ZSet.copy))
+
+
+# --- number parsing ---------------------------------------------------------------------------
+
+_STRTOD = re.compile(
+    rb"[ \t\n\v\f\r]*([+-]?)(?:"
+    rb"(0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?[0-9]+)?)"  # hex float
+    rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)"  # decimal
+    rb"|(inf(?:inity)?)"
+    rb"|(nan(?:\([0-9a-z_]*\))?))",
+    re.I,
+)
+_NONZERO_MANTISSA = re.compile(rb"^[^eEpP]*[1-9a-fA-F]")
+
+
+def _strtod(b: bytes) -> tuple[float, bool] | None:
+    """C's strtod on all of ``b``: (value, out of range) or None if ``b`` is not entirely one
+    number (leading white space is allowed, as in C)."""
+    m = _STRTOD.fullmatch(b)
+    if m is None:
+        return None
+    sign, hexa, dec, inf, _ = m.groups()
+    neg = sign == b"-"
+    if inf:
+        return (-math.inf if neg else math.inf), False
+    if hexa is None and dec is None:
+        return math.nan, False
+    text = hexa if hexa is not None else dec
+    try:
+        v = float.fromhex(text.decode()) if hexa is not None else float(text)
+    except OverflowError:
+        v = math.inf
+    digits = text[2:] if hexa is not None else text
+    erange = math.isinf(v) or (v == 0 and _NONZERO_MANTISSA.match(digits) is not None)
+    return (-v if neg else v), erange
+
+
+def parse_score(b: bytes, err: ReplyError = NOT_FLOAT) -> float:
+    """A double as Redis's getDoubleFromObject (string2d) accepts it."""
+    if not b or b[0] in b" \t\n\v\f\r":
+        raise err
+    r = _strtod(b)
+    if r is None or r[1] or math.isnan(r[0]):
+        raise err
+    return r[0]
+
+
+def _range_end(b: bytes) -> tuple[float, bool]:
+    """One end of a score range, "(" for exclusive (zslParseRange): (value, exclusive)."""
+    b = b.split(b"\0", 1)[0]  # strtod stops at a NUL byte, and so does the check after it
+    exclusive = b[:1] == b"("
+    if exclusive:
+        b = b[1:]
+    if not b:
+        return 0.0, exclusive  # strtod("") converts nothing and stops at the end: 0
+    r = _strtod(b)
+    if r is None or math.isnan(r[0]):
+        raise NOT_FLOAT_RANGE
+    return r[0], exclusive
+
+
+def _lex_end(b: bytes) -> Any:
+    """One end of a lex range: "-", "+", "[member" or "(member" (zslParseLexRangeItem)."""
+    head = b[:1]
+    if head == b"(" or head == b"[":
+        return (b[1:], head == b"(")
+    if b == b"-":
+        return MINUS
+    if b == b"+":
+        return PLUS
+    raise NOT_LEX_RANGE
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def _get(c: Client, key: bytes) -> ZSet | None:
+    return get_typed(c.db, key, ZSet)
+
+
+def _changed(c: Client, key: bytes, z: ZSet, n: int) -> None:
+    """``n`` changes were made to ``z`` in place: delete the key if it is empty now."""
+    if not n:
+        return
+    if z.scores:
+        c.db.touched(key)
+    else:
+        c.db.delete(key)
+    c.server.keyspace.dirty += n
+
+
+def _store(c: Client, dst: bytes, z: ZSet | None) -> int:
+    """Store a computed set at ``dst`` (deleting ``dst`` if it is empty): the reply."""
+    if z is not None and z.scores:
+        c.db.set(dst, z)
+        c.server.keyspace.dirty += 1
+        return len(z)
+    if c.db.delete(dst):
+        c.server.keyspace.dirty += 1
+    return 0
+
+
+def _entries(c: Client, entries: Iterable[tuple[float, bytes]], withscores: bool) -> list[Any]:
+    """Members, or members with scores: flat in RESP2, [member, score] pairs in RESP3."""
+    if not withscores:
+        return [m for _, m in entries]
+    if c.resp == 2:
+        out: list[Any] = []
+        for s, m in entries:
+            out.append(m)
+            out.append(s)
+        return out
+    return [[m, s] for s, m in entries]
+
+
+# --- ZADD ZINCRBY ZREM ------------------------------------------------------------------------
+
+_NX, _XX, _GT, _LT, _INCR, _CH = 1, 2, 4, 8, 16, 32
+_ZADD_OPTS = {b"NX": _NX, b"XX": _XX, b"GT": _GT, b"LT": _LT, b"INCR": _INCR, b"CH": _CH}
+
+
+def _zadd(c: Client, key: bytes, flags: int, pairs: list[bytes]) -> Any:
+    n = len(pairs)
+    if n % 2 or not n:
+        raise SYNTAX
+    if flags & _NX and flags & _XX:
+        raise ReplyError("ERR XX and NX options at the same time are not compatible")
+    if (flags & _NX and flags & (_GT | _LT)) or (flags & _GT and flags & _LT):
+        raise ReplyError("ERR GT, LT, and/or NX options at the same time are not compatible")
+    incr = flags & _INCR
+    if incr and n > 2:
+        raise ReplyError("ERR INCR option supports a single increment-element pair")
+    scores = [parse_score(pairs[i]) for i in range(0, n, 2)]
+    db = c.db
+    z = _get(c, key)
+    if z is None:
+        if flags & _XX:
+            return None if incr else 0
+        z = ZSet()
+        db.set(key, z)
+    added = updated = processed = 0
+    score = 0.0
+    nx, xx, gt, lt = flags & _NX, flags & _XX, flags & _GT, flags & _LT
+    for j, score in enumerate(scores):
+        member = pairs[2 * j + 1]
+        cur = z.scores.get(member)
+        if cur is None:
+            if xx:
+                continue
+            z.add(member, score)
+            added += 1
+        else:
+            if nx:
+                continue
+            if incr:
+                score += cur
+                if math.isnan(score):
+                    raise NAN_RESULT  # only INCR gets here: one pair, nothing changed yet
+            if (lt and score >= cur) or (gt and score <= cur):
+                continue
+            if score != cur:
+                z.add(member, score)
+                updated += 1
+        processed += 1
+    _changed(c, key, z, added + updated)
+    if incr:
+        return score if processed else None
+    return added + updated if flags & _CH else added
+
+
+@command(
+    "zadd",
+    -4,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Add one or more members to a sorted set, or update its score if it already exists",
+    since="1.2.0",
+    complexity="O(log(N)) for each item added, where N is the number of elements in the sorted "
+    "set.",
+    args="key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]",
+    key_flags="RW update",
+    history=(
+        ("2.4.0", "Accepts multiple elements."),
+        ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+        ("6.2.0", "Added the `GT` and `LT` options."),
+    ),
+)
+def zadd(c: Client, args: list[bytes]) -> Any:
+    flags = 0
+    i = 2
+    while i < len(args):
+        bit = _ZADD_OPTS.get(args[i].upper())
+        if bit is None:
+            break
+        flags |= bit
+        i += 1
+    return _zadd(c, args[1], flags, args[i:])
+
+
+@command(
+    "zincrby",
+    4,
+    "write denyoom fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Increment the score of a member in a sorted set",
+    since="1.2.0",
+    complexity="O(log(N)) where N is the number of elements in the sorted set.",
+    args="key increment:double member",
+)
+def zincrby(c: Client, args: list[bytes]) -> Any:
+    return _zadd(c, args[1], _INCR, args[2:])
+
+
+@command(
+    "zrem",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Remove one or more members from a sorted set",
+    since="1.2.0",
+    complexity="O(M*log(N)) with N being the number of elements in the sorted set and M the "
+    "number of elements to be removed.",
+    args="key member [member ...]",
+    key_flags="RW delete",
+    history=(("2.4.0", "Accepts multiple elements."),),
+)
+def zrem(c: Client, args: list[bytes]) -> Any:
+    z = _get(c, args[1])
+    if z is None:
+        return 0
+    deleted = 0
+    for m in args[2:]:
+        deleted += z.remove(m)
+        if not z.scores:
+            break
+    _changed(c, args[1], z, deleted)
+    return deleted
+
+
+# --- reads by member ----------------------------------------------------------------------------
+
+
+@command(
+    "zcard",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Get the number of members in a sorted set",
+    since="1.2.0",
+    complexity="O(1)",
+    args="key",
+    key_flags="RO",
+)
+def zcard(c: Client, args: list[bytes]) -> Any:
+    z = _get(c, args[1])
+    return 0 if z is None else len(z)
+
+
+@command(
+    "zscore",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Get the score associated with the given member in a sorted set",
+    since="1.2.0",
+    complexity="O(1)",
+    args="key member",
+)
+def zscore(c: Client, args: list[bytes]) -> Any:
+    z = _get(c, args[1])
+    return None if z is None else z.scores.get(args[2])
+
+
+@command(
+    "zmscore",
+    -3,
+    "readonly fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Get the score associated with the given members in a sorted set",
+    since="6.2.0",
+    complexity="O(N) where N is the number of members being requested.",
+    args="key member [member ...]",
+)
+def zmscore(c: Client, args: list[bytes]) -> Any:
+    z = _get(c, args[1])
+    if z is None:
+        return [None] * (len(args) - 2)
+    get = z.scores.get
+    return [get(m) for m in args[2:]]
+
+
+def _rank(c: Client, args: list[bytes], reverse: bool) -> Any:
+    z = _get(c, args[1])
+    if z is None:
+        return None
+    r = z.rank(args[2])
+    if r is None:
+        return None
+    return len(z) - 1 - r if reverse else r
+
+
+@command(
+    "zrank",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Determine the index of a member in a sorted set",
+    since="2.0.0",
+    complexity="O(log(N))",
+    args="key member",
+)
+def zrank(c: Client, args: list[bytes]) -> Any:
+    return _rank(c, args, False)
+
+
+@command(
+    "zrevrank",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Determine the index of a member in a sorted set, with scores ordered from high to low",
+    since="2.0.0",
+    complexity="O(log(N))",
+    args="key member",
+)
+def zrevrank(c: Client, args: list[bytes]) -> Any:
+    return _rank(c, args, True)
+
+
+# --- counts and ranges --------------------------------------------------------------------------
+
+
+def _score_bounds(z: ZSet, lo: tuple[float, bool], hi: tuple[float, bool]) -> tuple[int, int]:
+    return z.score_lo(*lo), z.score_hi(*hi)
+
+
+@command(
+    "zcount",
+    4,
+    "readonly fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Count the members in a sorted set with scores within the given values",
+    since="2.0.0",
+    complexity="O(log(N)) with N being the number of elements in the sorted set.",
+    args="key min:double max:double",
+)
+def zcount(c: Client, args: list[bytes]) -> Any:
+    lo, hi = _range_end(args[2]), _range_end(args[3])
+    z = _get(c, args[1])
+    if z is None:
+        return 0
+    a, b = _score_bounds(z, lo, hi)
+    return max(0, b - a)
+
+
+@command(
+    "zlexcount",
+    4,
+    "readonly fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Count the number of members in a sorted set between a given lexicographical range",
+    since="2.8.9",
+    complexity="O(log(N)) with N being the number of elements in the sorted set.",
+    args="key min max",
+)
+def zlexcount(c: Client, args: list[bytes]) -> Any:
+    lo, hi = _lex_end(args[2]), _lex_end(args[3])
+    z = _get(c, args[1])
+    if z is None:
+        return 0
+    return max(0, z.lex_hi(hi) - z.lex_lo(lo))
+
+
+_RANK, _SCORE, _LEX = "rank", "score", "lex"
+
+
+def _rank_bounds(n: int, start: int, end: int) -> tuple[int, int] | None:
+    """Redis's index sanitizing for rank ranges: [start, end] inclusive, or None if empty."""
+    if start < 0:
+        start += n
+    if end < 0:
+        end += n
+    start = max(start, 0)
+    if start > end or start >= n:
+        return None
+    return start, min(end, n - 1)
+
+
+def _select(
+    z: ZSet, lo: int, hi: int, offset: int, limit: int, reverse: bool
+) -> list[tuple[float, bytes]]:
+    """Entries of ranks [lo, hi) after skipping ``offset`` and keeping ``limit`` (negative: all),
+    walked from the low end or, with ``reverse``, the high end. A negative offset gives nothing
+    (Redis walks past the end)."""
+    if offset < 0 or lo >= hi:
+        return []
+    if reverse:
+        top = hi - offset
+        bottom = lo if limit < 0 else max(lo, top - limit)
+        return list(z.slice(bottom, top, reverse=True)) if bottom < top else []
+    first = lo + offset
+    last = hi if limit < 0 else min(hi, first + limit)
+    return list(z.slice(first, last)) if first < last else []
+
+
+def _zrange(
+    c: Client, args: list[bytes], first: int, store: bool, kind: str | None, reverse: bool | None
+) -> Any:
+    """ZRANGE, ZRANGESTORE and the older Z[REV]RANGE[BYSCORE|BYLEX]: ``kind`` and ``reverse``
+    are None where the options may choose them."""
+    withscores = False
+    offset, limit = 0, -1
+    j, n = first + 3, len(args)
+    while j < n:
+        opt = args[j].upper()
+        if not store and opt == b"WITHSCORES":
+            withscores = True
+        elif opt == b"LIMIT" and n - j - 1 >= 2:
+            offset = parse_int(args[j + 1])
+            limit = parse_int(args[j + 2])
+            j += 2
+        elif reverse is None and opt == b"REV":
+            reverse = True
+        elif kind is None and opt == b"BYLEX":
+            kind = _LEX
+        elif kind is None and opt == b"BYSCORE":
+            kind = _SCORE
+        else:
+            raise SYNTAX
+        j += 1
+    reverse = bool(reverse)
+    kind = kind or _RANK
+    if limit != -1 and kind is _RANK:
+        raise LIMIT_WITH_RANK
+    if withscores and kind is _LEX:
+        raise WITHSCORES_WITH_LEX
+    a, b = args[first + 1], args[first + 2]
+    if reverse and kind is not _RANK:
+        a, b = b, a  # given as max, min
+    if kind is _RANK:
+        start, end = parse_int(a), parse_int(b)
+    elif kind is _SCORE:
+        smin, smax = _range_end(a), _range_end(b)
+    else:
+        lmin, lmax = _lex_end(a), _lex_end(b)
+
+    z = _get(c, args[first])
+    if z is None:
+        return _store(c, args[1], None) if store else []
+    size = len(z)
+    if kind is _RANK:
+        bounds = _rank_bounds(size, start, end)
+        if bounds is None:
+            entries = []
+        elif reverse:
+            entries = list(z.slice(size - 1 - bounds[1], size - bounds[0], reverse=True))
+        else:
+            entries = list(z.slice(bounds[0], bounds[1] + 1))
+    elif kind is _SCORE:
+        if offset > 0 and offset >= size:
+            entries = []
+        else:
+            lo, hi = _score_bounds(z, smin, smax)
+            entries = _select(z, lo, hi, offset, limit, reverse)
+    else:
+        entries = _select(z, z.lex_lo(lmin), z.lex_hi(lmax), offset, limit, reverse)
+
+    if not store:
+        return _entries(c, entries, withscores)
+    # Built as Redis builds it (a listpack converted on the way when it grows), so the
+    # encoding and the listpack's -0 -> 0 come out the same.
+    out = ZSet()
+    out.big = kind is _RANK and len(entries) > zset_mod.MAX_LISTPACK_ENTRIES
+    for s, m in entries:
+        out.add(m, s)
+    return _store(c, args[1], out)
+
+
+_RANGE_DOC = (
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
+    "elements returned."
+)
+_RANGEBY_DOC = (
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
+    "elements being returned. If M is constant (e.g. always asking for the first 10 elements "
+    "with LIMIT), you can consider it O(log(N))."
+)
+
+
+@command(
+    "zrange",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    group=Z,
+    summary="Return a range of members in a sorted set",
+    since="1.2.0",
+    complexity=_RANGE_DOC,
+    args="key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]",
+    history=(("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),),
+)
+def zrange(c: Client, args: list[bytes]) -> Any:
+    return _zrange(c, args, 1, False, None, None)
+
+
+@command(
+    "zrangestore",
+    -5,
+    "write denyoom",
+    (1, 2, 1),
+    group=Z,
+    summary="Store a range of members from sorted set into another key",
+    since="6.2.0",
+    complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the "
+    "number of elements stored into the destination key.",
+    args="dst:key src:key min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]",
+    key_flags="OW update",
+)
+def zrangestore(c: Client, args: list[bytes]) -> Any:
+    return _zrange(c, args, 2, True, None, None)
+
+
+@command(
+    "zrevrange",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    group=Z,
+    summary="Return a range of members in a sorted set, by index, with scores ordered from high "
+    "to low",
+    since="1.2.0",
+    complexity=_RANGE_DOC,
+    args="key start stop [WITHSCORES]",
+)
+def zrevrange(c: Client, args: list[bytes]) -> Any:
+    return _zrange(c, args, 1, False, _RANK, True)
+
+
+@command(
+    "zrangebyscore",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    group=Z,
+    summary="Return a range of members in a sorted set, by score",
+    since="1.0.5",
+    complexity=_RANGEBY_DOC,
+    args="key min:double max:double [WITHSCORES] [LIMIT offset count]",
+    history=(("2.0.0", "Added the `WITHSCORES` modifier."),),
+)
+def zrangebyscore(c: Client, args: list[bytes]) -> Any:
+    return _zrange(c, args, 1, False, _SCORE, False)
+
+
+@command(
+    "zrevrangebyscore",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    group=Z,
+    summary="Return a range of members in a sorted set, by score, with scores ordered from high "
+    "to low",
+    since="2.2.0",
+    complexity=_RANGEBY_DOC,
+    args="key max:double min:double [WITHSCORES] [LIMIT offset count]",
+    history=(("2.1.6", "`min` and `max` can be exclusive."),),
+)
+def zrevrangebyscore(c: Client, args: list[bytes]) -> Any:
+    return _zrange(c, args, 1, False, _SCORE, True)
+
+
+@command(
+    "zrangebylex",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    group=Z,
+    summary="Return a range of members in a sorted set, by lexicographical range",
+    since="2.8.9",
+    complexity=_RANGEBY_DOC,
+    args="key min max [LIMIT offset count]",
+)
+def zrangebylex(c: Client, args: list[bytes]) -> Any:
+    return _zrange(c, args, 1, False, _LEX, False)
+
+
+@command(
+    "zrevrangebylex",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    group=Z,
+    summary="Return a range of members in a sorted set, by lexicographical range, ordered from "
+    "higher to lower strings.",
+    since="2.8.9",
+    complexity=_RANGEBY_DOC,
+    args="key max min [LIMIT offset count]",
+)
+def zrevrangebylex(c: Client, args: list[bytes]) -> Any:
+    return _zrange(c, args, 1, False, _LEX, True)
+
+
+# --- removal by range ---------------------------------------------------------------------------
+
+
+def _zremrange(c: Client, args: list[bytes], kind: str) -> Any:
+    if kind is _RANK:
+        start, end = parse_int(args[2]), parse_int(args[3])
+    elif kind is _SCORE:
+        smin, smax = _range_end(args[2]), _range_end(args[3])
+    else:
+        lmin, lmax = _lex_end(args[2]), _lex_end(args[3])
+    z = _get(c, args[1])
+    if z is None:
+        return 0
+    if kind is _RANK:
+        bounds = _rank_bounds(len(z), start, end)
+        if bounds is None:
+            return 0
+        lo, hi = bounds[0], bounds[1] + 1
+    elif kind is _SCORE:
+        lo, hi = _score_bounds(z, smin, smax)
+    else:
+        lo, hi = z.lex_lo(lmin), z.lex_hi(lmax)
+    deleted = z.delete_slice(lo, hi)
+    _changed(c, args[1], z, deleted)
+    return deleted
+
+
+_REMRANGE_DOC = (
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
+    "elements removed by the operation."
+)
+
+
+@command(
+    "zremrangebyrank",
+    4,
+    "write",
+    (1, 1, 1),
+    group=Z,
+    summary="Remove all members in a sorted set within the given indexes",
+    since="2.0.0",
+    complexity=_REMRANGE_DOC,
+    args="key start stop",
+    key_flags="RW delete",
+)
+def zremrangebyrank(c: Client, args: list[bytes]) -> Any:
+    return _zremrange(c, args, _RANK)
+
+
+@command(
+    "zremrangebyscore",
+    4,
+    "write",
+    (1, 1, 1),
+    group=Z,
+    summary="Remove all members in a sorted set within the given scores",
+    since="1.2.0",
+    complexity=_REMRANGE_DOC,
+    args="key min:double max:double",
+    key_flags="RW delete",
+)
+def zremrangebyscore(c: Client, args: list[bytes]) -> Any:
+    return _zremrange(c, args, _SCORE)
+
+
+@command(
+    "zremrangebylex",
+    4,
+    "write",
+    (1, 1, 1),
+    group=Z,
+    summary="Remove all members in a sorted set between the given lexicographical range",
+    since="2.8.9",
+    complexity=_REMRANGE_DOC,
+    args="key min max",
+    key_flags="RW delete",
+)
+def zremrangebylex(c: Client, args: list[bytes]) -> Any:
+    return _zremrange(c, args, _LEX)
+
+
+# --- pops -------------------------------------------------------------------------------------
+
+
+def pop_reply(
+    c: Client, key: bytes, z: ZSet, last: bool, count: int, nested: bool, with_key: bool
+) -> Any:
+    """Pop up to ``count`` entries from the non-empty ``z`` at ``key`` (deleting the key when
+    it empties) and build the reply: flat member/score list or [member, score] pairs
+    (``nested``), preceded by the key for the blocking and multi-key pops."""
+    n = min(count, len(z))
+    popped = [z.pop(last) for _ in range(n)]
+    _changed(c, key, z, n)
+    if nested:
+        out: list[Any] = [[m, s] for s, m in popped]
+        return [key, out] if with_key else out
+    flat: list[Any] = [key] if with_key else []
+    for s, m in popped:
+        flat.append(m)
+        flat.append(s)
+    return flat
+
+
+def _zpop(c: Client, args: list[bytes], last: bool) -> Any:
+    if len(args) > 3:
+        raise SYNTAX
+    count = -1
+    if len(args) == 3:
+        count = parse_long_range(
+            args[2], 0, LONG_MAX, "ERR value is out of range, must be positive"
+        )
+    z = _get(c, args[1])
+    if z is None or count == 0:
+        return []
+    return pop_reply(c, args[1], z, last, max(count, 1), c.resp > 2 and count != -1, False)
+
+
+_POP_DOC = (
+    "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number "
+    "of elements popped."
+)
+
+
+@command(
+    "zpopmin",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Remove and return members with the lowest scores in a sorted set",
+    since="5.0.0",
+    complexity=_POP_DOC,
+    args="key [count]",
+    key_flags="RW access delete",
+)
+def zpopmin(c: Client, args: list[bytes]) -> Any:
+    return _zpop(c, args, False)
+
+
+@command(
+    "zpopmax",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    group=Z,
+    summary="Remove and return members with the highest scores in a sorted set",
+    since="5.0.0",
+    complexity=_POP_DOC,
+    args="key [count]",
+    key_flags="RW access delete",
+)
+def zpopmax(c: Client, args: list[bytes]) -> Any:
+    return _zpop(c, args, True)
+
+
+def parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, int]:
+    """ZMPOP/BZMPOP's ``numkeys key [key ...] MIN|MAX [COUNT count]``: (keys, max?, count)."""
+    numkeys = parse_long_range(
+        args[numkeys_idx], 1, LONG_MAX, "ERR numkeys should be greater than 0"
+    )
+    where_idx = numkeys_idx + numkeys + 1
+    if where_idx >= len(args):
+        raise SYNTAX
+    where = args[where_idx].upper()
+    if where not in (b"MIN", b"MAX"):
+        raise SYNTAX
+    count = -1
+    j = where_idx + 1
+    while j < len(args):
+        if count == -1 and args[j].upper() == b"COUNT" and j + 1 < len(args):
+            count = parse_long_range(args[j + 1], 1, LONG_MAX, "ERR count should be greater than 0")
+            j += 2
+        else:
+            raise SYNTAX
+    return args[numkeys_idx + 1 : where_idx], where == b"MAX", max(count, 1)
+
+
+@command(
+    "zmpop",
+    -4,
+    "write movablekeys",
+    group=Z,
+    summary="Remove and return members with scores in a sorted set",
+    since="7.0.0",
+    complexity="O(K) + O(M*log(N)) where K is the number of provided keys, N being the number "
+    "of elements in the sorted set, and M being the number of elements popped.",
+    args="numkeys key [key ...] MIN | MAX [COUNT count]",
+    key_flags="RW access delete",
+)
+def zmpop(c: Client, args: list[bytes]) -> Any:
+    keys, last, count = parse_mpop(args, 1)
+    for key in keys:
+        z = _get(c, key)
+        if z is not None:
+            return pop_reply(c, key, z, last, count, True, True)
+    return NULL_ARRAY
+
+
+# --- ZRANDMEMBER ------------------------------------------------------------------------------
+
+
+@command(
+    "zrandmember",
+    -2,
+    "readonly",
+    (1, 1, 1),
+    group=Z,
+    summary="Get one or multiple random elements from a sorted set",
+    since="6.2.0",
+    complexity="O(N) where N is the number of elements returned",
+    args="key [count [WITHSCORES]]",
+    tips="nondeterministic_output",
+)
+def zrandmember(c: Client, args: list[bytes]) -> Any:
+    if len(args) == 2:
+        z = _get(c, args[1])
+        if z is None:
+            return None
+        return z.index[random.randrange(len(z))][1]
+    n = parse_long_range(args[2], -LONG_MAX, LONG_MAX)
+    withscores = False
+    if len(args) > 4 or (len(args) == 4 and args[3].upper() != b"WITHSCORES"):
+        raise SYNTAX
+    if len(args) == 4:
+        withscores = True
+        if n < -LONG_MAX // 2 or n > LONG_MAX // 2:
+            raise ReplyError("ERR value is out of range")
+    z = _get(c, args[1])
+    if z is None or n == 0:
+        return []
+    size = len(z)
+    index = z.index
+    if n < 0 or n == 1:
+        # With repetitions, in random order.
+        picks = [index[random.randrange(size)] for _ in range(abs(n))]
+    elif n >= size:
+        picks = list(reversed(index))  # the whole set, highest first, as Redis iterates it
+    else:
+        picks = [index[i] for i in random.sample(range(size), n)]
+    return _entries(c, picks, withscores)
+
+
+# --- set algebra ------------------------------------------------------------------------------
+
+_SUM, _MIN, _MAX = b"SUM", b"MIN", b"MAX"
+
+
+def _source(c: Client, key: bytes) -> dict[bytes, float] | set[bytes] | None:
+    """A ZUNION/ZINTER/ZDIFF input: a sorted set's scores, a set (score 1), or None."""
+    v = c.db.get(key)
+    if v is None:
+        return None
+    if type(v) is ZSet:
+        return v.scores
+    if type(v) is set:
+        return v
+    raise WRONGTYPE
+
+
+def _items(src: dict[bytes, float] | set[bytes]) -> Iterable[tuple[bytes, float]]:
+    if isinstance(src, dict):
+        return src.items()
+    return ((m, 1.0) for m in src)
+
+
+def _find(src: dict[bytes, float] | set[bytes], member: bytes) -> float | None:
+    if isinstance(src, dict):
+        return src.get(member)
+    return 1.0 if member in src else None
+
+
+def _aggregate(target: float, value: float, how: bytes) -> float:
+    if how is _SUM:
+        r = target + value
+        return 0.0 if math.isnan(r) else r  # inf + -inf
+    if how is _MIN:
+        return value if value < target else target
+    return value if value > target else target
+
+
+def _setop(
+    c: Client, args: list[bytes], numkeys_idx: int, op: str, store: bool, card: bool = False
+) -> Any:
+    """ZUNION ZINTER ZDIFF, their STORE forms and ZINTERCARD (Redis's
+    zunionInterDiffGenericCommand): the result as a member -> score dict, or the reply."""
+    setnum = parse_int(args[numkeys_idx])
+    if setnum < 1:
+        raise ReplyError(
+            f"ERR at least 1 input key is needed for '{args[0].decode(errors='replace').lower()}'"
+            " command"
+        )
+    if setnum > len(args) - numkeys_idx - 1:
+        raise SYNTAX
+    j = numkeys_idx + 1
+    srcs = [_source(c, k) for k in args[j : j + setnum]]
+    weights = [1.0] * setnum
+    how = _SUM
+    withscores = False
+    limit = 0
+    j += setnum
+    n = len(args)
+    while j < n:
+        opt = args[j].upper()
+        left = n - j
+        if op != "diff" and not card and left >= setnum + 1 and opt == b"WEIGHTS":
+            weights = [
+                parse_score(w, ReplyError("ERR weight value is not a float"))
+                for w in args[j + 1 : j + 1 + setnum]
+            ]
+            j += setnum + 1
+        elif op != "diff" and not card and left >= 2 and opt == b"AGGREGATE":
+            how = {b"SUM": _SUM, b"MIN": _MIN, b"MAX": _MAX}.get(args[j + 1].upper())
+            if how is None:
+                raise SYNTAX
+            j += 2
+        elif not store and not card and opt == b"WITHSCORES":
+            withscores = True
+            j += 1
+        elif card and left >= 2 and opt == b"LIMIT":
+            limit = parse_long_range(args[j + 1], 0, LONG_MAX, "ERR LIMIT can't be negative")
+            j += 2
+        else:
+            raise SYNTAX
+
+    result: dict[bytes, float] = {}
+    if op == "diff":
+        first = srcs[0]
+        if first:
+            rest = [s for s in srcs[1:] if s]
+            for m, s in _items(first):
+                if not any(m in r for r in rest):
+                    result[m] = s
+    else:
+        # Smallest inputs first, as Redis orders them (it matters for float sums).
+        order = sorted(range(setnum), key=lambda i: len(srcs[i] or ()))
+        inputs = [(srcs[i] or {}, weights[i]) for i in order]
+        if op == "inter":
+            src0, w0 = inputs[0]
+            count = 0
+            for m, s in _items(src0):
+                score = w0 * s
+                if math.isnan(score):
+                    score = 0.0
+                for other, w in inputs[1:]:
+                    v = _find(other, m)
+                    if v is None:
+                        break
+                    score = _aggregate(score, v * w, how)
+                else:
+                    if card:
+                        count += 1
+                        if limit and count >= limit:
+                            break
+                    else:
+                        result[m] = score
+            if card:
+                return count
+        else:
+            for src, w in inputs:
+                for m, s in _items(src):
+                    score = w * s
+                    if math.isnan(score):
+                        score = 0.0
+                    old = result.get(m)
+                    result[m] = score if old is None else _aggregate(old, score, how)
+    if store:
+        return _store(c, args[1], ZSet.from_scores(result))
+    return _entries(c, sorted((s, m) for m, s in result.items()), withscores)
+
+
+_UNION_DOC = (
+    "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being "
+    "the number of elements in the resulting sorted set."
+)
+_INTER_DOC = (
+    "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the "
+    "number of input sorted sets and M being the number of elements in the resulting sorted set."
+)
+_DIFF_DOC = (
+    "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N "
+    "is the size of the first set, and K is the size of the result set."
+)
+_WEIGHTS_AGG = "[WEIGHTS weight:integer [weight:integer ...]] [AGGREGATE SUM | MIN | MAX]"
+
+
+@command(
+    "zunion",
+    -3,
+    "readonly movablekeys",
+    group=Z,
+    summary="Add multiple sorted sets",
+    since="6.2.0",
+    complexity=_UNION_DOC,
+    args=f"numkeys key [key ...] {_WEIGHTS_AGG} [WITHSCORES]",
+)
+def zunion(c: Client, args: list[bytes]) -> Any:
+    return _setop(c, args, 1, "union", False)
+
+
+@command(
+    "zinter",
+    -3,
+    "readonly movablekeys",
+    group=Z,
+    summary="Intersect multiple sorted sets",
+    since="6.2.0",
+    complexity=_INTER_DOC,
+    args=f"numkeys key [key ...] {_WEIGHTS_AGG} [WITHSCORES]",
+)
+def zinter(c: Client, args: list[bytes]) -> Any:
+    return _setop(c, args, 1, "inter", False)
+
+
+@command(
+    "zdiff",
+    -3,
+    "readonly movablekeys",
+    group=Z,
+    summary="Subtract multiple sorted sets",
+    since="6.2.0",
+    complexity=_DIFF_DOC,
+    args="numkeys key [key ...] [WITHSCORES]",
+)
+def zdiff(c: Client, args: list[bytes]) -> Any:
+    return _setop(c, args, 1, "diff", False)
+
+
+@command(
+    "zunionstore",
+    -4,
+    "write denyoom movablekeys",
+    (1, 1, 1),
+    group=Z,
+    summary="Add multiple sorted sets and store the resulting sorted set in a new key",
+    since="2.0.0",
+    complexity=_UNION_DOC,
+    args=f"destination numkeys key [key ...] {_WEIGHTS_AGG}",
+    key_flags="OW update",
+)
+def zunionstore(c: Client, args: list[bytes]) -> Any:
+    return _setop(c, args, 2, "union", True)
+
+
+@command(
+    "zinterstore",
+    -4,
+    "write denyoom movablekeys",
+    (1, 1, 1),
+    group=Z,
+    summary="Intersect multiple sorted sets and store the resulting sorted set in a new key",
+    since="2.0.0",
+    complexity=_INTER_DOC,
+    args=f"destination numkeys key [key ...] {_WEIGHTS_AGG}",
+    key_flags="OW update",
+)
+def zinterstore(c: Client, args: list[bytes]) -> Any:
+    return _setop(c, args, 2, "inter", True)
+
+
+@command(
+    "zdiffstore",
+    -4,
+    "write denyoom movablekeys",
+    (1, 1, 1),
+    group=Z,
+    summary="Subtract multiple sorted sets and store the resulting sorted set in a new key",
+    since="6.2.0",
+    complexity=_DIFF_DOC,
+    args="destination numkeys key [key ...]",
+    key_flags="OW update",
+)
+def zdiffstore(c: Client, args: list[bytes]) -> Any:
+    return _setop(c, args, 2, "diff", True)
+
+
+@command(
+    "zintercard",
+    -3,
+    "readonly movablekeys",
+    group=Z,
+    summary="Intersect multiple sorted sets and return the cardinality of the result",
+    since="7.0.0",
+    complexity="O(N*K) worst case with N being the smallest input sorted set, K being the "
+    "number of input sorted sets.",
+    args="numkeys key [key ...] [LIMIT limit]",
+)
+def zintercard(c: Client, args: list[bytes]) -> Any:
+    return _setop(c, args, 1, "inter", False, card=True)
+
+
+# --- ZSCAN ------------------------------------------------------------------------------------
+
+
+def _d2string(v: float) -> bytes:
+    """A score as a listpack holds it (Redis's d2string): integral values as integers."""
+    if -(2**62) <= v <= 2**62 and v == int(v):
+        return b"%d" % int(v)
+    return b"%.17g" % v
+
+
+@command(
+    "zscan",
+    -3,
+    "readonly",
+    (1, 1, 1),
+    group=Z,
+    summary="Incrementally iterate sorted sets elements and associated scores",
+    since="2.8.0",
+    complexity="O(1) for every call. O(N) for a complete iteration, including enough command "
+    "calls for the cursor to return back to 0. N is the number of elements inside the "
+    "collection..",
+    args="key cursor [MATCH pattern] [COUNT count]",
+    tips="nondeterministic_output",
+)
+def zscan(c: Client, args: list[bytes]) -> Any:
+    cursor = parse_cursor(args[2])
+    z = _get(c, args[1])
+    if z is None:
+        return [b"0", []]
+    count, match = parse_scan_options(args, 3)
+    out: list[bytes] = []
+    if not z.big:
+        # A listpack is returned whole, in order, scores as stored.
+        for s, m in z.index:
+            if match is None or match(m):
+                out.append(m)
+                out.append(_d2string(s))
+        return [b"0", out]
+    nxt, members = scan_slice(z.scores, cursor, count)
+    scores = z.scores
+    for m in members:
+        if match is None or match(m):
+            out.append(m)
+            out.append(b"%.17g" % scores[m])
+    return [b"%d" % nxt, out]
