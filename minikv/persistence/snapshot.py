@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from minikv.cow import CowSampler, private_dirty_bytes
-from minikv.keyspace import now_ms
+from minikv.keyspace import NSHARDS, now_ms
 from minikv.log import log, set_role
 from minikv.persistence import childinfo
-from minikv.persistence.format import SnapshotWriter, read_snapshot
+from minikv.persistence.format import SnapshotError, SnapshotWriter, read_snapshot
 
 if TYPE_CHECKING:
     from minikv.keyspace import Keyspace
@@ -51,18 +51,22 @@ def save_to_file(
     filename: str,
     progress: Any = None,
     key_delay_us: int = 0,
+    dbs: list[int] | None = None,
 ) -> int:
     """Write the whole keyspace to ``directory/filename`` atomically; returns keys written.
 
-    ``progress(keys_written)`` is called after each chunk. On any error the temp file is
-    removed and the exception propagates; the old snapshot is never touched.
+    ``progress(keys_written)`` is called after each chunk. ``dbs`` limits the walk to those
+    database ids (a forked child passes the non-empty ones, counted before the fork: touching
+    the 1024 shard dicts of an empty database would still copy the pages that hold them).
+    On any error the temp file is removed and the exception propagates; the old snapshot is
+    never touched.
     """
     tmp = temp_path(directory, os.getpid())
     final = os.path.join(directory, filename)
     try:
         with open(tmp, "wb", buffering=1024 * 1024) as f:
             w = SnapshotWriter(f)
-            for db in keyspace.dbs:
+            for db in keyspace.dbs if dbs is None else [keyspace.dbs[i] for i in dbs]:
                 for data, expires in zip(db.data, db.expires, strict=True):
                     if data:
                         w.write_chunk(db.id, data, expires)
@@ -104,18 +108,33 @@ def load_file(keyspace: Keyspace, path: str) -> LoadResult:
     ndb = len(keyspace.dbs)
     size = os.path.getsize(path)
     next_report = time.monotonic() + 1.0
+    mask = NSHARDS - 1
+    # Nothing being loaded is garbage: a collection pass over a growing heap only costs time.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         for dbid, data, expires in chunks:
             if not 0 <= dbid < ndb:
-                raise ValueError(f"{path}: database {dbid} out of range (databases {ndb})")
+                raise SnapshotError(f"{path}: database {dbid} out of range (databases {ndb})")
             db = keyspace.dbs[dbid]
-            for key, value in data.items():
-                deadline = expires.get(key)
-                if deadline is not None and deadline <= now:
-                    res.expired += 1
-                    continue
-                db.load(key, value, deadline)
-                res.loaded += 1
+            shards = db.data
+            # A chunk was one shard where it was written, but the hash seed differs between
+            # processes, so every key is placed again: inline here, it is the load's hot loop.
+            if expires:
+                exp_shards = db.expires
+                for key, value in data.items():
+                    deadline = expires.get(key)
+                    if deadline is not None:
+                        if deadline <= now:
+                            res.expired += 1
+                            continue
+                        exp_shards[hash(key) & mask][key] = deadline
+                    shards[hash(key) & mask][key] = value
+                    res.loaded += 1
+            else:
+                for key, value in data.items():
+                    shards[hash(key) & mask][key] = value
+                res.loaded += len(data)
             if time.monotonic() >= next_report:
                 log.info(
                     "Loading %s: %d keys so far (file is %.1f MB)", path, res.loaded, size / MB
@@ -125,6 +144,9 @@ def load_file(keyspace: Keyspace, path: str) -> LoadResult:
     except BaseException:
         keyspace.flushall()
         raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return res
 
 
@@ -157,6 +179,7 @@ class Persistence:
         self.keys_total = 0
         self._cow_samples = 0
         self._cow_sum = 0
+        self._dbs_to_save: list[int] = []
 
     @property
     def path(self) -> str:
@@ -221,7 +244,9 @@ class Persistence:
         rfd, wfd = os.pipe()
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)
-        self.keys_total = sum(len(db) for db in ks.dbs)
+        sizes = [len(db) for db in ks.dbs]
+        self.keys_total = sum(sizes)
+        self._dbs_to_save = [i for i, n in enumerate(sizes) if n]
         self.dirty_before_fork = ks.dirty
         self.last_bgsave_try = time.time()
         gc.freeze()
@@ -281,7 +306,12 @@ class Persistence:
 
             cfg = self.server.config
             keys = save_to_file(
-                self.server.keyspace, cfg.dir, cfg.dbfilename, progress, cfg.rdb_key_save_delay
+                self.server.keyspace,
+                cfg.dir,
+                cfg.dbfilename,
+                progress,
+                cfg.rdb_key_save_delay,
+                self._dbs_to_save,
             )
             cow = sampler.sample()
             childinfo.send(wfd, childinfo.FINAL, keys, cow, sampler.peak, time.time())
