@@ -27,6 +27,7 @@ from minikv.log import log
 from minikv.persistence.format import SnapshotError
 from minikv.persistence.snapshot import Persistence
 from minikv.protocol import ReplyError
+from minikv.syscheck import log_startup_warnings
 
 MISCONF = ReplyError(
     "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
@@ -317,6 +318,7 @@ def run(config: Config) -> int:
         server.before_start()
         await server.start()
         log.info("Server initialized")
+        log_startup_warnings(log)  # overcommit, THP, somaxconn, cgroup limit (minikv/syscheck.py)
         log.info("Ready to accept connections tcp")
         sys.stdout.flush()
         return await server.serve_forever()

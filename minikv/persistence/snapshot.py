@@ -27,11 +27,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from minikv.cow import CowSampler, private_dirty_bytes
+from minikv.cow import CowSampler, private_dirty_bytes, rss_bytes
 from minikv.keyspace import NSHARDS, now_ms
 from minikv.log import log, set_role
 from minikv.persistence import childinfo
 from minikv.persistence.format import SnapshotError, SnapshotWriter, read_snapshot
+from minikv.syscheck import fork_memory_warning
 
 if TYPE_CHECKING:
     from minikv.keyspace import Keyspace
@@ -249,6 +250,9 @@ class Persistence:
         self._dbs_to_save = [i for i, n in enumerate(sizes) if n]
         self.dirty_before_fork = ks.dirty
         self.last_bgsave_try = time.time()
+        warning = fork_memory_warning(rss_bytes())
+        if warning:
+            log.warning("WARNING %s", warning)
         gc.freeze()
         t0 = time.perf_counter_ns()
         try:
