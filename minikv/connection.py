@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from minikv.blocking import BLOCKED, disconnected, handle_ready_keys
 from minikv.commands import arity_error, lookup, unknown_command_error
 from minikv.protocol import (
     QUEUED,
@@ -40,10 +41,17 @@ _MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "rese
 
 OUTPUT_HIGH_WATER = 1024 * 1024
 OUTPUT_LOW_WATER = 256 * 1024
+# A blocked client's later requests wait parsed; past this many, stop reading it.
+BLOCKED_BACKLOG_MAX = 10_000
 
 
 class Client(asyncio.Protocol):
     """A connected client and everything Redis keeps per client."""
+
+    # minikv.blocking.BlockState while a BLPOP-like command waits, else None. A class default,
+    # set on the instance only while blocked: CPython 3.11 keeps an instance's attributes inline
+    # (fast to read) only up to 30 names, and __init__ below already sets 29.
+    blocked: Any = None
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -101,6 +109,8 @@ class Client(asyncio.Protocol):
         self.closed = True
         self.lost = True
         self.unwatch_all()
+        if self.blocked is not None:
+            disconnected(self)
         self.server.client_disconnected(self)
 
     def pause_writing(self) -> None:
@@ -112,7 +122,7 @@ class Client(asyncio.Protocol):
         self.paused = False
         if self.transport is None or self.closed:
             return
-        if self._backlog is not None:
+        if self._backlog is not None and self.blocked is None:
             self._drain_backlog()
         else:
             self.transport.resume_reading()
@@ -135,8 +145,11 @@ class Client(asyncio.Protocol):
             )
             self._close()
             return
-        if self._backlog is not None:  # paused, yet data came: keep the order
+        if self._backlog is not None:  # paused or blocked, yet data came: keep the order
             self._backlog.extend(requests)
+            if self.blocked is not None and len(self._backlog) > BLOCKED_BACKLOG_MAX:
+                assert self.transport is not None
+                self.transport.pause_reading()
         elif requests:
             self._run(requests)
         if parser.more:
@@ -179,10 +192,17 @@ class Client(asyncio.Protocol):
         Once the replies of this batch pass the output high-water mark, the rest of the batch
         waits (reading paused) until the transport drains: a client that pipelines requests
         without reading replies holds at most about one high-water mark of replies here.
+
+        A command that blocks (BLPOP...) ends the batch too: the rest waits, still being read
+        (so a disconnect is seen), until ``minikv.blocking`` unblocks the client. After each
+        command, clients blocked on keys it changed are served.
         """
         out = []
         size = 0
         execute = self.execute
+        keyspace = self.server.keyspace
+        ready_keys = keyspace.ready_keys  # never rebound: handle_ready_keys empties it
+        blocked = BLOCKED
         i = start
         n = len(requests)
         while i < n:
@@ -190,8 +210,13 @@ class Client(asyncio.Protocol):
             i += 1
             # self.encode read after the call: HELLO switches protocol mid-batch.
             value = execute(args)
+            if value is blocked:
+                self._backlog = requests[i:]
+                break
             reply = self.encode(value)
             out.append(reply)
+            if ready_keys:
+                handle_ready_keys(keyspace)
             if self.close_after_reply:
                 break
             size += len(reply)
@@ -209,6 +234,9 @@ class Client(asyncio.Protocol):
         if self.close_after_reply:
             self._backlog = None
             self._close()
+        elif self.blocked is not None:
+            if not self.paused and len(self._backlog or ()) <= BLOCKED_BACKLOG_MAX:
+                transport.resume_reading()
         elif self._backlog is not None:
             transport.pause_reading()
             if not self.paused:  # the write went out at once: no resume_writing will come
@@ -216,7 +244,7 @@ class Client(asyncio.Protocol):
 
     def _drain_backlog(self) -> None:
         backlog = self._backlog
-        if backlog is None or self.closed or self.paused:
+        if backlog is None or self.closed or self.paused or self.blocked is not None:
             return
         self._backlog = None
         self._run(backlog)
@@ -319,6 +347,10 @@ class Client(asyncio.Protocol):
         self.watched_expiring.clear()
         self.watch_dirty = False
 
+    def resume_after_block(self) -> None:
+        """Unblocked: run the requests that arrived while the client waited."""
+        self._drain_backlog()
+
     def _flush_and_close(self, out: list[bytes]) -> None:
         if self.transport is not None and not self.closed:
             self.transport.write(b"".join(out))
@@ -347,6 +379,8 @@ class Client(asyncio.Protocol):
         flags = "N"
         if self.multi is not None:
             flags = "x"
+        elif self.blocked is not None:
+            flags = "b"
         qbuf = self.parser.pending()
         sub_multi = len(self.multi) if self.multi is not None else -1
         return (

@@ -209,7 +209,7 @@ def compile_pattern(pat: bytes) -> Callable[[bytes], bool]:
 class Db:
     """One numbered database."""
 
-    __slots__ = ("_expire_cursor", "data", "expires", "id", "keyspace", "watched")
+    __slots__ = ("_expire_cursor", "blocking_keys", "data", "expires", "id", "keyspace", "watched")
 
     def __init__(self, keyspace: Keyspace, dbid: int) -> None:
         self.id = dbid
@@ -218,6 +218,8 @@ class Db:
         self.expires: list[dict[bytes, int]] = [{} for _ in range(NSHARDS)]
         # key -> set of clients WATCHing it; empty unless WATCH is in use.
         self.watched: dict[bytes, set[Any]] = {}
+        # key -> clients blocked on it (BLPOP...), in arrival order; see minikv.blocking.
+        self.blocking_keys: dict[bytes, dict[Any, None]] = {}
         self._expire_cursor = 0
 
     # --- reads ----------------------------------------------------------
@@ -377,13 +379,23 @@ class Db:
                     c.watch_dirty = True
 
     def touched(self, key: bytes) -> None:
-        """A key changed: WATCHers' transactions must fail (Redis's touchWatchedKey)."""
+        """A key changed: WATCHers' transactions must fail (Redis's touchWatchedKey), and
+        clients blocked on it may now be served (Redis's signalKeyAsReady)."""
         w = self.watched
         if w:
             clients = w.get(key)
             if clients:
                 for c in clients:
                     c.watch_dirty = True
+        if self.blocking_keys and key in self.blocking_keys:
+            self.keyspace.ready_keys[(self, key)] = None
+
+    def signal_ready_keys(self) -> None:
+        """Keys appeared without a write to them (SWAPDB): queue every waited-on key that
+        exists now (Redis's scanDatabaseForReadyKeys)."""
+        for key in self.blocking_keys:
+            if self.get(key) is not None:
+                self.keyspace.ready_keys[(self, key)] = None
 
     def _expire_key(self, h: int, key: bytes) -> None:
         self.data[h].pop(key, None)
@@ -430,6 +442,10 @@ class Keyspace:
     def __init__(self, databases: int = 16) -> None:
         self.dbs = [Db(self, i) for i in range(databases)]
         self.dirty = 0  # changes since the last successful save
+        # (db, key) pairs with blocked clients that changed since the dispatcher last served
+        # them (minikv.blocking.handle_ready_keys); a dict for order without duplicates.
+        # Emptied in place, never rebound: the dispatcher keeps a reference to it.
+        self.ready_keys: dict[tuple[Db, bytes], None] = {}
         self.stat_expired_keys = 0
         self._expire_db = 0
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
@@ -449,6 +465,9 @@ class Keyspace:
             va, vb = getattr(da, attr), getattr(db_, attr)
             setattr(da, attr, vb)
             setattr(db_, attr, va)
+        # Blocked clients stay with their database number: the data they wait for may be here.
+        da.signal_ready_keys()
+        db_.signal_ready_keys()
 
     def active_expire_cycle(
         self, time_limit_s: float, clock: Callable[[], float] = time.monotonic

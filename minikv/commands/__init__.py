@@ -202,6 +202,7 @@ def load_all() -> None:
         connection,
         hashes,
         keys,
+        lists,
         persistence,
         server,
         sets,

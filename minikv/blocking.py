@@ -1,0 +1,194 @@
+"""Blocking commands (BLPOP, BLMOVE, BZPOPMIN...): parking a client on keys and waking it.
+
+A blocking command that finds nothing to pop calls ``block``, which parks the client on its keys
+and returns ``BLOCKED``: the dispatcher then sends nothing and holds the client's later
+(pipelined) requests until it is unblocked. The parked client is listed in its database's
+``blocking_keys`` (key -> clients in arrival order).
+
+Any change to a key goes through ``Db.touched``; when somebody is blocked on that key, the key
+is queued in ``Keyspace.ready_keys``. After each top-level command (a whole MULTI/EXEC counts as
+one) the dispatcher calls ``handle_ready_keys``, which offers each ready key to its clients in
+FIFO order (Redis's handleClientsBlockedOnKeys). A client's ``serve`` callback decides whether it
+can be served (type and contents right); if so it pops, and its reply is sent at once. Serving
+may make more keys ready (BLMOVE pushes), so the loop runs until nothing is ready.
+
+A command can only block when it is the command the client sent: run inside EXEC it replies as
+if the timeout had passed at once (null), as Redis does for clients that may not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from minikv.commands import ALL
+from minikv.keyspace import now_ms
+from minikv.protocol import Raw, ReplyError
+
+if TYPE_CHECKING:
+    from minikv.connection import Client
+    from minikv.keyspace import Db, Keyspace
+
+#: The reply value of a command that blocked: the dispatcher sends nothing for it now.
+BLOCKED: Any = Raw(b"")
+
+Serve = Callable[["Client", bytes], Any]
+
+TIMEOUT_NOT_FLOAT = ReplyError("ERR timeout is not a float or out of range")
+TIMEOUT_NEGATIVE = ReplyError("ERR timeout is negative")
+
+_LLONG_MAX = 2**63 - 1
+
+
+@dataclass(eq=False, slots=True)
+class BlockState:
+    """Why and where a client waits (``Client.blocked`` while it does)."""
+
+    db: Db
+    keys: list[bytes]
+    serve: Serve
+    timeout_reply: Any
+    timer: asyncio.TimerHandle | None
+
+
+def may_block(c: Client) -> bool:
+    """Whether the command being run is the client's own top-level request. ``last_cmd`` is set
+    by the dispatcher for that request only, so inside EXEC it names "exec" (and inside a script
+    would name the script command): none of those is a blocking command."""
+    cmd = ALL.get(c.last_cmd)
+    return cmd is not None and "blocking" in cmd.flags
+
+
+def block(
+    c: Client,
+    keys: list[bytes],
+    timeout: float,
+    serve: Serve,
+    timeout_reply: Any,
+) -> Any:
+    """Park client ``c`` on ``keys`` (in ``c.db``) and return ``BLOCKED``.
+
+    ``timeout`` is in seconds, 0 meaning forever. When one of the keys becomes ready,
+    ``serve(c, key)`` is called: it returns the reply if it could serve (having popped), or None
+    to keep waiting. On timeout the client gets ``timeout_reply`` (e.g. ``NULL_ARRAY``). A client
+    that may not block (inside EXEC) gets ``timeout_reply`` right away instead.
+    """
+    if not may_block(c):
+        return timeout_reply
+    db = c.db
+    keys = list(dict.fromkeys(keys))  # BLPOP k k 0 waits once on k
+    timer = None
+    if timeout > 0:
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(timeout, _timed_out, c)
+    c.blocked = BlockState(db, keys, serve, timeout_reply, timer)
+    bk = db.blocking_keys
+    for key in keys:
+        waiters = bk.get(key)
+        if waiters is None:
+            bk[key] = {c: None}
+        else:
+            waiters[c] = None
+    return BLOCKED
+
+
+def parse_timeout(arg: bytes) -> float:
+    """A blocking command's timeout in seconds (0 = forever), checked as Redis 7.0's
+    getTimeoutFromObjectOrReply does: a long double, times 1000 rounded up to whole ms, then
+    converted to a 64-bit integer (values past its range wrap to negative, as on x86)."""
+    # Imported here: strings.py is a command module; importing it at load time would register
+    # its commands before load_all() does.
+    from minikv.commands.strings import _Infinite, parse_long_double, round_long_double
+
+    try:
+        m, q = parse_long_double(arg)
+        # The product is rounded to a long double too before ceill().
+        m, q = round_long_double(m * 1000 << q) if q >= 0 else round_long_double(m * 1000, 1 << -q)
+    except ReplyError:
+        raise TIMEOUT_NOT_FLOAT from None
+    except _Infinite:  # "inf", or past the long double range: converts to LLONG_MIN
+        raise TIMEOUT_NEGATIVE from None
+    ms = m << q if q >= 0 else -((-m) >> -q)  # ceil
+    if ms < 0 or ms > _LLONG_MAX:
+        raise TIMEOUT_NEGATIVE
+    if ms == 0:
+        return 0.0
+    if ms > _LLONG_MAX - now_ms():
+        return 0.001  # the deadline wraps past LLONG_MAX: Redis times out at once
+    return ms / 1000.0
+
+
+# --- waking ---------------------------------------------------------------------------------
+
+
+def handle_ready_keys(ks: Keyspace) -> None:
+    """Serve clients blocked on keys that changed (Redis's handleClientsBlockedOnKeys)."""
+    ready_keys = ks.ready_keys  # emptied, never rebound: the dispatcher holds it
+    while ready_keys:
+        ready = list(ready_keys)
+        ready_keys.clear()
+        for db, key in ready:
+            waiters = db.blocking_keys.get(key)
+            if not waiters:
+                continue
+            for c in list(waiters):  # arrival order; served clients leave the dict
+                if db.get(key) is None:
+                    break  # nothing left to serve anyone
+                st = c.blocked
+                if st is None or c.closed:
+                    continue
+                reply = st.serve(c, key)
+                if reply is not None:
+                    unblock(c, reply)
+
+
+def unblock(c: Client, reply: Any) -> None:
+    """End ``c``'s wait: send ``reply`` now, then let its held requests run."""
+    _forget(c)
+    if c.closed:
+        return
+    if isinstance(reply, ReplyError):
+        c.server.stats.error_replies += 1
+    data = c.encode(reply)
+    c.server.stats.total_net_output_bytes += len(data)
+    c.write_async(data)
+    asyncio.get_running_loop().call_soon(c.resume_after_block)
+
+
+def unblock_client(c: Client, reply: Any | None = None) -> bool:
+    """CLIENT UNBLOCK: wake ``c`` with ``reply`` (default: its timeout reply). False if it was
+    not blocked."""
+    st = c.blocked
+    if st is None:
+        return False
+    unblock(c, st.timeout_reply if reply is None else reply)
+    return True
+
+
+def disconnected(c: Client) -> None:
+    """The connection of a blocked client is gone: drop it from the wait lists."""
+    _forget(c)
+
+
+def _timed_out(c: Client) -> None:
+    st = c.blocked
+    if st is not None:
+        unblock(c, st.timeout_reply)
+
+
+def _forget(c: Client) -> None:
+    st = c.blocked
+    if st is None:
+        return
+    c.blocked = None
+    if st.timer is not None:
+        st.timer.cancel()
+    bk = st.db.blocking_keys
+    for key in st.keys:
+        waiters = bk.get(key)
+        if waiters is not None:
+            waiters.pop(c, None)
+            if not waiters:
+                del bk[key]
