@@ -360,3 +360,58 @@ def test_blmpop_woken_with_count(mk: int, redis_server: ServerProcess) -> None:
     assert same_on_redis(scenario, mk, redis_server)[1] == (
         b"*2\r\n$1\r\nb\r\n*2\r\n$1\r\n3\r\n$1\r\n2\r\n"
     )
+
+
+# --- sorted sets: BZPOPMIN / BZPOPMAX --------------------------------------------------------
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_bzpop_immediate_timeout_and_wake(
+    mk: int, redis_server: ServerProcess, resp: int
+) -> None:
+    def scenario(port: int) -> list[bytes]:
+        out = run_raw(
+            port,
+            [
+                ("ZADD", "z", "1", "a", "2", "b", "3.5", "c"),
+                ("BZPOPMIN", "missing", "z", "0"),
+                ("BZPOPMAX", "z", "0"),
+                ("BZPOPMIN", "nothing", "0.01"),
+                ("SET", "str", "x"),
+                ("BZPOPMIN", "str", "0"),
+                ("BZPOPMIN", "z", "-1"),
+                ("BZPOPMIN", "z", "notafloat"),
+            ],
+            resp,
+        )
+        waiter = blocker(port, "BZPOPMAX", "w1", "w2", "0", resp=resp)
+        wait_blocked(port, 1)
+        run_raw(port, [("ZADD", "w2", "7", "m", "9", "n")])
+        out.append(read_lines(waiter, 7 if resp == 2 else 6))
+        waiter.close()
+        out += run_raw(port, [("ZRANGE", "w2", "0", "-1", "WITHSCORES")], resp)
+        return out
+
+    same_on_redis(scenario, mk, redis_server)
+
+
+def test_bzpop_inside_multi_does_not_block(differential) -> None:  # type: ignore[no-untyped-def]
+    differential.check(
+        ("MULTI",), ("BZPOPMIN", "none", "0"), ("BZPOPMAX", "none", "5"), ("EXEC",)
+    )
+
+
+@pytest.mark.parametrize("mode", ["TIMEOUT", "ERROR"])
+def test_client_unblock(mk: int, redis_server: ServerProcess, mode: str) -> None:
+    def scenario(port: int) -> list[bytes]:
+        waiter = blocker(port, "BLPOP", "nolist", "0")
+        wait_blocked(port, 1)
+        wid = int(run_raw(port, [("CLIENT", "LIST")])[0].split(b"id=")[1].split(b" ")[0])
+        out = run_raw(port, [("CLIENT", "UNBLOCK", str(wid), mode),
+                             ("CLIENT", "UNBLOCK", str(wid), mode),
+                             ("CLIENT", "UNBLOCK", str(wid), "BAD")])
+        out.append(waiter.read_reply())
+        waiter.close()
+        return out
+
+    same_on_redis(scenario, mk, redis_server)

@@ -178,8 +178,8 @@ def test_live_view_renders() -> None:
         "p99_ms": 1.5,
     }
     console = Console(file=StringIO(), width=100)
-    console.print(snapshot_load.render_rich(state, ["  minikv done"]))
+    console.print(snapshot_load.render_rich(state))
     text = console.file.getvalue()
     assert "250 / 1,000 keys (25 %)" in text
     assert "5.0 MB (10.0 % of RSS)" in text
-    assert "12,345" in text and "1.50" in text and "minikv done" in text
+    assert "12,345" in text and "1.50" in text

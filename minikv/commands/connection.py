@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from minikv import REDIS_VERSION
+from minikv.blocking import unblock_client
 from minikv.commands import command, container
 from minikv.commands.util import SYNTAX, parse_int
 from minikv.protocol import OK, PONG, ReplyError
@@ -368,6 +369,26 @@ def _kill(me: Client, victim: Client) -> None:
         me.close_after_reply = True
     else:
         victim.kill()
+
+
+@command(
+    "unblock",
+    -3,
+    "admin noscript loading stale",
+    parent="client",
+    group=CONN,
+    summary="Unblock a client blocked in a blocking command from a different connection",
+    since="5.0.0",
+    complexity="O(log N) where N is the number of client connections",
+    args="client-id:integer [TIMEOUT | ERROR]",
+)
+def client_unblock(c: Client, args: list[bytes]) -> Any:
+    mode = args[3].lower() if len(args) == 4 else b"timeout"
+    if len(args) > 4 or mode not in (b"timeout", b"error"):
+        raise ReplyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    target = c.server.clients.get(parse_int(args[2]))
+    err = ReplyError("UNBLOCKED client unblocked via CLIENT UNBLOCK") if mode == b"error" else None
+    return int(target is not None and unblock_client(target, err))
 
 
 @command(

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from minikv import zset as zset_mod
+from minikv.blocking import block, parse_timeout
 from minikv.commands import command
 from minikv.commands.keys import parse_cursor
 from minikv.commands.util import (
@@ -1200,3 +1201,59 @@ def zscan(c: Client, args: list[bytes]) -> Any:
             out.append(m)
             out.append(b"%.17g" % scores[m])
     return [b"%d" % nxt, out]
+
+
+def _bzpop(c: Client, args: list[bytes], last: bool) -> Any:
+    timeout = parse_timeout(args[-1])
+    keys = args[1:-1]
+    for key in keys:
+        z = _get(c, key)
+        if z is not None:
+            return pop_reply(c, key, z, last, 1, False, True)
+
+    def serve(c: Client, key: bytes) -> Any:
+        z = c.db.get(key)
+        if type(z) is not ZSet or not z.scores:
+            return None  # not a sorted set (any more): keep waiting
+        return pop_reply(c, key, z, last, 1, False, True)
+
+    return block(c, keys, timeout, serve, NULL_ARRAY)
+
+
+_BZPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an integer."),)
+
+
+@command(
+    "bzpopmin",
+    -3,
+    "write noscript blocking fast",
+    (1, -2, 1),
+    group=Z,
+    summary="Remove and return the member with the lowest score from one or more sorted sets, "
+    "or block until one is available",
+    since="5.0.0",
+    complexity="O(log(N)) with N being the number of elements in the sorted set.",
+    args="key [key ...] timeout:double",
+    key_flags="RW access delete",
+    history=_BZPOP_HISTORY,
+)
+def bzpopmin(c: Client, args: list[bytes]) -> Any:
+    return _bzpop(c, args, False)
+
+
+@command(
+    "bzpopmax",
+    -3,
+    "write noscript blocking fast",
+    (1, -2, 1),
+    group=Z,
+    summary="Remove and return the member with the highest score from one or more sorted sets, "
+    "or block until one is available",
+    since="5.0.0",
+    complexity="O(log(N)) with N being the number of elements in the sorted set.",
+    args="key [key ...] timeout:double",
+    key_flags="RW access delete",
+    history=_BZPOP_HISTORY,
+)
+def bzpopmax(c: Client, args: list[bytes]) -> Any:
+    return _bzpop(c, args, True)
