@@ -323,7 +323,8 @@ class Db:
             exp = self.expires[h]
             if exp:
                 exp.pop(key, None)
-        self.touched(key)
+        if self.watched or self.blocking_keys:
+            self.touched(key)
 
     def replace_value(self, key: bytes, value: Any) -> None:
         """Overwrite the value of an existing key, keeping its deadline (APPEND, INCR...)."""

@@ -64,12 +64,19 @@ class Command:
     parent: Command | None = None
     # INFO commandstats
     calls: int = 0
-    usec: int = 0
+    usec_ns: int = 0
     rejected_calls: int = 0
     failed_calls: int = 0
     # Derived once: the dispatcher reads these on every request.
     is_write: bool = False
     is_container: bool = False
+    #: Dispatched on the inline fast path (not a container: no subcommand to resolve).
+    plain: bool = True
+
+    @property
+    def usec(self) -> int:
+        """Microseconds spent in the command (INFO commandstats)."""
+        return self.usec_ns // 1000
 
     @property
     def fullname(self) -> str:
@@ -142,6 +149,7 @@ def command(
         if parent:
             owner = ALL[parent]
             owner.is_container = True
+            owner.plain = False
             cmd.parent = owner
             owner.subcommands[name.lower().encode()] = cmd
         else:

@@ -216,7 +216,7 @@ def config_resetstat(c: Client, args: list[bytes]) -> Any:
         setattr(srv.stats, f.name, default)
     srv.keyspace.stat_expired_keys = 0
     for cmd in ALL.values():
-        cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
+        cmd.calls = cmd.usec_ns = cmd.rejected_calls = cmd.failed_calls = 0
     info.metrics(srv).reset()
     return OK
 

@@ -26,14 +26,15 @@ LLONG_MAX = 2**63 - 1
 
 def parse_int(b: bytes, err: ReplyError = NOT_INTEGER) -> int:
     """A signed 64-bit integer as Redis's string2ll accepts it: digits with an optional '-',
-    no '+', no spaces, no leading zeros, no "-0"."""
-    if b == b"0":
-        return 0
-    digits = b[1:] if b[:1] == b"-" else b
-    if not digits or len(b) > 20 or not digits.isdigit() or digits[0] == 0x30:
+    no '+', no spaces, no leading zeros, no "-0". Checked by formatting the number back:
+    only the canonical spelling of a value equals its own decimal form."""
+    if len(b) > 20:
         raise err
-    v = int(b)
-    if not LLONG_MIN <= v <= LLONG_MAX:
+    try:
+        v = int(b)
+    except ValueError:
+        raise err from None
+    if b"%d" % v != b or not LLONG_MIN <= v <= LLONG_MAX:
         raise err
     return v
 
