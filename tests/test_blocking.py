@@ -366,9 +366,7 @@ def test_blmpop_woken_with_count(mk: int, redis_server: ServerProcess) -> None:
 
 
 @pytest.mark.parametrize("resp", [2, 3])
-def test_bzpop_immediate_timeout_and_wake(
-    mk: int, redis_server: ServerProcess, resp: int
-) -> None:
+def test_bzpop_immediate_timeout_and_wake(mk: int, redis_server: ServerProcess, resp: int) -> None:
     def scenario(port: int) -> list[bytes]:
         out = run_raw(
             port,
@@ -396,9 +394,7 @@ def test_bzpop_immediate_timeout_and_wake(
 
 
 def test_bzpop_inside_multi_does_not_block(differential) -> None:  # type: ignore[no-untyped-def]
-    differential.check(
-        ("MULTI",), ("BZPOPMIN", "none", "0"), ("BZPOPMAX", "none", "5"), ("EXEC",)
-    )
+    differential.check(("MULTI",), ("BZPOPMIN", "none", "0"), ("BZPOPMAX", "none", "5"), ("EXEC",))
 
 
 @pytest.mark.parametrize("mode", ["TIMEOUT", "ERROR"])
@@ -407,9 +403,14 @@ def test_client_unblock(mk: int, redis_server: ServerProcess, mode: str) -> None
         waiter = blocker(port, "BLPOP", "nolist", "0")
         wait_blocked(port, 1)
         wid = int(run_raw(port, [("CLIENT", "LIST")])[0].split(b"id=")[1].split(b" ")[0])
-        out = run_raw(port, [("CLIENT", "UNBLOCK", str(wid), mode),
-                             ("CLIENT", "UNBLOCK", str(wid), mode),
-                             ("CLIENT", "UNBLOCK", str(wid), "BAD")])
+        out = run_raw(
+            port,
+            [
+                ("CLIENT", "UNBLOCK", str(wid), mode),
+                ("CLIENT", "UNBLOCK", str(wid), mode),
+                ("CLIENT", "UNBLOCK", str(wid), "BAD"),
+            ],
+        )
         out.append(waiter.read_reply())
         waiter.close()
         return out

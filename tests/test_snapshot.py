@@ -339,3 +339,59 @@ def test_check_snapshot_tool(srv: ServerProcess) -> None:
         env=env,
     )
     assert p.returncode == 1 and "footer" in p.stderr
+
+
+def _dump_all(r: redis.Redis) -> dict:  # type: ignore[type-arg]
+    """Every key of db 0 and 2 with its type, value and whether it has a deadline."""
+    out = {}
+    for db in (0, 2):
+        r.select(db)
+        for key in r.keys("*"):
+            t = r.type(key)
+            t = t.decode() if isinstance(t, bytes) else t
+            if t == "string":
+                v: object = r.get(key)
+            elif t == "hash":
+                v = r.hgetall(key)
+            elif t == "list":
+                v = r.lrange(key, 0, -1)
+            elif t == "set":
+                v = sorted(r.smembers(key))
+            else:
+                v = r.zrange(key, 0, -1, withscores=True)
+            out[(db, key)] = (t, v, r.ttl(key) > 0, r.object("encoding", key))
+    r.select(0)
+    return out
+
+
+def test_every_type_round_trips_with_expiry(tmp_path: Path) -> None:
+    def fill(r: redis.Redis) -> None:
+        r.set("s", "text")
+        r.set("n", "12345", ex=1000)
+        r.hset("h", mapping={"f1": "v1", "f2": "v2"})
+        r.hset("bigh", mapping={f"f{i}": "x" * 10 for i in range(600)})
+        r.expire("h", 1000)
+        r.rpush("l", "a", "b", "c", "a")
+        r.rpush("bigl", *[str(i) for i in range(300)])
+        r.sadd("iset", 1, 2, 3)
+        r.sadd("sset", "x", "y", "z")
+        r.pexpire("sset", 1000000)
+        r.zadd("z", {"a": 1.5, "b": -2, "c": float("inf")})
+        r.zadd("bigz", {f"m{i}": i / 3 for i in range(200)})
+        r.select(2)
+        r.zadd("z2", {"only": 0.1})
+        r.expire("z2", 1000)
+        r.rpush("l2", b"\x00\xff")
+        r.select(0)
+
+    with ServerProcess(dir=str(tmp_path)) as s:
+        r = s.client(protocol=3)
+        fill(r)
+        before = _dump_all(r)
+        assert r.execute_command("DEBUG", "RELOAD") in (b"OK", "OK", True)
+        assert _dump_all(r) == before
+        r.save()
+    with ServerProcess(dir=str(tmp_path)) as s2:
+        r2 = s2.client(protocol=3)
+        assert _dump_all(r2) == before
+        assert r2.info("persistence")["rdb_last_load_keys_loaded"] == len(before)

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.helpers import ROOT, ServerProcess
+from helpers import ROOT, ServerProcess
 
 SCRIPT = ROOT / "benchmarks" / "snapshot_load.py"
 KEYS = 300

@@ -1,0 +1,276 @@
+"""Per-request cost of minikv's request path, without sockets or an event loop.
+
+Drives ``Client.data_received`` with the exact bytes ``redis-benchmark`` sends (16 pipelined
+requests per chunk, like ``-P 16``, or one per chunk) through a fake transport, and reports:
+
+* the Python time per request of the whole path (parse, dispatch, handler, encode, write);
+* a breakdown by stage, each timed alone on the same requests: ``RequestParser.feed``,
+  ``lookup`` + checks (``Client.execute`` minus the handler), the handler via ``Client.call``,
+  the bare handler, the reply encoder, and the output join;
+* optionally (``--cprofile``) the top functions under cProfile, per request.
+
+What this leaves out is the event loop and the kernel (recv/send/epoll): compare its totals
+with the server CPU per request measured by ``throughput.py`` to see how much that is.
+
+    python benchmarks/profile_hotpath.py                 # all workloads, -P 16 and -P 1
+    python benchmarks/profile_hotpath.py --tests set,get --cprofile
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from minikv.commands import lookup
+from minikv.config import Config
+from minikv.connection import Client
+from minikv.protocol import RequestParser, encode_command
+from minikv.server import Server
+
+KEYSPACE = 100_000
+VALUE = b"VXK"  # redis-benchmark's default 3-byte payload
+
+
+class FakeTransport:
+    """Just enough of ``asyncio.Transport`` for ``Client``; counts what is written."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name in ("peername", "sockname") else default
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def _key(prefix: bytes, rnd: random.Random) -> bytes:
+    return prefix + b"%012d" % rnd.randrange(KEYSPACE)
+
+
+def make_request(test: str, rnd: random.Random) -> bytes:
+    """One request as redis-benchmark -r 100000 sends it."""
+    if test == "ping_inline":
+        return b"PING\r\n"
+    if test == "ping_mbulk":
+        return encode_command(b"PING")
+    if test == "set":
+        return encode_command(b"SET", _key(b"key:", rnd), VALUE)
+    if test == "get":
+        return encode_command(b"GET", _key(b"key:", rnd))
+    if test == "incr":
+        return encode_command(b"INCR", _key(b"counter:", rnd))
+    if test == "mset":
+        args = [b"MSET"]
+        for _ in range(10):
+            args += [_key(b"key:", rnd), VALUE]
+        return encode_command(*args)
+    raise SystemExit(f"unknown test {test!r}")
+
+
+def make_chunks(test: str, pipeline: int, nchunks: int) -> list[bytes]:
+    rnd = random.Random(42)
+    return [b"".join(make_request(test, rnd) for _ in range(pipeline)) for _ in range(nchunks)]
+
+
+def new_client() -> tuple[Server, Client]:
+    server = Server(Config())
+    client = Client(server)
+    client.connection_made(FakeTransport())  # type: ignore[arg-type]
+    return server, client
+
+
+def prefill(client: Client) -> None:
+    """Load the keyspace as the SET/INCR runs of redis-benchmark would have."""
+    rnd = random.Random(1)
+    for _ in range(4):
+        client.data_received(make_chunks("set", 1000, 1)[0])
+        client.data_received(b"".join(make_request("incr", rnd) for _ in range(1000)))
+
+
+def per_request(stages: dict[str, Callable[[], Any]], nreq: int, rounds: int) -> dict[str, float]:
+    """Best-of-``rounds`` CPU seconds per request of each stage (each handles ``nreq`` requests).
+
+    Process CPU time rather than wall time, and the stages interleaved round by round, so that
+    a burst of other work on the machine hits every stage alike and the minimum filters it out.
+    """
+    best = dict.fromkeys(stages, float("inf"))
+    clock = time.process_time
+    for _ in range(rounds):
+        for name, fn in stages.items():
+            t0 = clock()
+            fn()
+            best[name] = min(best[name], clock() - t0)
+    return {name: t / nreq for name, t in best.items()}
+
+
+def measure(test: str, pipeline: int, nreq: int, rounds: int) -> dict[str, float]:
+    nchunks = max(1, nreq // pipeline)
+    nreq = nchunks * pipeline
+    chunks = make_chunks(test, pipeline, nchunks)
+    server, client = new_client()
+    prefill(client)
+    cfg = server.config
+
+    def whole() -> None:
+        dr = client.data_received
+        for c in chunks:
+            dr(c)
+
+    # The stages, each on the same input, in the order data_received runs them.
+    requests: list[list[bytes]] = []
+
+    def parse() -> None:
+        p = RequestParser(cfg.proto_max_bulk_len, cfg.client_query_buffer_limit)
+        requests.clear()
+        feed = p.feed
+        for c in chunks:
+            requests.extend(feed(c))
+
+    parse()
+    cmds = [lookup(a) for a in requests]
+
+    def lookup_only() -> None:
+        for a in requests:
+            lookup(a)
+
+    def execute() -> None:
+        ex = client.execute
+        for a in requests:
+            ex(a)
+
+    def call() -> None:
+        cl = client.call
+        for cmd, a in zip(cmds, requests, strict=True):
+            cl(cmd, a)
+
+    def handler() -> None:
+        for cmd, a in zip(cmds, requests, strict=True):
+            cmd.handler(client, a)
+
+    replies = [client.execute(a) for a in requests]
+
+    def encode() -> None:
+        enc = client.encode
+        for r in replies:
+            enc(r)
+
+    encoded = [client.encode(r) for r in replies]
+    batches = [encoded[i : i + pipeline] for i in range(0, len(encoded), pipeline)]
+
+    def join() -> None:
+        for b in batches:
+            b"".join(b) if len(b) > 1 else b[0]
+
+    out = per_request(
+        {
+            "data_received": whole,
+            "parser.feed": parse,
+            "lookup": lookup_only,
+            "execute": execute,
+            "call": call,
+            "handler": handler,
+            "encode": encode,
+            "join": join,
+        },
+        nreq,
+        rounds,
+    )
+    # execute = lookup + checks + call; call = stats + handler.
+    out["checks"] = out["execute"] - out["call"] - out["lookup"]
+    out["call overhead"] = out["call"] - out["handler"]
+    out["unaccounted"] = out["data_received"] - (
+        out["parser.feed"] + out["execute"] + out["encode"] + out["join"]
+    )
+    return out
+
+
+def cprofile(test: str, pipeline: int, nreq: int, top: int) -> str:
+    nchunks = max(1, nreq // pipeline)
+    chunks = make_chunks(test, pipeline, nchunks)
+    _, client = new_client()
+    prefill(client)
+    dr = client.data_received
+    prof = cProfile.Profile()
+    prof.enable()
+    for c in chunks:
+        dr(c)
+    prof.disable()
+    s = io.StringIO()
+    stats = pstats.Stats(prof, stream=s)
+    stats.sort_stats("tottime").print_stats(top)
+    return f"--- cProfile {test.upper()} -P {pipeline}: {nchunks * pipeline} requests ---\n" + (
+        s.getvalue()
+    )
+
+
+ORDER = [
+    "data_received",
+    "parser.feed",
+    "lookup",
+    "checks",
+    "call overhead",
+    "handler",
+    "encode",
+    "join",
+    "unaccounted",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--tests", default="set,get,incr,mset,ping_mbulk,ping_inline")
+    p.add_argument("--pipelines", default="16,1")
+    p.add_argument("--requests", type=int, default=8_000, help="requests per timing round")
+    p.add_argument("--rounds", type=int, default=40, help="timing rounds (best one is kept)")
+    p.add_argument("--cprofile", action="store_true", help="also print cProfile top functions")
+    p.add_argument("--top", type=int, default=15)
+    args = p.parse_args(argv)
+    tests = args.tests.split(",")
+    pipelines = [int(x) for x in args.pipelines.split(",")]
+    print(f"Python {sys.version.split()[0]}; CPU ns per request, best of {args.rounds} rounds")
+    header = ["test", "P", *ORDER]
+    rows = []
+    for pipeline in pipelines:
+        for test in tests:
+            r = measure(test, pipeline, args.requests, args.rounds)
+            rows.append([test.upper(), str(pipeline), *(f"{r[k] * 1e9:.0f}" for k in ORDER)])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+    for row in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    if args.cprofile:
+        for pipeline in pipelines:
+            for test in tests:
+                print()
+                print(cprofile(test, pipeline, args.requests, args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
