@@ -331,13 +331,6 @@ class Db:
         self.data[hash(key) & _MASK][key] = value
         self.touched(key)
 
-    def load(self, key: bytes, value: Any, deadline: int | None) -> None:
-        """Add a key while loading a snapshot (nobody can be WATCHing yet)."""
-        h = hash(key) & _MASK
-        self.data[h][key] = value
-        if deadline is not None:
-            self.expires[h][key] = deadline
-
     def delete(self, key: bytes) -> bool:
         h = hash(key) & _MASK
         if self.data[h].pop(key, None) is None:
