@@ -326,6 +326,22 @@ class Db:
         if self.watched or self.blocking_keys:
             self.touched(key)
 
+    def set_many(self, args: list[bytes], start: int = 1) -> None:
+        """``set`` for each key/value pair in ``args[start:]`` (MSET): one loop with no call per
+        key, since this is MSET's whole cost."""
+        data = self.data
+        expires = self.expires
+        notify = bool(self.watched or self.blocking_keys)
+        for i in range(start, len(args), 2):
+            key = args[i]
+            h = hash(key) & _MASK
+            data[h][key] = args[i + 1]
+            exp = expires[h]
+            if exp:
+                exp.pop(key, None)
+            if notify:
+                self.touched(key)
+
     def replace_value(self, key: bytes, value: Any) -> None:
         """Overwrite the value of an existing key, keeping its deadline (APPEND, INCR...)."""
         self.data[hash(key) & _MASK][key] = value

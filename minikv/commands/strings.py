@@ -312,9 +312,7 @@ def mget(c: Client, args: list[bytes]) -> Any:
 )
 def mset(c: Client, args: list[bytes]) -> Any:
     _check_pairs(args)
-    db = c.db
-    for i in range(1, len(args), 2):
-        db.set(args[i], args[i + 1])
+    c.db.set_many(args)
     c.server.keyspace.dirty += (len(args) - 1) // 2
     return OK
 
@@ -334,8 +332,7 @@ def msetnx(c: Client, args: list[bytes]) -> Any:
     db = c.db
     if any(db.get(args[i]) is not None for i in range(1, len(args), 2)):
         return 0
-    for i in range(1, len(args), 2):
-        db.set(args[i], args[i + 1])
+    db.set_many(args)
     c.server.keyspace.dirty += (len(args) - 1) // 2
     return 1
 
