@@ -223,7 +223,7 @@ class Client(asyncio.Protocol):
                 and self.multi is None
                 and self.authenticated
                 and ((len(args) == cmd.arity) if cmd.arity > 0 else (len(args) >= -cmd.arity))
-                and (persistence.last_bgsave_ok or not cmd.is_write)
+                and (persistence.last_bgsave_ok or not (cmd.is_write or cmd.name == "ping"))
             ):
                 self.last_cmd = cmd.name
                 try:
@@ -321,7 +321,10 @@ class Client(asyncio.Protocol):
                     return self._reject(refusal, cmd)
                 self.multi.append((cmd, args))
                 return QUEUED
-        elif cmd.is_write and (refusal := self.server.write_refusal()) is not None:
+        elif (cmd.is_write or cmd.name == "ping") and (
+            refusal := self.server.write_refusal()
+        ) is not None:
+            # Redis refuses PING too while writes are refused, so health checks see MISCONF.
             return self._reject(refusal, cmd)
         return self.call(cmd, args)
 
