@@ -3,7 +3,6 @@ lookup (WRONGTYPE) and the HSCAN/SSCAN/ZSCAN options and cursor."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, TypeVar
 
@@ -37,27 +36,6 @@ def parse_int(b: bytes, err: ReplyError = NOT_INTEGER) -> int:
     if b"%d" % v != b or not LLONG_MIN <= v <= LLONG_MAX:
         raise err
     return v
-
-
-def parse_float(b: bytes, err: ReplyError = NOT_FLOAT) -> float:
-    """A double as Redis's string2ld/strtold accepts it: no spaces, no NaN."""
-    if not b or b[0] in b" \t\n\r" or b[-1] in b" \t\n\r":
-        raise err
-    try:
-        v = float(b)
-    except ValueError:
-        raise err from None
-    if math.isnan(v):
-        raise err
-    return v
-
-
-def upper(b: bytes) -> bytes:
-    return b.upper()
-
-
-def ascii_str(b: bytes) -> str:
-    return b.decode("utf-8", errors="replace")
 
 
 # --- shared by the collection types (hashes, sets, lists, sorted sets) -------------------------
