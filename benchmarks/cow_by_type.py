@@ -8,24 +8,33 @@ RSS. Nothing writes to the data during the save, so every copied page is the chi
     python benchmarks/cow_by_type.py                 # every type, 300k keys each
     python benchmarks/cow_by_type.py --types set --keys 1000000
     python benchmarks/cow_by_type.py --types mix --keys 1000000   # all five, equal parts
+    python benchmarks/cow_by_type.py --server --keys 1000000      # real servers, see below
+
+``--server`` measures the same mix through real servers instead, minikv beside redis-server in
+one run: each is filled over the network (pipelined SET/HSET/SADD/RPUSH/ZADD, the five types in
+equal parts), then BGSAVE runs with no writes and the row shows ``rdb_last_cow_size`` from INFO
+persistence as a share of ``used_memory_rss`` — what a user of either server would read.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import gc
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from minikv.cow import private_dirty_bytes, rss_bytes
 from minikv.keyspace import Keyspace
 from minikv.persistence.snapshot import save_to_file
+from minikv.quicklist import QuickList
+from minikv.setvalue import SetValue
 from minikv.zset import ZSet
 
 TYPES = ("string", "hash", "set", "list", "zset")
@@ -39,9 +48,9 @@ def value(kind: str, i: int) -> object:
     if kind == "hash":
         return {b"f1": b"a%d" % i, b"f2": b"b%d" % i}
     if kind == "set":
-        return {b"m1%d" % i, b"m2%d" % i, b"m3"}
+        return SetValue.fromkeys([b"m1%d" % i, b"m2%d" % i, b"m3"])
     if kind == "list":
-        return collections.deque([b"x%d" % i, b"y%d" % i])
+        return QuickList([b"x%d" % i, b"y%d" % i])
     return ZSet.from_scores({b"a%d" % i: 1.0, b"b": 2.0})
 
 
@@ -70,11 +79,66 @@ def measure(kind: str, n: int) -> str:
     )
 
 
+def fill_over_network(client: Any, n: int) -> None:
+    pipe = client.pipeline(transaction=False)
+    for i in range(n):
+        key = b"key:%d" % i
+        kind = TYPES[i % len(TYPES)]
+        if kind == "string":
+            pipe.set(key, value(kind, i))
+        elif kind == "hash":
+            pipe.hset(key, mapping=value(kind, i))
+        elif kind == "set":
+            pipe.sadd(key, *value(kind, i))
+        elif kind == "list":
+            pipe.rpush(key, *value(kind, i))
+        else:
+            pipe.zadd(key, dict(value(kind, i)))
+        if len(pipe) >= 2000:
+            pipe.execute()
+    pipe.execute()
+
+
+def measure_servers(n: int) -> None:
+    from common import Server, loadavg, start_bgsave
+
+    print(f"load average before: {loadavg()}")
+    print("| server | keys | RSS MB | rdb_last_cow_size MB | COW % of RSS | bgsave s |")
+    print("|---|---|---|---|---|---|")
+    workdir = tempfile.mkdtemp(prefix="cow-by-type-")
+    for kind in ("minikv", "redis"):
+        srv = Server(kind, workdir)
+        srv.start()
+        try:
+            fill_over_network(srv.client, n)
+            t = time.perf_counter()
+            start_bgsave(srv)
+            while int(srv.info("persistence")["rdb_bgsave_in_progress"]):
+                time.sleep(0.05)
+            secs = time.perf_counter() - t
+            pers = srv.info("persistence")
+            if pers["rdb_last_bgsave_status"] != "ok":
+                raise SystemExit(f"{kind}: BGSAVE failed")
+            cow = int(pers["rdb_last_cow_size"])
+            rss = int(srv.info("memory")["used_memory_rss"])
+            print(
+                f"| {kind} | {n:,} | {rss / 2**20:.0f} | {cow / 2**20:.1f} | "
+                f"{cow / rss * 100:.2f} | {secs:.2f} |",
+                flush=True,
+            )
+        finally:
+            srv.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keys", type=int, default=300_000)
     ap.add_argument("--types", default=",".join(TYPES))
+    ap.add_argument("--server", action="store_true", help="through real servers (mix only)")
     a = ap.parse_args()
+    if a.server:
+        measure_servers(a.keys)
+        return 0
     print("| type | keys | RSS MB | child COW MB | COW % of RSS | save s | file MB |")
     print("|---|---|---|---|---|---|---|")
     for kind in a.types.split(","):

@@ -16,6 +16,9 @@ import time
 from typing import Any
 
 from minikv.persistence.format import SnapshotError, read_snapshot
+from minikv.quicklist import QuickList
+from minikv.setvalue import SetValue
+from minikv.zset import ZSet
 
 
 def _jsonable(v: Any) -> Any:
@@ -24,14 +27,12 @@ def _jsonable(v: Any) -> Any:
             return v.decode("utf-8")
         except UnicodeDecodeError:
             return {"base64": base64.b64encode(v).decode()}
-    if isinstance(v, dict):
-        return {str(_jsonable(k)): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, set):
+    if isinstance(v, SetValue):  # before dict: a set is a dict member -> None
         return sorted((_jsonable(x) for x in v), key=str)
-    if isinstance(v, list | tuple) or type(v).__name__ == "deque":
+    if isinstance(v, dict):  # a hash, or a sorted set (member -> score)
+        return {str(_jsonable(k)): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, QuickList):
         return [_jsonable(x) for x in v]
-    if hasattr(v, "scores"):  # a sorted set: member -> score
-        return _jsonable(v.scores)
     return v
 
 
@@ -77,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-_TYPE_NAMES = {"bytes": "string", "dict": "hash", "set": "set", "deque": "list", "ZSet": "zset"}
+_TYPE_NAMES = {bytes: "string", dict: "hash", SetValue: "set", QuickList: "list", ZSet: "zset"}
 
 
 def _type_name(v: Any) -> str:
-    return _TYPE_NAMES.get(type(v).__name__, type(v).__name__)
+    return _TYPE_NAMES.get(type(v), type(v).__name__)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,15 @@ class Config:
     pidfile: str = ""
     #: Absolute path of the config file given at startup ("" if none): CONFIG REWRITE's target.
     config_file: str = ""
+    # Encoding thresholds (Redis 7.0's built-in defaults). minikv's containers do not change
+    # with them; they decide what OBJECT ENCODING / DEBUG OBJECT report, as Redis would.
+    hash_max_listpack_entries: int = 512
+    hash_max_listpack_value: int = 64
+    set_max_intset_entries: int = 512
+    zset_max_listpack_entries: int = 128
+    zset_max_listpack_value: int = 64
+    list_max_listpack_size: int = -2
+    list_compress_depth: int = 0
 
 
 # --- value codecs --------------------------------------------------------------------------------
@@ -115,15 +124,24 @@ def _enum(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def _int_range(lo: int, hi: int, clamp: tuple[int, int] | None = None) -> Callable[[str], int]:
-    """An integer (memory units allowed) in [lo, hi]; ``clamp`` then narrows it silently, as
-    Redis does for ``hz`` (accepts 0..INT_MAX, runs at 1..500)."""
+def _int_range(
+    lo: int, hi: int, clamp: tuple[int, int] | None = None, memory: bool = False
+) -> Callable[[str], int]:
+    """An integer in [lo, hi] (with ``memory``, units such as ``64mb`` allowed: Redis's
+    MEMORY_CONFIG); ``clamp`` then narrows it silently, as Redis does for ``hz`` (accepts
+    0..INT_MAX, runs at 1..500)."""
 
     def parse(text: str) -> int:
         try:
-            v = parse_memory(text)
+            if not memory and not re.fullmatch(r"-?[0-9]+", text):  # string2ll, strictly
+                raise ValueError
+            v = parse_memory(text) if memory else int(text)
         except ValueError:
-            raise ConfigError("argument couldn't be parsed into an integer") from None
+            raise ConfigError(
+                "argument must be a memory value"
+                if memory
+                else "argument couldn't be parsed into an integer"
+            ) from None
         if not lo <= v <= hi:
             raise ConfigError(f"argument must be between {lo} and {hi} inclusive")
         if clamp is not None:
@@ -131,6 +149,10 @@ def _int_range(lo: int, hi: int, clamp: tuple[int, int] | None = None) -> Callab
         return v
 
     return parse
+
+
+_SIZE = _int_range(0, 2**63 - 1)  # size_t configs: 0..LONG_MAX
+_SIZE_MEMORY = _int_range(0, 2**63 - 1, memory=True)
 
 
 def _filename(text: str) -> str:
@@ -156,6 +178,20 @@ def _apply_dir(config: Config) -> None:
     config.dir = os.getcwd()
 
 
+def apply_encodings(config: Config) -> None:
+    """Hand the encoding thresholds to the value modules, which read them on every check (module
+    globals: a lookup through the client on each OBJECT ENCODING would cost more than it tells)."""
+    from minikv import quicklist, zset
+    from minikv.commands import hashes, sets
+
+    hashes.HASH_MAX_LISTPACK_ENTRIES = config.hash_max_listpack_entries
+    hashes.HASH_MAX_LISTPACK_VALUE = config.hash_max_listpack_value
+    sets.SET_MAX_INTSET_ENTRIES = config.set_max_intset_entries
+    zset.set_limits(config.zset_max_listpack_entries, config.zset_max_listpack_value)
+    quicklist.LIST_MAX_LISTPACK_SIZE = config.list_max_listpack_size
+    quicklist.LIST_COMPRESS_DEPTH = config.list_compress_depth
+
+
 def _apply_loglevel(config: Config) -> None:
     from minikv import log
 
@@ -173,6 +209,8 @@ class Param:
     protected: bool = False
     #: Live effect after a successful CONFIG SET; raises ConfigError to roll the change back.
     apply: Callable[[Config], None] | None = None
+    #: Redis's older name for it (e.g. hash-max-ziplist-entries), accepted everywhere.
+    alias: str = ""
 
 
 PARAMS: dict[str, Param] = {
@@ -198,11 +236,15 @@ PARAMS: dict[str, Param] = {
         Param("stop-writes-on-bgsave-error", "stop_writes_on_bgsave_error", parse_bool, _yesno),
         Param("rdbchecksum", "rdbchecksum", parse_bool, _yesno),
         Param("appendonly", "appendonly", parse_bool, _yesno),
-        Param("proto-max-bulk-len", "proto_max_bulk_len", _int_range(1024 * 1024, 2**63 - 1)),
+        Param(
+            "proto-max-bulk-len",
+            "proto_max_bulk_len",
+            _int_range(1024 * 1024, 2**63 - 1, memory=True),
+        ),
         Param(
             "client-query-buffer-limit",
             "client_query_buffer_limit",
-            _int_range(1024 * 1024, 2**63 - 1),
+            _int_range(1024 * 1024, 2**63 - 1, memory=True),
         ),
         Param("hz", "hz", _int_range(0, 2**31 - 1, clamp=(1, 500))),
         Param("timeout", "timeout", _int_range(0, 2**31 - 1)),
@@ -221,12 +263,30 @@ PARAMS: dict[str, Param] = {
         Param("rdb-key-save-delay", "rdb_key_save_delay", _int_range(-(2**31), 2**31 - 1)),
         Param("daemonize", "daemonize", parse_bool, _yesno, mutable=False),
         Param("pidfile", "pidfile", str, mutable=False),
+        *(
+            Param(name, name.replace("-", "_"), parse, alias=alias, apply=apply_encodings)
+            for name, alias, parse in [
+                ("hash-max-listpack-entries", "hash-max-ziplist-entries", _SIZE),
+                ("hash-max-listpack-value", "hash-max-ziplist-value", _SIZE_MEMORY),
+                ("set-max-intset-entries", "", _SIZE),
+                ("zset-max-listpack-entries", "zset-max-ziplist-entries", _SIZE),
+                ("zset-max-listpack-value", "zset-max-ziplist-value", _SIZE_MEMORY),
+                (
+                    "list-max-listpack-size",
+                    "list-max-ziplist-size",
+                    _int_range(-(2**31), 2**31 - 1),
+                ),
+                ("list-compress-depth", "", _int_range(0, 2**31 - 1)),
+            ]
+        ),
     ]
 }
+#: Every name CONFIG GET lists and CONFIG SET takes: primary names and aliases.
+ALL_NAMES: dict[str, Param] = PARAMS | {p.alias: p for p in PARAMS.values() if p.alias}
 
 
 def lookup_param(name: str) -> Param | None:
-    return PARAMS.get(name.lower())
+    return ALL_NAMES.get(name.lower())
 
 
 def set_param(config: Config, name: str, value: str) -> None:
@@ -304,7 +364,7 @@ def get_params(config: Config, pattern: str) -> dict[str, str]:
         return {pattern: render_param(config, p)} if p is not None else {}
     return {
         name: render_param(config, p)
-        for name, p in PARAMS.items()
+        for name, p in ALL_NAMES.items()
         if glob_match(pattern, name, nocase=True)
     }
 
@@ -322,6 +382,7 @@ def config_set(config: Config, pairs: list[tuple[str, str]], is_local: bool = Tr
     old value.
     """
     params: list[Param] = []
+    names: list[str] = []  # as Redis names them in errors: an alias stays the alias
     for name, _ in pairs:
         p = lookup_param(name)
         if p is None:
@@ -333,18 +394,19 @@ def config_set(config: Config, pairs: list[tuple[str, str]], is_local: bool = Tr
         if p in params:
             raise _set_failed(name, "duplicate parameter")
         params.append(p)
+        names.append(p.alias if name.lower() == p.alias else p.name)
     old = [getattr(config, p.attr) for p in params]
 
     def restore() -> None:
         for p, v in zip(params, old, strict=True):
             setattr(config, p.attr, v)
 
-    for p, (_, value) in zip(params, pairs, strict=True):
+    for p, shown, (_, value) in zip(params, names, pairs, strict=True):
         try:
             setattr(config, p.attr, p.parse(value))
         except ConfigError as e:
             restore()
-            raise _set_failed(p.name, e.message) from None
+            raise _set_failed(shown, e.message) from None
     applied: list[Callable[[Config], None]] = []
     for p in params:
         if p.apply is not None and p.apply not in applied:
@@ -391,7 +453,7 @@ def parse_config_text(config: Config, text: str) -> None:
                     saves = (saves or []) + parse_save(" ".join(args))
                 config.save = saves
                 continue
-            if name not in PARAMS or not args:
+            if lookup_param(name) is None or not args:
                 raise ConfigError("Bad directive or wrong number of arguments")
             set_param(config, name, " ".join(args))
         except ConfigError as e:
@@ -435,13 +497,12 @@ def rewrite_config_file(config: Config) -> None:
         if not stripped or stripped.startswith("#"):
             out.append(raw)
             continue
-        name = stripped.split(None, 1)[0].lower()
-        p = PARAMS.get(name)
+        p = lookup_param(stripped.split(None, 1)[0])
         if p is None:
             out.append(raw)
-        elif name not in written:
+        elif p.name not in written:  # an alias's line is rewritten under the primary name
             out.append(render_config_line(config, p))
-            written.add(name)
+            written.add(p.name)
         # later duplicate lines of a parameter already written are dropped
     extra = [
         render_config_line(config, p)

@@ -20,7 +20,7 @@ from typing import Any
 
 from minikv import REDIS_VERSION, __version__
 from minikv.commands import load_all
-from minikv.config import Config
+from minikv.config import Config, apply_encodings
 from minikv.connection import Client
 from minikv.keyspace import Keyspace
 from minikv.log import log
@@ -73,6 +73,7 @@ class Stats:
 class Server:
     def __init__(self, config: Config) -> None:
         load_all()
+        apply_encodings(config)
         self.config = config
         self.keyspace = Keyspace(config.databases)
         self.persistence = Persistence(self)

@@ -1,8 +1,15 @@
 """The sorted set value: members with double scores, ordered by (score, member).
 
-``ZSet`` keeps a ``dict`` member -> score (``.scores``, O(1) ZSCORE and membership) and a
-``SortedList`` of ``(score, member)`` tuples (``.index``) for everything ordered: rank, range by
-rank/score/lex and counts are O(log n) bisections plus the size of the reply, never a sort.
+``ZSet`` *is* a ``dict`` member -> score (O(1) ZSCORE and membership) and keeps a ``SortedList``
+of ``(score, member)`` tuples (``.index``) for everything ordered: rank, range by rank/score/lex
+and counts are O(log n) bisections plus the size of the reply, never a sort.
+
+Why a dict subclass rather than an object holding a dict: the snapshot child encodes the value
+itself with msgspec, which walks a dict (subclass included) in C with borrowed references, so
+writing a sorted set dirties no page of the parent's data (copy-on-write). A wrapper object would
+need a Python hook per value, and every Python touch writes a reference count. The dict's own
+mutating methods (``__setitem__``, ``pop``, ``update``...) bypass the index: change a ``ZSet``
+only through the methods defined here.
 
 Redis stores small sorted sets as a listpack and big ones as a skiplist. Both order the same
 way, so only two things leak through and are kept here: OBJECT ENCODING (``big``: set once the
@@ -56,13 +63,14 @@ MINUS = "-"
 PLUS = "+"
 
 
-class ZSet:
-    """A sorted set. Mutate it only through its methods (they keep both structures in step)."""
+class ZSet(dict[bytes, float]):
+    """A sorted set: member -> score. Mutate it only through the methods below (they keep the
+    dict and the index in step)."""
 
-    __slots__ = ("big", "index", "scores")
+    __slots__ = ("big", "index")
 
     def __init__(self) -> None:
-        self.scores: dict[bytes, float] = {}
+        super().__init__()
         self.index: SortedList = SortedList()
         #: OBJECT ENCODING is "skiplist" (else "listpack").
         self.big = False
@@ -78,19 +86,16 @@ class ZSet:
         if not z.big:
             # The listpack stores integral scores as integers: -0 becomes 0.
             scores = {m: (s if s else 0.0) for m, s in scores.items()}
-        z.scores = dict(scores)
+        dict.update(z, scores)
         z.index = SortedList((s, m) for m, s in scores.items())
         return z
 
-    def copy(self) -> ZSet:
+    def copy(self) -> ZSet:  # type: ignore[override]
         z = ZSet()
-        z.scores = self.scores.copy()
+        dict.update(z, self)
         z.index = self.index.copy()
         z.big = self.big
         return z
-
-    def __len__(self) -> int:
-        return len(self.scores)
 
     def encoding(self) -> str:
         return "skiplist" if self.big else "listpack"
@@ -99,11 +104,11 @@ class ZSet:
 
     def add(self, member: bytes, score: float) -> None:
         """Insert ``member`` or move it to ``score`` (never NaN)."""
-        old = self.scores.get(member)
+        old = self.get(member)
         if (
             old is None
             and not self.big
-            and (len(self.scores) >= MAX_LISTPACK_ENTRIES or len(member) > MAX_LISTPACK_VALUE)
+            and (len(self) >= MAX_LISTPACK_ENTRIES or len(member) > MAX_LISTPACK_VALUE)
         ):
             self.big = True  # converted before the insertion, as zsetAdd does
         if not self.big and score == 0:
@@ -112,11 +117,11 @@ class ZSet:
             if old == score:  # -0 and 0 too: Redis keeps the old one
                 return
             self.index.remove((old, member))
-        self.scores[member] = score
+        dict.__setitem__(self, member, score)
         self.index.add((score, member))
 
     def remove(self, member: bytes) -> bool:
-        score = self.scores.pop(member, None)
+        score = dict.pop(self, member, None)
         if score is None:
             return False
         self.index.remove((score, member))
@@ -126,21 +131,21 @@ class ZSet:
         """Remove the entries of ranks [lo, hi); returns how many."""
         if hi <= lo:
             return 0
-        scores = self.scores
         for _, m in self.index.islice(lo, hi):
-            del scores[m]
+            dict.__delitem__(self, m)
         del self.index[lo:hi]
         return hi - lo
 
-    def pop(self, last: bool) -> tuple[float, bytes]:
+    def pop_end(self, last: bool) -> tuple[float, bytes]:
+        """Remove and return the lowest (highest with ``last``) entry."""
         score, member = self.index.pop(-1 if last else 0)
-        del self.scores[member]
+        dict.__delitem__(self, member)
         return score, member
 
     # --- ordered reads ------------------------------------------------------------------
 
     def rank(self, member: bytes) -> int | None:
-        score = self.scores.get(member)
+        score = self.get(member)
         if score is None:
             return None
         return self.index.bisect_left((score, member))
@@ -204,6 +209,6 @@ class ZSet:
                 hi = mid
         return lo
 
-    def items(self) -> Iterable[tuple[float, bytes]]:
+    def entries(self) -> Iterable[tuple[float, bytes]]:
         """All (score, member) entries in order."""
         return self.index

@@ -268,3 +268,94 @@ def test_get_params_exact_and_glob():
 )
 def test_glob_match(pattern: str, string: str, nocase: bool, expected: bool):
     assert glob_match(pattern, string, nocase) is expected
+
+
+# --- encoding thresholds -----------------------------------------------------------------------
+
+ENCODING_PARAMS = [
+    "hash-max-listpack-entries",
+    "hash-max-ziplist-entries",
+    "hash-max-listpack-value",
+    "hash-max-ziplist-value",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-ziplist-entries",
+    "zset-max-listpack-value",
+    "zset-max-ziplist-value",
+    "list-max-listpack-size",
+    "list-max-ziplist-size",
+    "list-compress-depth",
+]
+
+
+def test_encoding_params_match_redis(server: ServerProcess, redis_server: ServerProcess):
+    mine, theirs = server.client(decode_responses=True), redis_server.client(decode_responses=True)
+    for name in ENCODING_PARAMS:
+        assert mine.config_get(name) == theirs.config_get(name), name
+    for pattern in ("*max-listpack*", "*ziplist*", "set-max-*", "list-*"):
+        assert mine.config_get(pattern) == theirs.config_get(pattern), pattern
+    for name, value in [
+        ("hash-max-listpack-entries", "-1"),
+        ("hash-max-ziplist-value", "abc"),
+        ("list-compress-depth", "-3"),
+        ("list-max-listpack-size", "99999999999"),
+    ]:
+        errors = []
+        for c in (mine, theirs):
+            with pytest.raises(Exception) as e:
+                c.config_set(name, value)
+            errors.append(str(e.value))
+        assert errors[0] == errors[1], name
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_encoding_params_change_object_encoding(
+    server: ServerProcess, redis_server: ServerProcess, resp: int
+):
+    """A lowered threshold makes a new value of that size take the big encoding, in both."""
+    for s in (server, redis_server):
+        c = s.client(protocol=resp, decode_responses=True)
+        c.flushall()
+        try:
+            c.config_set("hash-max-ziplist-entries", "2")  # the alias sets the primary name
+            assert c.config_get("hash-max-listpack-entries") == {"hash-max-listpack-entries": "2"}
+            c.config_set("set-max-intset-entries", "2")
+            c.config_set("zset-max-listpack-entries", "1")
+            c.config_set("zset-max-listpack-value", "3")
+            c.hset("h", mapping={"a": "1", "b": "2", "c": "3"})
+            c.hset("h2", mapping={"a": "1", "b": "2"})
+            c.sadd("s", 1, 2, 3)
+            c.sadd("s2", 1, 2)
+            c.zadd("z", {"a": 1, "b": 2})
+            c.zadd("z2", {"long-member": 1})
+            c.zadd("z3", {"abc": 1})
+            got = {k: c.object("encoding", k) for k in ("h", "h2", "s", "s2", "z", "z2", "z3")}
+            assert got == {
+                "h": "hashtable",
+                "h2": "listpack",
+                "s": "hashtable",
+                "s2": "intset",
+                "z": "skiplist",
+                "z2": "skiplist",
+                "z3": "listpack",
+            }, s.kind
+        finally:  # the redis-server is shared by the session
+            c.config_set("hash-max-listpack-entries", "512")
+            c.config_set("set-max-intset-entries", "512")
+            c.config_set("zset-max-listpack-entries", "128")
+            c.config_set("zset-max-listpack-value", "64")
+            c.flushall()
+
+
+def test_alias_lines_rewritten_under_primary_name(tmp_path: Path):
+    conf = tmp_path / "minikv.conf"
+    conf.write_text("hash-max-ziplist-entries 7\nlist-max-ziplist-size 5\n")
+    with ConfServer(conf) as s:
+        c = s.client(decode_responses=True)
+        assert c.config_get("hash-max-listpack-entries") == {"hash-max-listpack-entries": "7"}
+        assert c.config_get("list-max-ziplist-size") == {"list-max-ziplist-size": "5"}
+        c.config_set("set-max-intset-entries", "9")
+        assert c.execute_command("CONFIG", "REWRITE") in ("OK", True)
+    text = conf.read_text()
+    assert "hash-max-listpack-entries 7" in text and "ziplist" not in text
+    assert "list-max-listpack-size 5" in text and "set-max-intset-entries 9" in text

@@ -1,11 +1,21 @@
 """List commands: replies, options and error texts checked against redis-server (differential,
 RESP2 and RESP3), plus redis-py checks of the same behaviour on both protocols, WATCH seeing
-in-place changes, and bigger lists through LRANGE/LTRIM from both ends."""
+in-place changes, and bigger lists through LRANGE/LTRIM from both ends. Big lists (thousands of
+elements, many quicklist nodes) are checked at the node boundaries, for several
+list-max-listpack-size values."""
 
 from __future__ import annotations
 
+from itertools import accumulate
+from typing import Any
+
+import pytest
 import redis
 from conftest import Differential
+from helpers import run_raw
+
+from minikv import quicklist
+from minikv.quicklist import QuickList
 
 BIG = "9223372036854775807"
 SMALL = "-9223372036854775808"
@@ -450,3 +460,147 @@ def test_lmpop_blmpop_differential(differential: Differential) -> None:
         ("EXEC",),
         ("BLMPOP", "0", "1"),
     )
+
+
+# --- big lists: many quicklist nodes --------------------------------------------------------
+
+
+def _big_list_commands(n: int, fill: int) -> list[tuple[Any, ...]]:
+    """Build a list of ``n`` elements and poke it around the boundaries of its nodes (where
+    minikv's QuickList starts a new block for ``fill``): LINDEX, LRANGE, LSET, LINSERT, LPOS,
+    LREM, LTRIM, each from both ends."""
+    items: list[bytes] = []
+    for i in range(n):
+        if i % 97 == 0:
+            items.append(b"%d" % (i * 1000))  # stored as an integer by listpack
+        elif i % 331 == 0:
+            items.append(b"s%d-" % i + b"x" * 300)
+        else:
+            items.append(b"e%d" % i)
+    saved = quicklist.LIST_MAX_LISTPACK_SIZE
+    quicklist.LIST_MAX_LISTPACK_SIZE = fill
+    try:
+        starts = list(accumulate(len(b) for b in QuickList(items).blocks()))[:-1]
+    finally:
+        quicklist.LIST_MAX_LISTPACK_SIZE = saved
+    assert len(starts) >= 3, "the list should cross several nodes"
+    step = max(1, len(starts) // 40)  # small nodes: a sample of the boundaries is enough
+    starts = starts[::step]
+    cmds: list[tuple[Any, ...]] = [("CONFIG", "SET", "list-max-listpack-size", fill)]
+    for i in range(0, n, 1000):
+        cmds.append(("RPUSH", "l", *items[i : i + 1000]))
+    cmds.append(("LLEN", "l"))
+    for b in starts:
+        for i in (b - 1, b, b + 1):
+            cmds += [("LINDEX", "l", i), ("LINDEX", "l", i - n)]
+        cmds += [("LRANGE", "l", b - 3, b + 3), ("LRANGE", "l", b - n - 2, b - n + 2)]
+        cmds += [("LPOS", "l", items[b]), ("LPOS", "l", items[b - 1], "RANK", -1)]
+    # Duplicates at the boundaries, then searches and removals of them.
+    for b in starts:
+        cmds += [("LSET", "l", b, "dup"), ("LSET", "l", b - 1 - n, "dup")]
+    cmds += [
+        ("LPOS", "l", "dup", "COUNT", 0),
+        ("LPOS", "l", "dup", "RANK", 2, "COUNT", 3),
+        ("LPOS", "l", "dup", "RANK", -2, "COUNT", 0),
+        ("LPOS", "l", "dup", "RANK", -1, "MAXLEN", starts[0] + 5),
+        ("LPOS", "l", "dup", "COUNT", 0, "MAXLEN", starts[1] + 1),
+        ("LREM", "l", 2, "dup"),
+        ("LREM", "l", -2, "dup"),
+        ("LPOS", "l", "dup", "COUNT", 0),
+    ]
+    # Inserts next to pivots at the boundaries (the pivots are unique), longer values too.
+    for k, b in enumerate(starts):
+        pivot = items[b + 2] if items[b + 2] != b"dup" else items[b + 3]
+        cmds += [
+            ("LINSERT", "l", "BEFORE", pivot, f"before{k}"),
+            ("LINSERT", "l", "AFTER", pivot, b"after" + b"y" * 200),
+            ("LSET", "l", b + 1, b"z" * 500),
+            ("LINDEX", "l", b + 1),
+            ("LRANGE", "l", b - 2, b + 6),
+        ]
+    cmds += [
+        ("LREM", "l", 0, "dup"),
+        ("LLEN", "l"),
+        ("LRANGE", "l", 0, -1),
+        ("LTRIM", "l", starts[0] - 1, -(n - starts[-1]) - 1),
+        ("LRANGE", "l", 0, -1),
+        ("LTRIM", "l", 1, -2),
+        ("LPOP", "l", starts[0] + 1),
+        ("RPOP", "l", 3),
+        ("LRANGE", "l", 0, -1),
+        ("CONFIG", "SET", "list-max-listpack-size", -2),
+    ]
+    return cmds
+
+
+@pytest.mark.parametrize("fill", [-2, -1, 4, 100])
+def test_big_list_node_boundaries_differential(differential: Differential, fill: int) -> None:
+    try:
+        differential.check(*_big_list_commands(5000, fill), resp=(2,))
+    finally:
+        for srv in (differential.mk, differential.rd):
+            run_raw(srv.port, [("CONFIG", "SET", "list-max-listpack-size", -2)])
+
+
+def test_big_push_pop_differential(differential: Differential) -> None:
+    """Pushes of many elements at once and pops of many, across nodes, at both ends."""
+    left = [b"L%d" % i for i in range(7000)]
+    right = [b"%d" % i for i in range(7000)]
+    differential.check(
+        ("LPUSH", "l", *left),
+        ("RPUSH", "l", *right),
+        ("LPUSH", "l", *left[:3000]),
+        ("LLEN", "l"),
+        ("LRANGE", "l", 2990, 3010),
+        ("LRANGE", "l", -7010, -6990),
+        ("LINDEX", "l", 10_000),
+        ("LPOP", "l", 4000),
+        ("RPOP", "l", 5000),
+        ("LMPOP", "1", "l", "LEFT", "COUNT", 1500),
+        ("LMOVE", "l", "m", "LEFT", "RIGHT"),
+        ("LRANGE", "l", 0, -1),
+        ("RPOP", "l", 100_000),
+        ("EXISTS", "l"),
+        resp=(2,),
+    )
+
+
+def _ql_fields(port: int, commands: list[tuple[Any, ...]]) -> list[str]:
+    replies = run_raw(port, [("FLUSHALL",), *commands, ("DEBUG", "OBJECT", "l")])
+    assert replies[-1].startswith(b"+Value at:"), replies[-1]
+    return [f for f in replies[-1].decode().split() if f.startswith("ql_")]
+
+
+@pytest.mark.parametrize("fill", [-2, -1, 3, 64])
+def test_debug_object_quicklist_fields(differential: Differential, fill: int) -> None:
+    """DEBUG OBJECT's ql_nodes/ql_avg_node/ql_listpack_max/ql_uncompressed_size match Redis
+    after pushes, pops, inserts (node splits and merges), LSET, LREM and LTRIM."""
+    values = [b"v%d" % i for i in range(3000)] + [b"%d" % (i * 7919) for i in range(2000)]
+    commands: list[tuple[Any, ...]] = [
+        ("CONFIG", "SET", "list-max-listpack-size", fill),
+        ("RPUSH", "l", *values[:2500]),
+        ("LPUSH", "l", *values[2500:]),
+        ("LPUSH", "l", b"x" * 5000, b"y" * 70, b"z" * 200),
+    ]
+    for i in range(0, 5000, 97):
+        commands += [
+            ("LINSERT", "l", "AFTER", values[i], b"after%d" % i),
+            ("LINSERT", "l", "BEFORE", values[i], b"w" * (i % 150)),
+        ]
+    commands += [
+        ("LSET", "l", 1234, b"q" * 3000),
+        ("LREM", "l", 0, b"v1"),
+        ("LREM", "l", -5, b"w" * 96),
+        ("LPOP", "l", 777),
+        ("RPOP", "l", 333),
+        ("LTRIM", "l", 111, -222),
+        ("CONFIG", "SET", "list-max-listpack-size", -2),
+    ]
+    try:
+        mine = _ql_fields(differential.mk.port, commands)
+        theirs = _ql_fields(differential.rd.port, commands)
+    finally:
+        for srv in (differential.mk, differential.rd):
+            run_raw(srv.port, [("CONFIG", "SET", "list-max-listpack-size", -2)])
+    assert mine == theirs
+    assert len(mine) == 5 and mine[2] == f"ql_listpack_max:{fill}"

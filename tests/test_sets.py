@@ -5,9 +5,18 @@ seeing in-place changes."""
 
 from __future__ import annotations
 
+import collections
+import random
+
+import msgpack
+import msgspec
 import pytest
 import redis
 from conftest import Differential
+from helpers import ServerProcess, run_raw
+
+from minikv import setvalue
+from minikv.setvalue import SetValue
 
 BIG = "9223372036854775807"
 SMALL = "-9223372036854775808"
@@ -434,3 +443,258 @@ def test_set_survives_reload_differential(differential: Differential) -> None:
         ("SISMEMBER", "s", "a"),
         ("TYPE", "s"),
     )
+
+
+# --- SetValue: the dict that holds a set -------------------------------------------------------
+
+
+def split_members(raw: bytes) -> tuple[bytes, list[bytes]]:
+    """A raw array or set reply of bulk strings: (its header line, its members sorted)."""
+    head, _, rest = raw.partition(b"\r\n")
+    parts = rest.split(b"\r\n")
+    assert parts[-1] == b"" and all(p.startswith(b"$") for p in parts[0:-1:2]), raw
+    return head, sorted(parts[1:-1:2])
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_member_lists_are_set_replies_not_maps(
+    server: ServerProcess, redis_server: ServerProcess, proto: int
+) -> None:
+    # A set is a dict inside minikv: every reply listing members must still be a RESP3 set
+    # (RESP2 array) of the members, never a map of member -> nil. Hashtable sets, whose order
+    # is unspecified: the header byte for byte, the members sorted.
+    setup = [("SADD", "a", "x", "y", "z", "1"), ("SADD", "b", "y", "z", "w"), ("SADD", "c", "q")]
+    cmds = [
+        ("SMEMBERS", "a"),
+        ("SUNION", "a", "b"),
+        ("SUNION", "a"),
+        ("SINTER", "a", "b"),
+        ("SINTER", "a"),
+        ("SDIFF", "a", "b"),
+        ("SDIFF", "a"),
+        ("SDIFF", "a", "c", "nosuch"),
+        ("SRANDMEMBER", "a", "4"),  # the whole set: an array in both protocols
+        ("SRANDMEMBER", "a", "100"),
+        ("SPOP", "b", "3"),  # the whole set
+        ("SPOP", "a", "100"),
+    ]
+    replies = []
+    for srv in (server, redis_server):
+        run_raw(srv.port, [("FLUSHALL",)])
+        replies.append(run_raw(srv.port, setup + cmds, proto)[len(setup) :])
+    for cmd, mine, theirs in zip(cmds, *replies, strict=True):
+        assert split_members(mine) == split_members(theirs), cmd
+        if proto == 3 and cmd[0] != "SRANDMEMBER":
+            assert mine.startswith(b"~"), (cmd, mine)
+
+
+def test_partial_spop_and_srandmember_reply_types(
+    server: ServerProcess, redis_server: ServerProcess
+) -> None:
+    cmds = [
+        ("SADD", "s", *[f"m{i}" for i in range(40)]),
+        ("SPOP", "s", "3"),  # few: picked one by one
+        ("SPOP", "s", "30"),  # most: the rest kept
+        ("SRANDMEMBER", "s", "2"),
+        ("SRANDMEMBER", "s", "-5"),
+    ]
+    for proto in (2, 3):
+        heads = []
+        for srv in (server, redis_server):
+            run_raw(srv.port, [("FLUSHALL",)])
+            heads.append([split_members(x)[0] for x in run_raw(srv.port, cmds, proto)[1:]])
+        assert heads[0] == heads[1]
+
+
+def test_spop_most_of_an_intset_lists_it_in_order(
+    server: ServerProcess, redis_server: ServerProcess
+) -> None:
+    # Redis pops most of a set by keeping random members and listing the others as the set
+    # iterates: ascending for an intset. Few popped are listed in random order (not checked).
+    members = ["-5", "100", "3", "-20", "7", "1000000", "42", "-1", "0", "9"]
+    for srv in (server, redis_server):
+        for _ in range(20):
+            cmds = [("DEL", "s"), ("SADD", "s", *members), ("SPOP", "s", "9"), ("SCARD", "s")]
+            for proto in (2, 3):
+                out = run_raw(srv.port, cmds, proto)
+                popped = out[2].split(b"\r\n")[2:-1:2]
+                assert len(popped) == 9 and out[3] == b":1\r\n", srv.kind
+                assert popped == sorted(popped, key=int), (srv.kind, popped)
+
+
+def test_store_results_and_copies_are_independent_differential(
+    differential: Differential,
+) -> None:
+    # Every stored result is a new set: changing it leaves its sources alone, and the reverse,
+    # including the one-source forms (a copy of the source, not the source itself).
+    differential.check(
+        ("SADD", "a", "3", "1", "2"),
+        ("SADD", "b", "2", "3", "4"),
+        ("SINTERSTORE", "i1", "a"),
+        ("SUNIONSTORE", "u1", "a"),
+        ("SDIFFSTORE", "d1", "a"),
+        ("SDIFFSTORE", "d2", "a", "nosuch"),
+        ("SUNIONSTORE", "u2", "nosuch", "a"),
+        ("SINTERSTORE", "i2", "a", "b"),
+        ("SUNIONSTORE", "u3", "a", "b"),
+        ("SDIFFSTORE", "d3", "a", "b"),
+        ("COPY", "a", "c"),
+        ("SADD", "i1", "10"),
+        ("SREM", "u1", "1"),
+        ("SADD", "d1", "11"),
+        ("SPOP", "d2", "3"),
+        ("SADD", "u2", "12"),
+        ("SADD", "c", "13"),
+        ("SMEMBERS", "a"),
+        ("SADD", "a", "99"),
+        ("SREM", "b", "2", "3"),
+        ("SMEMBERS", "i1"),
+        ("SMEMBERS", "u1"),
+        ("SMEMBERS", "d1"),
+        ("EXISTS", "d2"),
+        ("SMEMBERS", "u2"),
+        ("SMEMBERS", "c"),
+        ("SMEMBERS", "i2"),
+        ("SMEMBERS", "u3"),
+        ("SMEMBERS", "d3"),
+        ("SMEMBERS", "a"),
+        ("SMEMBERS", "b"),
+        ("TYPE", "i1"),
+        ("TYPE", "c"),
+        ("OBJECT", "ENCODING", "c"),
+        ("SADD", "c", "x"),
+        ("OBJECT", "ENCODING", "c"),
+        ("OBJECT", "ENCODING", "a"),  # the source is still an intset
+    )
+
+
+def test_result_types_and_encodings_differential(differential: Differential) -> None:
+    differential.check(
+        ("SADD", "a", "x", "1", "2"),
+        ("SADD", "b", "1", "2", "3"),
+        ("SINTERSTORE", "i", "a", "b"),  # integers only: an intset
+        ("TYPE", "i"),
+        ("OBJECT", "ENCODING", "i"),
+        ("SUNIONSTORE", "u", "a", "b"),
+        ("TYPE", "u"),
+        ("OBJECT", "ENCODING", "u"),
+        ("SDIFFSTORE", "d", "a", "b"),
+        ("OBJECT", "ENCODING", "d"),
+        ("SMOVE", "a", "m", "2"),  # a new destination
+        ("TYPE", "m"),
+        ("OBJECT", "ENCODING", "m"),
+        ("SPOP", "m", "1"),
+        ("TYPE", "m"),  # popped empty: gone
+        ("COPY", "u", "u2"),
+        ("TYPE", "u2"),
+        ("OBJECT", "ENCODING", "u2"),
+        ("SCAN", "0", "TYPE", "hash", "COUNT", "100"),  # a set (a dict inside) is no hash
+        ("HGETALL", "u"),
+        ("HLEN", "i"),
+    )
+
+
+def test_sdiff_with_many_small_sets_differential(differential: Differential) -> None:
+    # Many small sets to subtract from a big one: Redis removes their members from a copy of
+    # the first (its algorithm 2) rather than probing each for every member.
+    big = [str(i) for i in range(100)]
+    smalls = [("SADD", f"s{i}", str(i * 3)) for i in range(60)]
+    keys = [f"s{i}" for i in range(60)]
+    differential.check(
+        ("SADD", "big", *big),
+        *smalls,
+        ("SDIFF", "big", *keys),
+        ("SDIFF", "big", *keys, "nosuch", "big"),  # the first set again: empty
+        ("SDIFFSTORE", "d", "big", *keys),
+        ("SCARD", "d"),
+        ("SDIFFSTORE", "d2", "s0", "big", *keys),
+        ("EXISTS", "d2"),
+        ("SDIFF", "s1", "big"),
+        ("SDIFF", "big", "s1", "s2"),
+    )
+
+
+def test_spop_is_uniform(r2: redis.Redis) -> None:
+    # 10 members popped one at a time from fresh sets, 3000 times: each should be popped first
+    # about 300 times (sd ~16); a walk biased to one end of the dict would not be.
+    members = [f"m{i}".encode() for i in range(10)]
+    counts = dict.fromkeys(members, 0)
+    with r2.pipeline(transaction=False) as p:
+        for _ in range(3000):
+            p.delete("s")
+            p.sadd("s", *members)
+            p.spop("s")
+        got = p.execute()[2::3]
+    for m in got:
+        counts[m] += 1
+    assert all(200 < n < 400 for n in counts.values()), counts
+
+
+def test_srandmember_count_order_is_random(r2: redis.Redis) -> None:
+    # The members picked for a positive count come back in random order, as from Redis's hash
+    # table, not in insertion order: the first one listed is an early member about half the time.
+    members = [f"m{i:03d}".encode() for i in range(200)]
+    r2.sadd("s", *members)
+    early = set(members[:100])
+    with r2.pipeline(transaction=False) as p:
+        for _ in range(2000):
+            p.srandmember("s", 5)
+        got = p.execute()
+    assert all(len(set(x)) == 5 and set(x) <= set(members) for x in got)
+    first_early = sum(x[0] in early for x in got)
+    assert 800 < first_early < 1200, first_early  # sd ~22; insertion order gives ~1940
+
+
+def test_setvalue_msgpack_is_a_map_with_nil_values() -> None:
+    # The snapshot writer relies on this: msgspec encodes the dict subclass natively.
+    s = SetValue.fromkeys([b"a", b"bc"])
+    assert msgspec.msgpack.encode(s) == b"\x82\xc4\x01a\xc0\xc4\x02bc\xc0"
+    assert msgspec.msgpack.encode({b"k": s}) == b"\x81\xc4\x01k" + msgspec.msgpack.encode(s)
+    assert msgpack.unpackb(msgspec.msgpack.encode(s), strict_map_key=False) == {
+        b"a": None,
+        b"bc": None,
+    }
+
+
+def test_setvalue_copy_and_basics() -> None:
+    s = SetValue.fromkeys([b"a", b"b"])
+    c = s.copy()
+    assert type(c) is SetValue and c == s and c is not s
+    c.add(b"c")
+    c.discard(b"a")
+    c.discard(b"nosuch")
+    assert list(s) == [b"a", b"b"] and list(c) == [b"b", b"c"]
+    assert type(SetValue(s)) is SetValue and set(SetValue(s).values()) == {None}
+    assert not hasattr(SetValue(), "__dict__")  # slots only: nothing but the dict is encoded
+
+
+@pytest.mark.parametrize("n", [2, 9, 1000])
+def test_setvalue_random_helpers_are_uniform(n: int) -> None:
+    rnd_state = random.getstate()
+    random.seed(1234)  # a fixed sequence; the bounds below are many standard deviations wide
+    try:
+        s = SetValue.fromkeys(b"%d" % i for i in range(n))
+        draws = 30000
+        single = collections.Counter(s.random_member() for _ in range(draws))
+        # Few picks per member take the walk path (1000 members), many the list path.
+        k = max(1, n // (2 * setvalue._WALK_MIN_MEMBERS_PER_PICK))
+        sampled: collections.Counter[bytes] = collections.Counter()
+        firsts: collections.Counter[bytes] = collections.Counter()
+        for _ in range(draws // k):
+            picks = s.sample(k)
+            assert len(set(picks)) == len(picks) == k
+            sampled.update(picks)
+            chosen = s.choices(k)
+            assert len(chosen) == k
+            firsts[chosen[0]] += 1  # the order of the picks is random too
+        for counts, total in ((single, draws), (sampled, (draws // k) * k), (firsts, draws // k)):
+            expect = total / n
+            assert set(counts) == set(s)
+            assert all(abs(c - expect) < 6 * expect**0.5 + 2 for c in counts.values()), counts
+        big = s.sample(n - 1)
+        assert len(set(big)) == n - 1 and set(big) < set(s)
+        assert len(s.choices(5 * n)) == 5 * n
+        members = list(s)
+        assert s._at([0, 0, n - 1, n - 1]) == [members[0], members[0], members[-1], members[-1]]
+    finally:
+        random.setstate(rnd_state)

@@ -2,8 +2,10 @@
 ranges, indexes, LINSERT LREM LTRIM LPOS, the moves between lists, and the blocking BLPOP BRPOP
 BLMPOP BLMOVE BRPOPLPUSH.
 
-A list is a ``collections.deque[bytes]``: O(1) at both ends, and indexing walks from the nearer
-end, as Redis's quicklist does. Redis 7.0 reports every list as OBJECT ENCODING "quicklist".
+A list is a ``minikv.quicklist.QuickList``: a ``list`` of plain ``list`` blocks of ``bytes``
+laid out like Redis's quicklist of listpacks (so a forked snapshot child encodes it without
+copy-on-write), used as a sequence of elements: O(1) at both ends, indexes and ranges found from
+the nearer end a block at a time. Redis 7.0 reports every list as OBJECT ENCODING "quicklist".
 
 Changes are made in place, so every mutating handler calls ``db.touched`` (WATCH, and clients
 blocked on the key) and adds its change count to ``keyspace.dirty``; a list left empty is
@@ -13,8 +15,6 @@ callback that pops for the woken client once its key holds a list again.
 
 from __future__ import annotations
 
-from collections import deque
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from minikv.blocking import block, may_block, parse_timeout
@@ -28,6 +28,7 @@ from minikv.commands.util import (
 )
 from minikv.keyspace import ValueType, register_type
 from minikv.protocol import NULL_ARRAY, OK, Raw, ReplyError
+from minikv.quicklist import QuickList
 
 if TYPE_CHECKING:
     from minikv.connection import Client
@@ -44,20 +45,20 @@ RANK_ZERO = ReplyError(
     "or use negative to start from the end of the list"
 )
 
-register_type(deque, ValueType("list", lambda d: "quicklist", deque))
+register_type(QuickList, ValueType("list", lambda d: "quicklist", QuickList.copy))
 
 
-def get_list(db: Db, key: bytes) -> deque[bytes] | None:
-    return get_typed(db, key, deque)
+def get_list(db: Db, key: bytes) -> QuickList | None:
+    return get_typed(db, key, QuickList)
 
 
-def _pop(d: deque[bytes], left: bool) -> bytes:
+def _pop(d: QuickList, left: bool) -> bytes:
     return d.popleft() if left else d.pop()
 
 
-def _popped(c: Client, key: bytes, d: deque[bytes], count: int) -> None:
+def _popped(c: Client, key: bytes, d: QuickList, count: int) -> None:
     """After ``count`` elements were taken from ``d``: delete the key if it is empty."""
-    if d:
+    if d.size:  # the element count; ``size`` rather than len(): this is every pop's path
         c.db.touched(key)
     else:
         c.db.delete(key)
@@ -81,17 +82,21 @@ def _push(c: Client, args: list[bytes], left: bool, only_existing: bool) -> int:
     db = c.db
     key = args[1]
     d = get_list(db, key)
+    new = d is None
     if d is None:
         if only_existing:
             return 0
-        d = deque()
-        d.extendleft(args[2:]) if left else d.extend(args[2:])
-        db.set(key, d)
+        d = QuickList()
+    if len(args) == 3:
+        d.appendleft(args[2]) if left else d.append(args[2])
     else:
         d.extendleft(args[2:]) if left else d.extend(args[2:])
+    if new:
+        db.set(key, d)
+    else:
         db.touched(key)
     c.server.keyspace.dirty += len(args) - 2
-    return len(d)
+    return d.size
 
 
 _PUSH_COMPLEXITY = (
@@ -184,10 +189,8 @@ def _pop_command(c: Client, args: list[bytes], left: bool) -> Any:
         return v
     if count == 0:
         return []
-    count = min(count, len(d))
-    pop = d.popleft if left else d.pop
-    out = [pop() for _ in range(count)]
-    _popped(c, key, d, count)
+    out = d.pop_many(count, left)
+    _popped(c, key, d, len(out))
     return out
 
 
@@ -239,10 +242,10 @@ def rpop(c: Client, args: list[bytes]) -> Any:
 )
 def llen(c: Client, args: list[bytes]) -> Any:
     d = get_list(c.db, args[1])
-    return 0 if d is None else len(d)
+    return 0 if d is None else d.size
 
 
-def list_range(d: deque[bytes], start: int, end: int) -> list[bytes]:
+def list_range(d: QuickList, start: int, end: int) -> list[bytes]:
     """Elements ``start..end`` (inclusive, negative from the end) as Redis's LRANGE clamps them,
     walked from the nearer end."""
     n = len(d)
@@ -254,13 +257,7 @@ def list_range(d: deque[bytes], start: int, end: int) -> list[bytes]:
         start = 0
     if start > end or start >= n:
         return []
-    if end >= n:
-        end = n - 1
-    if start <= n - 1 - end:
-        return list(islice(d, start, end + 1))
-    out = list(islice(reversed(d), n - 1 - end, n - start))
-    out.reverse()
-    return out
+    return d.get_range(start, min(end, n - 1) + 1)
 
 
 @command(
@@ -346,23 +343,14 @@ def lpos(c: Client, args: list[bytes]) -> Any:
         # and the COUNT limit (computed with an overflow) never ends the search.
         rank, count = 1, (None if count is None else 0)
     rank = abs(rank)
-    elem = args[2]
-    size = len(d)
-    it = iter(d) if forward else reversed(d)
-    if maxlen:
-        it = islice(it, maxlen)
-    matches = 0
     found: list[int] = []
-    for index, x in enumerate(it):
-        if x == elem:
-            matches += 1
-            if matches >= rank:
-                pos = index if forward else size - 1 - index
-                if count is None:
-                    return pos
-                found.append(pos)
-                if count and len(found) >= count:
-                    break
+    for matches, pos in enumerate(d.find(args[2], forward, maxlen), 1):
+        if matches >= rank:
+            if count is None:
+                return pos
+            found.append(pos)
+            if count and len(found) >= count:
+                break
     return None if count is None else found
 
 
@@ -421,7 +409,7 @@ def linsert(c: Client, args: list[bytes]) -> Any:
         i = d.index(args[3])
     except ValueError:
         return -1
-    d.insert(i if where == b"before" else i + 1, args[4])
+    d.insert_at(i, args[4], where == b"after")
     c.db.touched(key)
     c.server.keyspace.dirty += 1
     return len(d)
@@ -444,24 +432,8 @@ def lrem(c: Client, args: list[bytes]) -> Any:
     d = get_list(c.db, key)
     if d is None:
         return 0
-    elem = args[3]
-    if count == 0:
-        kept = [x for x in d if x != elem]
-    else:
-        limit = abs(count)
-        taken = 0
-        kept = []
-        for x in d if count > 0 else reversed(d):
-            if taken < limit and x == elem:
-                taken += 1
-            else:
-                kept.append(x)
-        if count < 0:
-            kept.reverse()
-    removed = len(d) - len(kept)
+    removed = d.lrem(args[3], count)
     if removed:
-        d.clear()
-        d.extend(kept)
         _popped(c, key, d, removed)
     return removed
 
@@ -496,16 +468,7 @@ def ltrim(c: Client, args: list[bytes]) -> Any:
     else:
         end = min(end, n - 1)
         left, right = start, n - 1 - end
-    keep = n - left - right
-    if keep < left + right:
-        kept = list(islice(d, left, left + keep))
-        d.clear()
-        d.extend(kept)
-    else:
-        for _ in range(left):
-            d.popleft()
-        for _ in range(right):
-            d.pop()
+    d.trim(left, right)
     _popped(c, key, d, left + right)
     return OK
 
@@ -522,7 +485,7 @@ def _lmove(c: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool) ->
     target = get_list(db, dst)
     v = _pop(d, from_left)
     if target is None:
-        db.set(dst, deque((v,)))
+        db.set(dst, QuickList((v,)))
     else:
         target.appendleft(v) if to_left else target.append(v)
         db.touched(dst)
@@ -584,12 +547,10 @@ def _parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool,
     return args[numkeys_idx + 1 : where_idx], left, max(count, 1)
 
 
-def _pop_with_key(c: Client, key: bytes, d: deque[bytes], left: bool, count: int) -> Any:
+def _pop_with_key(c: Client, key: bytes, d: QuickList, left: bool, count: int) -> Any:
     """[key, [elements]] of up to ``count`` elements popped from the non-empty ``d``."""
-    pop = d.popleft if left else d.pop
-    n = min(count, len(d))
-    out = [pop() for _ in range(n)]
-    _popped(c, key, d, n)
+    out = d.pop_many(count, left)
+    _popped(c, key, d, len(out))
     return [key, out]
 
 
@@ -631,7 +592,7 @@ def _bpop(c: Client, args: list[bytes], left: bool) -> Any:
 
     def serve(c: Client, key: bytes) -> Any:
         d = c.db.get(key)
-        if type(d) is not deque or not d:
+        if type(d) is not QuickList or not d:
             return None  # not a list (any more): keep waiting
         v = _pop(d, left)
         _popped(c, key, d, 1)
@@ -685,7 +646,7 @@ def _blmove(
 
     def serve(c: Client, key: bytes) -> Any:
         d = c.db.get(src)
-        if type(d) is not deque or not d:
+        if type(d) is not QuickList or not d:
             return None
         try:
             return _lmove(c, src, dst, from_left, to_left)
@@ -720,7 +681,7 @@ def blmpop(c: Client, args: list[bytes]) -> Any:
 
     def serve(c: Client, key: bytes) -> Any:
         d = c.db.get(key)
-        if type(d) is not deque or not d:
+        if type(d) is not QuickList or not d:
             return None
         return _pop_with_key(c, key, d, left, count)
 

@@ -27,6 +27,7 @@ from minikv.commands.util import SYNTAX, parse_int
 from minikv.config import ConfigError, config_set, get_params, glob_match, rewrite_config_file
 from minikv.keyspace import value_type
 from minikv.protocol import OK, Raw, ReplyError, Verbatim
+from minikv.quicklist import QuickList
 
 if TYPE_CHECKING:
     from minikv.connection import Client
@@ -747,9 +748,10 @@ def _debug_object(c: Client, key: bytes) -> Any:
     serialized = _serialized_length(v, enc) if isinstance(v, bytes) else 0
     lru = int(time.time()) & ((1 << 24) - 1)
     # minikv keeps no per-key access time: lru is the clock now and the idle time is 0.
+    extra = v.debug_fields() if isinstance(v, QuickList) else ""
     return (
         f"Value at:0x{id(v):x} refcount:1 encoding:{enc} serializedlength:{serialized} "
-        f"lru:{lru} lru_seconds_idle:0"
+        f"lru:{lru} lru_seconds_idle:0{extra}"
     )
 
 

@@ -1,14 +1,20 @@
 """Set commands: SADD SREM SPOP SRANDMEMBER SMOVE, the set algebra (SINTER SUNION SDIFF and
 their STORE forms, SINTERCARD) and SSCAN.
 
-A set is a plain ``set[bytes]``. OBJECT ENCODING is derived from the contents with Redis 7.0's
-rules: "intset" while every member is an integer in canonical form and there are at most 512
-(set-max-intset-entries), else "hashtable" (7.0 has no listpack sets). Redis never converts a
-hashtable back to an intset; this reports what a freshly loaded copy would be.
+A set is a ``SetValue`` (minikv/setvalue.py): a ``dict`` ``{member: None}``, so that a forked
+snapshot child encodes it without copy-on-write. Being a dict, it is never returned as a reply
+(the encoder would send a map): replies listing members are pre-encoded here (``set_reply``).
+OBJECT ENCODING is derived from the contents with Redis 7.0's rules: "intset" while every member
+is an integer in canonical form and there are at most ``SET_MAX_INTSET_ENTRIES`` (CONFIG
+set-max-intset-entries, read at each use), else "hashtable" (7.0 has no listpack sets). Redis
+never converts a hashtable back to an intset; this reports what a freshly loaded copy would be.
 
 Redis lists an intset in ascending numeric order, so replies listing such a set (SMEMBERS,
 SUNION, SSCAN...) are sorted the same way here and match redis-server byte for byte; the order
-of bigger or non-numeric sets is unspecified in both.
+of bigger or non-numeric sets is unspecified in both (here: the set's insertion order).
+
+Limits: SPOP and SRANDMEMBER walk the dict to a random position, O(N) per call where Redis is
+O(1) (see minikv/setvalue.py); SPOP/SRANDMEMBER with a count walk it once per call.
 
 Changes are made in place, so every mutating handler calls ``db.touched`` (WATCH) and adds its
 change count to ``keyspace.dirty``; a set left empty is deleted.
@@ -18,8 +24,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable
-from itertools import islice
+from collections.abc import Collection, Iterable
+from itertools import filterfalse, islice
 from typing import TYPE_CHECKING, Any
 
 from minikv.commands import command
@@ -33,6 +39,7 @@ from minikv.commands.util import (
 )
 from minikv.keyspace import ValueType, register_type
 from minikv.protocol import Raw, ReplyError
+from minikv.setvalue import SetValue
 
 if TYPE_CHECKING:
     from minikv.connection import Client
@@ -40,8 +47,9 @@ if TYPE_CHECKING:
 
 S = "set"
 
-SET_MAX_INTSET_ENTRIES = 512  # redis.conf default
+SET_MAX_INTSET_ENTRIES = 512  # redis.conf default; CONFIG SET set-max-intset-entries sets it
 LONG_MAX = 2**63 - 1
+SPOP_MOVE_STRATEGY_MUL = 5  # Redis's t_set.c: SPOP with a count listing the set as it iterates
 
 _INT_RE = re.compile(rb"0|-?[1-9][0-9]{0,18}")
 
@@ -51,40 +59,42 @@ def _is_int(m: bytes) -> bool:
     return _INT_RE.fullmatch(m) is not None and (len(m) < 19 or -(2**63) <= int(m) <= LONG_MAX)
 
 
-def is_intset(s: set[bytes]) -> bool:
+def is_intset(s: Collection[bytes]) -> bool:
     return len(s) <= SET_MAX_INTSET_ENTRIES and all(map(_is_int, s))
 
 
 register_type(
-    set,
-    ValueType("set", lambda s: "intset" if is_intset(s) else "hashtable", set),
+    SetValue,
+    ValueType("set", lambda s: "intset" if is_intset(s) else "hashtable", SetValue.copy),
 )
 
 
-def get_set(db: Db, key: bytes) -> set[bytes] | None:
-    return get_typed(db, key, set)
+def get_set(db: Db, key: bytes) -> SetValue | None:
+    return get_typed(db, key, SetValue)
 
 
-def _ordered(s: set[bytes]) -> Iterable[bytes]:
+def _ordered(s: Collection[bytes]) -> Collection[bytes]:
     """The members in the order Redis lists them: ascending for an intset."""
     return sorted(s, key=int) if is_intset(s) else s
 
 
-def set_reply(c: Client, s: set[bytes], copy: bool = True) -> Any:
-    """A set reply (RESP3 set, RESP2 array) in Redis's order. ``copy`` unless ``s`` is a set
-    nobody else holds: inside MULTI replies are encoded after later commands ran."""
-    if not is_intset(s):
-        return set(s) if copy else s
-    items = sorted(s, key=int)
-    head = b"~%d\r\n" if c.resp == 3 else b"*%d\r\n"
-    return Raw(head % len(items) + b"".join([b"$%d\r\n%b\r\n" % (len(m), m) for m in items]))
+def _encode_members(head: bytes, members: Collection[bytes]) -> Raw:
+    return Raw(head % len(members) + b"".join([b"$%d\r\n%b\r\n" % (len(m), m) for m in members]))
 
 
-def _random_member(s: set[bytes]) -> bytes:
-    return next(islice(s, random.randrange(len(s)), None))
+def _set_head(c: Client) -> bytes:
+    return b"~%d\r\n" if c.resp == 3 else b"*%d\r\n"
 
 
-def _store(c: Client, key: bytes, result: set[bytes]) -> int:
+def set_reply(c: Client, s: Collection[bytes]) -> Raw:
+    """A set reply (RESP3 set, RESP2 array) of the members of ``s`` in Redis's order, encoded
+    now: a SetValue is a dict, which the encoder would send as a map, and inside MULTI replies
+    are encoded after later commands ran. One bulk format per member is also cheaper than the
+    generic encoder."""
+    return _encode_members(_set_head(c), _ordered(s))
+
+
+def _store(c: Client, key: bytes, result: SetValue) -> int:
     """The *STORE commands: ``result`` replaces ``key`` (and its deadline), an empty result
     deletes it. Returns the reply (the result's size)."""
     db = c.db
@@ -117,12 +127,13 @@ def sadd(c: Client, args: list[bytes]) -> Any:
     key = args[1]
     s = get_set(db, key)
     if s is None:
-        s = set(args[2:])
+        s = SetValue.fromkeys(args[2:])
         db.set(key, s)
         added = len(s)
     else:
         before = len(s)
-        s.update(args[2:])
+        for m in args[2:]:
+            s[m] = None
         added = len(s) - before
         if added:
             db.touched(key)
@@ -149,7 +160,9 @@ def srem(c: Client, args: list[bytes]) -> Any:
     if s is None:
         return 0
     before = len(s)
-    s.difference_update(args[2:])
+    pop = s.pop
+    for m in args[2:]:
+        pop(m, None)
     removed = before - len(s)
     if removed:
         if s:
@@ -182,17 +195,17 @@ def smove(c: Client, args: list[bytes]) -> Any:
         return int(member in src)
     if member not in src:
         return 0
-    src.discard(member)
+    del src[member]
     if src:
         db.touched(src_key)
     else:
         db.delete(src_key)
     c.server.keyspace.dirty += 1
     if dst is None:
-        db.set(dst_key, {member})
+        db.set(dst_key, SetValue.fromkeys((member,)))
         c.server.keyspace.dirty += 1
     elif member not in dst:
-        dst.add(member)
+        dst[member] = None
         db.touched(dst_key)
         c.server.keyspace.dirty += 1
     return 1
@@ -291,8 +304,8 @@ def spop(c: Client, args: list[bytes]) -> Any:
         s = get_set(db, key)
         if s is None:
             return None
-        popped = _random_member(s)
-        s.discard(popped)
+        popped = s.random_member()
+        del s[popped]
         n = 1
     else:
         count = parse_long_range(
@@ -301,14 +314,23 @@ def spop(c: Client, args: list[bytes]) -> Any:
         s = get_set(db, key)
         if s is None or count == 0:
             return set()
-        if count >= len(s):
-            n = len(s)
-            popped = set_reply(c, s, copy=False)
-            db.delete(key)  # the reply owns the old set now
-            c.server.keyspace.dirty += n
+        size = len(s)
+        if count >= size:
+            popped = set_reply(c, s)
+            db.delete(key)
+            c.server.keyspace.dirty += size
             return popped
-        popped = set(random.sample(list(s), count))
-        s.difference_update(popped)
+        intset = is_intset(s)
+        members = s.sample(count)
+        for m in members:
+            del s[m]
+        # Redis picks the members one by one when few are popped (random order), else picks
+        # those to keep and lists the popped ones as the set iterates (ascending for an intset).
+        if (size - count) * SPOP_MOVE_STRATEGY_MUL > count:
+            random.shuffle(members)
+        elif intset:
+            members.sort(key=int)
+        popped = _encode_members(_set_head(c), members)
         n = count
     c.server.keyspace.dirty += n
     if s:
@@ -336,44 +358,89 @@ def srandmember(c: Client, args: list[bytes]) -> Any:
         raise SYNTAX
     if len(args) == 2:
         s = get_set(c.db, args[1])
-        return None if s is None else _random_member(s)
+        return None if s is None else s.random_member()
     count = parse_long_range(args[2], -LONG_MAX, LONG_MAX)
     s = get_set(c.db, args[1])
     if s is None or count == 0:
         return []
     if count < 0 or count == 1:
-        return random.choices(list(s), k=abs(count))  # with repetitions
+        return s.choices(abs(count))  # with repetitions
     if count >= len(s):
-        return list(_ordered(s))
-    return random.sample(list(s), count)
+        return _encode_members(b"*%d\r\n", _ordered(s))
+    members = s.sample(count)
+    random.shuffle(members)
+    return members
 
 
 # --- set algebra ------------------------------------------------------------------------------
 
 
-def _sets(c: Client, keys: list[bytes]) -> list[set[bytes] | None]:
+# Results are built as new SetValues straight from C-level iteration (``filter`` over
+# ``__contains__``, dict merges). That is cheaper than ``&``/``-`` on ``keys()`` views, whose
+# ``set`` would still have to become a SetValue for the *STORE forms; it costs about 1.4x what
+# the same operation on two ``set``s did (a dict entry is bigger than a set entry).
+
+
+def _sets(c: Client, keys: list[bytes]) -> list[SetValue | None]:
     """The sets at ``keys`` (None for a missing key); WRONGTYPE if any key holds another type,
     checked for every key before any work, as Redis does."""
     db = c.db
     return [get_set(db, k) for k in keys]
 
 
-def _inter(sets: list[set[bytes] | None]) -> set[bytes]:
+def _inter_members(sets: list[SetValue | None]) -> Iterable[bytes]:
+    """The members of the intersection, lazily: the smallest set's members that are in all the
+    others (each probe O(1)), as Redis's SINTER."""
     if any(s is None for s in sets):
-        return set()
-    present: list[set[bytes]] = sorted(sets, key=len)  # type: ignore[arg-type]
-    return present[0].intersection(*present[1:])
+        return ()
+    present: list[SetValue] = sorted(sets, key=len)  # type: ignore[arg-type]
+    members: Iterable[bytes] = present[0]
+    for s in present[1:]:
+        members = filter(s.__contains__, members)
+    return members
 
 
-def _union(sets: list[set[bytes] | None]) -> set[bytes]:
-    return set().union(*(s for s in sets if s is not None))
+def _inter(sets: list[SetValue | None]) -> SetValue:
+    if len(sets) == 1 and sets[0] is not None:
+        return sets[0].copy()
+    return SetValue.fromkeys(_inter_members(sets))
 
 
-def _diff(sets: list[set[bytes] | None]) -> set[bytes]:
+def _union(sets: list[SetValue | None]) -> SetValue:
+    present = sorted((s for s in sets if s is not None), key=len, reverse=True)
+    if not present:
+        return SetValue()
+    out = present[0].copy()  # the biggest, cloned in C; the others merged into it
+    for s in present[1:]:
+        out.update(s)
+    return out
+
+
+def _diff(sets: list[SetValue | None]) -> SetValue:
     first = sets[0]
     if first is None:
-        return set()
-    return first.difference(*(s for s in sets[1:] if s is not None))
+        return SetValue()
+    rest = [s for s in sets[1:] if s is not None]
+    if not rest:
+        return first.copy()
+    if any(s is first for s in rest):
+        return SetValue()
+    # Redis's choice between its two SDIFF algorithms: probing the others for each member of
+    # the first costs len(first) per set (halved: cheaper steps), removing the others' members
+    # from a copy of the first costs the sum of all sizes.
+    if len(first) * (len(rest) + 1) // 2 <= len(first) + sum(map(len, rest)):
+        members: Iterable[bytes] = first
+        for s in sorted(rest, key=len, reverse=True):  # the biggest drops the most first
+            members = filterfalse(s.__contains__, members)
+        return SetValue.fromkeys(members)
+    out = first.copy()
+    pop = out.pop
+    for s in rest:
+        for m in s:
+            pop(m, None)
+        if not out:
+            break
+    return out
 
 
 _ORDER = "nondeterministic_output_order"
@@ -395,7 +462,10 @@ _UNION_COMPLEXITY = "O(N) where N is the total number of elements in all given s
     tips=_ORDER,
 )
 def sinter(c: Client, args: list[bytes]) -> Any:
-    return set_reply(c, _inter(_sets(c, args[1:])), copy=False)
+    sets = _sets(c, args[1:])
+    if len(sets) == 1 and sets[0] is not None:
+        return set_reply(c, sets[0])  # encoded now: no copy needed
+    return set_reply(c, _inter(sets))
 
 
 @command(
@@ -420,18 +490,10 @@ def sintercard(c: Client, args: list[bytes]) -> Any:
             i += 2
         else:
             raise SYNTAX
-    sets = _sets(c, args[2 : 2 + numkeys])
-    if any(s is None for s in sets):
-        return 0
-    present: list[set[bytes]] = sorted(sets, key=len)  # type: ignore[arg-type]
-    first, rest = present[0], present[1:]
-    n = 0
-    for m in first:
-        if all(m in s for s in rest):
-            n += 1
-            if n == limit:
-                break
-    return n
+    members = _inter_members(_sets(c, args[2 : 2 + numkeys]))
+    if limit:
+        members = islice(members, limit)
+    return len(list(members))
 
 
 @command(
@@ -461,7 +523,7 @@ def sinterstore(c: Client, args: list[bytes]) -> Any:
     tips=_ORDER,
 )
 def sunion(c: Client, args: list[bytes]) -> Any:
-    return set_reply(c, _union(_sets(c, args[1:])), copy=False)
+    return set_reply(c, _union(_sets(c, args[1:])))
 
 
 @command(
@@ -491,7 +553,7 @@ def sunionstore(c: Client, args: list[bytes]) -> Any:
     tips=_ORDER,
 )
 def sdiff(c: Client, args: list[bytes]) -> Any:
-    return set_reply(c, _diff(_sets(c, args[1:])), copy=False)
+    return set_reply(c, _diff(_sets(c, args[1:])))
 
 
 @command(

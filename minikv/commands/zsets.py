@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from minikv import zset as zset_mod
@@ -33,7 +33,7 @@ from minikv.commands.util import (
     parse_scan_options,
     scan_slice,
 )
-from minikv.keyspace import ValueType, register_type
+from minikv.keyspace import ValueType, register_type, value_type
 from minikv.protocol import NULL_ARRAY, ReplyError
 from minikv.zset import MINUS, PLUS, ZSet
 
@@ -138,7 +138,7 @@ def _changed(c: Client, key: bytes, z: ZSet, n: int) -> None:
     """``n`` changes were made to ``z`` in place: delete the key if it is empty now."""
     if not n:
         return
-    if z.scores:
+    if z:
         c.db.touched(key)
     else:
         c.db.delete(key)
@@ -147,7 +147,7 @@ def _changed(c: Client, key: bytes, z: ZSet, n: int) -> None:
 
 def _store(c: Client, dst: bytes, z: ZSet | None) -> int:
     """Store a computed set at ``dst`` (deleting ``dst`` if it is empty): the reply."""
-    if z is not None and z.scores:
+    if z is not None and z:
         c.db.set(dst, z)
         c.server.keyspace.dirty += 1
         return len(z)
@@ -199,7 +199,7 @@ def _zadd(c: Client, key: bytes, flags: int, pairs: list[bytes]) -> Any:
     nx, xx, gt, lt = flags & _NX, flags & _XX, flags & _GT, flags & _LT
     for j, score in enumerate(scores):
         member = pairs[2 * j + 1]
-        cur = z.scores.get(member)
+        cur = z.get(member)
         if cur is None:
             if xx:
                 continue
@@ -290,7 +290,7 @@ def zrem(c: Client, args: list[bytes]) -> Any:
     deleted = 0
     for m in args[2:]:
         deleted += z.remove(m)
-        if not z.scores:
+        if not z:
             break
     _changed(c, args[1], z, deleted)
     return deleted
@@ -329,7 +329,7 @@ def zcard(c: Client, args: list[bytes]) -> Any:
 )
 def zscore(c: Client, args: list[bytes]) -> Any:
     z = _get(c, args[1])
-    return None if z is None else z.scores.get(args[2])
+    return None if z is None else z.get(args[2])
 
 
 @command(
@@ -347,7 +347,7 @@ def zmscore(c: Client, args: list[bytes]) -> Any:
     z = _get(c, args[1])
     if z is None:
         return [None] * (len(args) - 2)
-    get = z.scores.get
+    get = z.get
     return [get(m) for m in args[2:]]
 
 
@@ -757,7 +757,7 @@ def pop_reply(
     it empties) and build the reply: flat member/score list or [member, score] pairs
     (``nested``), preceded by the key for the blocking and multi-key pops."""
     n = min(count, len(z))
-    popped = [z.pop(last) for _ in range(n)]
+    popped = [z.pop_end(last) for _ in range(n)]
     _changed(c, key, z, n)
     if nested:
         out: list[Any] = [[m, s] for s, m in popped]
@@ -913,26 +913,27 @@ def zrandmember(c: Client, args: list[bytes]) -> Any:
 _SUM, _MIN, _MAX = b"SUM", b"MIN", b"MAX"
 
 
-def _source(c: Client, key: bytes) -> dict[bytes, float] | set[bytes] | None:
-    """A ZUNION/ZINTER/ZDIFF input: a sorted set's scores, a set (score 1), or None."""
+def _source(c: Client, key: bytes) -> ZSet | Collection[bytes] | None:
+    """A ZUNION/ZINTER/ZDIFF input: a sorted set (member -> score), a set's members (score 1),
+    or None."""
     v = c.db.get(key)
     if v is None:
         return None
     if type(v) is ZSet:
-        return v.scores
-    if type(v) is set:
+        return v
+    if value_type(v).name == "set":
         return v
     raise WRONGTYPE
 
 
-def _items(src: dict[bytes, float] | set[bytes]) -> Iterable[tuple[bytes, float]]:
-    if isinstance(src, dict):
+def _items(src: ZSet | Collection[bytes]) -> Iterable[tuple[bytes, float]]:
+    if type(src) is ZSet:
         return src.items()
     return ((m, 1.0) for m in src)
 
 
-def _find(src: dict[bytes, float] | set[bytes], member: bytes) -> float | None:
-    if isinstance(src, dict):
+def _find(src: ZSet | Collection[bytes], member: bytes) -> float | None:
+    if type(src) is ZSet:
         return src.get(member)
     return 1.0 if member in src else None
 
@@ -1194,8 +1195,8 @@ def zscan(c: Client, args: list[bytes]) -> Any:
                 out.append(m)
                 out.append(_d2string(s))
         return [b"0", out]
-    nxt, members = scan_slice(z.scores, cursor, count)
-    scores = z.scores
+    nxt, members = scan_slice(z, cursor, count)
+    scores = z
     for m in members:
         if match is None or match(m):
             out.append(m)
@@ -1213,7 +1214,7 @@ def _bzpop(c: Client, args: list[bytes], last: bool) -> Any:
 
     def serve(c: Client, key: bytes) -> Any:
         z = c.db.get(key)
-        if type(z) is not ZSet or not z.scores:
+        if type(z) is not ZSet or not z:
             return None  # not a sorted set (any more): keep waiting
         return pop_reply(c, key, z, last, 1, False, True)
 

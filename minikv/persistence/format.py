@@ -12,10 +12,20 @@ A chunk is one shard of one database (see keyspace.py): the writer encodes each 
 reference counts of keys and values, so a forked child that writes a snapshot does not copy the
 pages that hold them; and the buffer holds one shard at a time, so the child streams.
 
-Values: the MessagePack type is the Redis type — ``bin`` a string, ``map`` a hash (field ->
-value), ``array`` a set (members), ext 1 a list (payload: an array of elements), ext 2 a sorted
-set (payload: a map member -> score). Hashes and sets are walked by msgspec in C like the shard
-dicts; lists and sorted sets go through ``enc_hook`` (Python), which is the price of an ext type.
+Values (format 2): the MessagePack type is the Redis type, and every value is a plain map, array
+or bin that msgspec walks in C::
+
+    string       bin
+    hash         map   field (bin) -> value (bin)
+    set          map   member (bin) -> nil
+    sorted set   map   member (bin) -> score (float 64)
+    list         array of arrays of bin (the quicklist's nodes, in order)
+
+The in-memory values *are* those containers (``dict``, ``SetValue`` and ``ZSet`` are dict
+subclasses, ``QuickList`` a list subclass of plain lists), so the encoder never calls back into
+Python and never writes a reference count: the child's copy-on-write stays near zero for every
+type. A collection is never empty. Format 1 (read, never written) had sets as arrays, lists as
+ext 1 (an array of elements) and sorted sets as ext 2 (a map member -> score).
 The CRC-32 in the footer covers every byte before the footer. Any MessagePack library can read
 the file (``msgpack.Unpacker(f, strict_map_key=False)``).
 """
@@ -26,8 +36,7 @@ import os
 import struct
 import time
 import zlib
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -35,51 +44,80 @@ import msgpack
 import msgspec
 
 from minikv import REDIS_VERSION, __version__
+from minikv.quicklist import QuickList
+from minikv.setvalue import SetValue
 from minikv.zset import ZSet
 
 MAGIC = "MINIKV"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FOOTER_SIZE = 19
 # fixarray(3), fixstr(3) "EOF", uint64 marker + 8 bytes, uint32 marker + 4 bytes.
 _FOOTER = struct.Struct(">B4sBQBI")
 
 
-#: Values that MessagePack has no native type for: Python type -> (ext code, to plain object),
-#: and ext code -> from plain object. Types register themselves with ``register_ext``.
-_EXT_ENCODE: dict[type, tuple[int, Callable[[Any], Any]]] = {}
-_EXT_DECODE: dict[int, Callable[[Any], Any]] = {}
-EXT_LIST = 1
-EXT_ZSET = 2
-
-
-def register_ext(
-    code: int, cls: type, to_plain: Callable[[Any], Any], from_plain: Callable[[Any], Any]
-) -> None:
-    _EXT_ENCODE[cls] = (code, to_plain)
-    _EXT_DECODE[code] = from_plain
-
-
-register_ext(EXT_LIST, deque, list, deque)
-register_ext(EXT_ZSET, ZSet, lambda z: z.scores, ZSet.from_scores)
+#: Versions this code reads; it writes the last one.
+READABLE_VERSIONS = (1, 2)
+#: Format 1's ext codes: a list (payload: array of elements), a sorted set (map member -> score).
+_V1_EXT_LIST = 1
+_V1_EXT_ZSET = 2
 
 
 def _enc_hook(obj: Any) -> Any:
-    try:
-        code, to_plain = _EXT_ENCODE[type(obj)]
-    except KeyError:
-        raise NotImplementedError(f"cannot snapshot a value of type {type(obj).__name__}") from None
-    return msgspec.msgpack.Ext(code, _inner_encoder.encode(to_plain(obj)))
+    # Only reached for a type this format does not know: a bug, never user input.
+    raise NotImplementedError(f"cannot snapshot a value of type {type(obj).__name__}")
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
-    try:
-        from_plain = _EXT_DECODE[code]
-    except KeyError:
-        raise ValueError(f"unknown value type (MessagePack ext {code})") from None
-    return from_plain(msgpack.unpackb(data, strict_map_key=False, raw=False))
+    # Only format 1 has ext values; ``_value`` refuses them in a later format.
+    plain = msgpack.unpackb(data, strict_map_key=False, raw=False)
+    if code == _V1_EXT_LIST and type(plain) is list:
+        return QuickList.from_blocks([plain])
+    if code == _V1_EXT_ZSET and type(plain) is dict:
+        return _zset(plain)
+    raise ValueError(f"unknown value type (MessagePack ext {code})")
 
 
-_inner_encoder = msgspec.msgpack.Encoder()
+def _zset(v: dict[Any, Any]) -> ZSet:
+    for m, s in v.items():
+        if type(m) is not bytes or type(s) is not float or s != s:
+            raise ValueError("bad sorted set member or score")
+    return ZSet.from_scores(v)
+
+
+def _value(v: Any, version: int) -> Any:
+    """A decoded value -> the in-memory value. Raises ValueError for anything the writer never
+    writes (an empty collection, a non-bin member, a mixed map), so a crafted file is refused
+    rather than loaded as garbage."""
+    t = type(v)
+    if t is bytes:
+        return v
+    if t is dict:
+        if not v:
+            raise ValueError("empty collection")
+        first = next(iter(v.values()))
+        if first is None:
+            if not all(type(m) is bytes for m in v) or any(x is not None for x in v.values()):
+                raise ValueError("bad set member")
+            return SetValue(v)
+        if type(first) is float:
+            return _zset(v)
+        if not all(type(f) is bytes and type(x) is bytes for f, x in v.items()):
+            raise ValueError("bad hash field or value")
+        return v
+    if t is list:
+        if version == 1:  # a set
+            if not v or not all(type(m) is bytes for m in v):
+                raise ValueError("bad set")
+            return SetValue.fromkeys(v)
+        if not v or not all(type(b) is list and all(type(e) is bytes for e in b) for b in v):
+            raise ValueError("bad list")
+        ql = QuickList.from_blocks(v)
+        if not ql:
+            raise ValueError("empty collection")
+        return ql
+    if version == 1 and t in (QuickList, ZSet):  # made by _ext_hook
+        return v
+    raise ValueError(f"unexpected {t.__name__} value")
 
 
 class SnapshotError(Exception):
@@ -204,14 +242,15 @@ def read_snapshot(
             raise SnapshotError(f"{path}: corrupt header: {e}") from None
         if not isinstance(header, dict) or header.get("magic") != MAGIC:
             raise SnapshotError(f"{path}: not a minikv snapshot (bad magic)")
-        if header.get("format") != FORMAT_VERSION:
+        version = header.get("format")
+        if version not in READABLE_VERSIONS:
             raise SnapshotError(
-                f"{path}: unknown snapshot format version {header.get('format')!r} "
-                f"(this minikv reads version {FORMAT_VERSION})"
+                f"{path}: unknown snapshot format version {version!r} "
+                f"(this minikv reads versions {', '.join(map(str, READABLE_VERSIONS))})"
             )
         hdr = Header(
             magic=MAGIC,
-            format=FORMAT_VERSION,
+            format=version,
             minikv=str(header.get("minikv", "?")),
             created_ms=int(header.get("created_ms", 0)),
             raw=header,
@@ -236,8 +275,10 @@ def read_snapshot(
                     raise SnapshotError(f"{path}: corrupt record at byte ~{src.consumed}")
                 data = obj[1]
                 for k, v in data.items():
-                    if type(v) is list:  # a MessagePack array is a set
-                        data[k] = set(v)
+                    if type(k) is not bytes:
+                        raise SnapshotError(f"{path}: corrupt key at byte ~{src.consumed}")
+                    if type(v) is not bytes:
+                        data[k] = _value(v, version)
                 counted += len(data)
                 yield obj[0], data, obj[2]
         except SnapshotError:
