@@ -13,7 +13,8 @@ RSS. Nothing writes to the data during the save, so every copied page is the chi
 ``--server`` measures the same mix through real servers instead, minikv beside redis-server in
 one run: each is filled over the network (pipelined SET/HSET/SADD/RPUSH/ZADD, the five types in
 equal parts), then BGSAVE runs with no writes and the row shows ``rdb_last_cow_size`` from INFO
-persistence as a share of ``used_memory_rss`` — what a user of either server would read.
+persistence as a share of ``used_memory_rss`` — what a user of either server would read. Then
+each server is restarted on the file it wrote, timing the spawn until PING answers +PONG.
 """
 
 from __future__ import annotations
@@ -103,8 +104,11 @@ def measure_servers(n: int) -> None:
     from common import Server, loadavg, start_bgsave
 
     print(f"load average before: {loadavg()}")
-    print("| server | keys | RSS MB | rdb_last_cow_size MB | COW % of RSS | bgsave s |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| server | keys | RSS MB | rdb_last_cow_size MB | COW % of RSS | bgsave s "
+        "| restart to PONG s | keys loaded |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     workdir = tempfile.mkdtemp(prefix="cow-by-type-")
     for kind in ("minikv", "redis"):
         srv = Server(kind, workdir)
@@ -121,9 +125,13 @@ def measure_servers(n: int) -> None:
                 raise SystemExit(f"{kind}: BGSAVE failed")
             cow = int(pers["rdb_last_cow_size"])
             rss = int(srv.info("memory")["used_memory_rss"])
+            # Loading the snapshot just written: restart and time spawn -> +PONG.
+            srv.shutdown_nosave()
+            restart = srv.start()
+            loaded = int(srv.client.dbsize())
             print(
                 f"| {kind} | {n:,} | {rss / 2**20:.0f} | {cow / 2**20:.1f} | "
-                f"{cow / rss * 100:.2f} | {secs:.2f} |",
+                f"{cow / rss * 100:.2f} | {secs:.2f} | {restart:.2f} | {loaded:,} |",
                 flush=True,
             )
         finally:

@@ -170,16 +170,20 @@ class QuickList(list):  # type: ignore[type-arg]
         its nodes as saved), larger ones are cut as pushes would have cut them. The ``list``
         blocks are taken over, not copied: the caller must not use them afterwards. The
         elements are not checked to be ``bytes`` (the snapshot loader does that)."""
-        ql = cls()
-        lim, maxn = ql.limit, ql.maxn
-        sizes = ql.sizes
+        # Built without __init__: loading a snapshot makes one per list key.
+        ql = list.__new__(cls)
+        ql.size = 0
+        ql.sizes = sizes = []
+        ql.fill = fill = _clamp_fill(LIST_MAX_LISTPACK_SIZE)
+        ql.limit, ql.maxn = lim, maxn = _limits(fill)
         for blk in blocks:
             if not blk:
                 continue
             if type(blk) is not list:
                 blk = list(blk)
             n = len(blk)
-            sz = _LP_EMPTY + entries_size(blk)
+            # Short blocks (most lists are short) skip entries_size's whole-block passes.
+            sz = _LP_EMPTY + (sum(map(entry_size, blk)) if n <= 8 else entries_size(blk))
             if n == 1 or (sz <= lim and n <= maxn):
                 _add_block(ql, blk)
                 sizes.append(sz)

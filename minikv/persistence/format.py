@@ -32,11 +32,12 @@ the file (``msgpack.Unpacker(f, strict_map_key=False)``).
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -77,11 +78,31 @@ def _ext_hook(code: int, data: bytes) -> Any:
     raise ValueError(f"unknown value type (MessagePack ext {code})")
 
 
+def _all_bytes(items: Iterable[Any]) -> bool:
+    """Whether every item is ``bytes``, checked in C: ``bytes.join`` refuses anything else that
+    MessagePack decodes to (str, int, float, None, containers); loading runs this per value."""
+    try:
+        _join(items)
+    except TypeError:
+        return False
+    return True
+
+
+_join = b"".join
+
+
 def _zset(v: dict[Any, Any]) -> ZSet:
-    for m, s in v.items():
-        if type(m) is not bytes or type(s) is not float or s != s:
-            raise ValueError("bad sorted set member or score")
+    if (
+        not _all_bytes(v)
+        or set(map(type, v.values())) != {float}
+        or any(map(math.isnan, v.values()))
+    ):
+        raise ValueError("bad sorted set member or score")
     return ZSet.from_scores(v)
+
+
+def _node(b: Any) -> bool:
+    return type(b) is list and _all_bytes(b)
 
 
 def _value(v: Any, version: int) -> Any:
@@ -96,20 +117,20 @@ def _value(v: Any, version: int) -> Any:
             raise ValueError("empty collection")
         first = next(iter(v.values()))
         if first is None:
-            if not all(type(m) is bytes for m in v) or any(x is not None for x in v.values()):
+            if not _all_bytes(v) or set(v.values()) != {None}:
                 raise ValueError("bad set member")
             return SetValue(v)
         if type(first) is float:
             return _zset(v)
-        if not all(type(f) is bytes and type(x) is bytes for f, x in v.items()):
+        if not (_all_bytes(v) and _all_bytes(v.values())):
             raise ValueError("bad hash field or value")
         return v
     if t is list:
         if version == 1:  # a set
-            if not v or not all(type(m) is bytes for m in v):
+            if not v or not _all_bytes(v):
                 raise ValueError("bad set")
             return SetValue.fromkeys(v)
-        if not v or not all(type(b) is list and all(type(e) is bytes for e in b) for b in v):
+        if not v or not all(map(_node, v)):
             raise ValueError("bad list")
         ql = QuickList.from_blocks(v)
         if not ql:
