@@ -5,8 +5,10 @@ skiplist conversion against a model, WATCH seeing in-place changes) through redi
 
 from __future__ import annotations
 
+import math
 import random
 import shlex
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -587,6 +589,347 @@ def test_command_info_of_multi_key_commands(server: Any, redis_server: Any) -> N
     finally:
         mine.close()
         theirs.close()
+
+
+# --- the listpack -> skiplist conversion ------------------------------------------------------
+#
+# A small set keeps its members in a plain list and reads the scores from the dict; a big one
+# has a SortedList of (score, member). The tests below lower zset-max-listpack-entries/-value
+# so that a few members cross the boundary, and read every ordered view on both sides of it.
+
+_LIMITS = ("zset-max-listpack-entries", "zset-max-listpack-value")
+
+
+@pytest.fixture
+def default_limits(differential: Differential) -> Iterator[Differential]:
+    """Both servers back to the default zset-max-listpack-* after the test, however it ends."""
+    from helpers import run_raw
+
+    yield differential
+    for srv in (differential.mk, differential.rd):
+        run_raw(srv.port, [("CONFIG", "SET", _LIMITS[0], "128", _LIMITS[1], "64")])
+
+
+def ordered_reads(key: str, members: list[str], scan: bool = True) -> list[tuple[str, ...]]:
+    """Every ordered read of ``key``, whose member order follows its score order (so that lex
+    ranges are well defined). ZSCAN only with ``scan``: a skiplist's comes in hash order."""
+    out: list[tuple[str, ...]] = [
+        ("OBJECT", "ENCODING", key),
+        ("ZCARD", key),
+        ("ZRANGE", key, "0", "-1", "WITHSCORES"),
+        ("ZRANGE", key, "1", "-2"),
+        ("ZRANGE", key, "-3", "-1", "REV", "WITHSCORES"),
+        ("ZREVRANGE", key, "0", "2"),
+        ("ZRANGE", key, "-inf", "+inf", "BYSCORE", "LIMIT", "1", "3", "WITHSCORES"),
+        ("ZRANGE", key, "(2", "5", "BYSCORE"),
+        ("ZRANGE", key, "3", "3", "BYSCORE", "WITHSCORES"),
+        ("ZRANGE", key, "5", "(2", "BYSCORE", "REV", "LIMIT", "1", "2", "WITHSCORES"),
+        ("ZRANGE", key, "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", "-1"),
+        ("ZRANGEBYSCORE", key, "(3", "+inf", "LIMIT", "2", "10"),
+        ("ZREVRANGEBYSCORE", key, "3", "(1", "WITHSCORES"),
+        ("ZRANGE", key, "[b", "(f", "BYLEX"),
+        ("ZRANGE", key, "(c", "+", "BYLEX", "LIMIT", "1", "3"),
+        ("ZRANGE", key, "+", "-", "BYLEX", "REV", "LIMIT", "1", "2"),
+        ("ZRANGEBYLEX", key, "-", "[c"),
+        ("ZREVRANGEBYLEX", key, "(e", "[b"),
+        ("ZCOUNT", key, "-inf", "+inf"),
+        ("ZCOUNT", key, "(1", "3"),
+        ("ZCOUNT", key, "3", "3"),
+        ("ZCOUNT", key, "(3", "(3"),
+        ("ZLEXCOUNT", key, "-", "+"),
+        ("ZLEXCOUNT", key, "[b", "(e"),
+        ("ZLEXCOUNT", key, "(c", "[c"),
+        ("ZRANDMEMBER", key, "1000", "WITHSCORES"),  # the whole set: deterministic
+        ("ZRANGESTORE", "dst", key, "1", "-1"),
+        ("OBJECT", "ENCODING", "dst"),
+        ("ZRANGE", "dst", "0", "-1", "WITHSCORES"),
+        ("ZRANGESTORE", "dst", key, "+inf", "(1", "BYSCORE", "REV"),
+        ("OBJECT", "ENCODING", "dst"),
+        ("ZRANGE", "dst", "0", "-1", "WITHSCORES"),
+        ("ZUNIONSTORE", "dst", "1", key),
+        ("OBJECT", "ENCODING", "dst"),
+        ("ZRANGE", "dst", "0", "-1", "WITHSCORES"),
+    ]
+    for m in [*members, "nosuch"]:
+        out += [("ZRANK", key, m), ("ZREVRANK", key, m), ("ZSCORE", key, m)]
+    if scan:
+        out.append(("ZSCAN", key, "0"))
+    return out
+
+
+def shrinking_writes(key: str) -> list[tuple[str, ...]]:
+    """Pops and range removals, each followed by the whole set and its encoding."""
+    out: list[tuple[str, ...]] = []
+    for cmd in [
+        ("ZPOPMIN", key),
+        ("ZPOPMAX", key, "2"),
+        ("ZREMRANGEBYSCORE", key, "(3", "5"),
+        ("ZREMRANGEBYLEX", key, "[c", "(d"),
+        ("ZREMRANGEBYRANK", key, "1", "1"),
+        ("ZPOPMIN", key, "2"),
+        ("ZREM", key, "zzz"),
+    ]:
+        out += [cmd, ("ZRANGE", key, "0", "-1", "WITHSCORES"), ("OBJECT", "ENCODING", key)]
+    return out
+
+
+# Member order follows score order, ties included (b c share 2, d e f share 3).
+_BOUNDARY_SET = [("1", "a"), ("2", "b"), ("2", "c"), ("3", "d"), ("3", "e"), ("3", "f")]
+
+
+@pytest.mark.parametrize("past", ["entries", "value"])
+def test_conversion_boundary_differential(default_limits: Differential, past: str) -> None:
+    members = [m for _, m in _BOUNDARY_SET]
+    if past == "entries":
+        # 4 entries fit; the fifth converts.
+        script: list[tuple[str, ...]] = [("CONFIG", "SET", _LIMITS[0], "4")]
+        grow = [("ZADD", "z", s, m) for s, m in _BOUNDARY_SET] + [("ZADD", "z", "8", "h")]
+        last = 4
+    else:
+        # Members of up to 3 bytes fit; "zzzz" converts (and ZADD XX of a long one does not).
+        script = [("CONFIG", "SET", _LIMITS[1], "3")]
+        grow = [("ZADD", "z", s, m) for s, m in _BOUNDARY_SET]
+        grow += [("ZADD", "z", "XX", "9", "yyyy"), ("ZADD", "z", "5", "ggg")]
+        grow += [("ZINCRBY", "z", "8", "zzzz")]
+        members += ["ggg", "zzzz"]
+        last = len(grow) - 1
+    for i, cmd in enumerate(grow):
+        script.append(cmd)
+        if i >= last - 1:  # the last small state and the first big one, everything read
+            script += ordered_reads("z", members, scan=i < last)
+        else:
+            script += [("OBJECT", "ENCODING", "z"), ("ZRANGE", "z", "0", "-1", "WITHSCORES")]
+    # Big now: moves within ties and across them, then shrinking (it stays a skiplist).
+    script += [
+        ("ZADD", "z", "2", "d", "3", "b", "GT", "CH", "1", "a"),
+        ("ZINCRBY", "z", "-1", "f"),
+        ("ZADD", "z", "3", "f", "2", "c"),
+    ]
+    script += ordered_reads("z", members, scan=False)
+    script += shrinking_writes("z")
+    default_limits.check(*script)
+
+
+def test_conversion_by_every_writer_differential(default_limits: Differential) -> None:
+    script: list[tuple[str, ...]] = [
+        ("CONFIG", "SET", _LIMITS[0], "3", _LIMITS[1], "4"),
+        ("ZADD", "a", "1", "a", "2", "b", "3", "c", "4", "d"),  # several members at once
+        ("ZADD", "b", "1", "a", "2", "b", "3", "c"),
+        ("ZADD", "b", "NX", "3", "c", "4", "d"),
+        ("ZADD", "c", "1", "a"),
+        ("ZADD", "c", "GT", "CH", "2", "a", "2", "long1"),
+        ("ZADD", "d", "1", "a"),
+        ("ZINCRBY", "d", "1", "long1"),
+        ("SADD", "s", "x", "y", "z", "w"),
+        ("ZUNIONSTORE", "u", "1", "s"),
+        ("ZINTERSTORE", "i", "2", "a", "b"),
+        ("ZDIFFSTORE", "df", "1", "a"),
+        ("ZRANGESTORE", "r1", "a", "0", "-1"),  # rank: converted up front
+        ("ZRANGESTORE", "r2", "a", "-inf", "+inf", "BYSCORE"),  # converted on the way
+        ("ZRANGESTORE", "r3", "a", "+", "-", "BYLEX", "REV", "LIMIT", "0", "3"),
+        ("COPY", "a", "cp"),
+        # A skiplist keeps -0, a listpack does not: what each store builds first shows.
+        ("ZADD", "nz", "1", "long1", "-0", "a", "2", "b", "3", "c"),
+        ("ZRANGESTORE", "r4", "nz", "0", "-1"),
+        ("ZRANGESTORE", "r5", "nz", "-inf", "+inf", "BYSCORE"),
+        ("CONFIG", "SET", _LIMITS[0], "0"),
+        ("ZADD", "zero", "1", "a"),  # created as a skiplist
+    ]
+    for key in (
+        "a",
+        "b",
+        "c",
+        "d",
+        "u",
+        "i",
+        "df",
+        "r1",
+        "r2",
+        "r3",
+        "cp",
+        "nz",
+        "r4",
+        "r5",
+        "zero",
+    ):
+        script += [("OBJECT", "ENCODING", key), ("ZRANGE", key, "0", "-1", "WITHSCORES")]
+        script += [("ZRANK", key, "a"), ("ZRANGE", key, "(1", "+inf", "BYSCORE", "LIMIT", "1", "5")]
+    # Raising the limits again converts nothing back.
+    script += [("CONFIG", "SET", _LIMITS[0], "128", _LIMITS[1], "64"), ("ZREM", "a", "d")]
+    script += [("OBJECT", "ENCODING", "a"), ("ZADD", "a", "9", "z"), ("OBJECT", "ENCODING", "a")]
+    default_limits.check(*script)
+
+
+def test_random_changes_across_the_boundary_differential(default_limits: Differential) -> None:
+    # Many ties (few distinct scores), members of 1 to 5 bytes against a value limit of 4 and
+    # an entry limit of 6, every kind of change; the whole set, ranks and score ranges read
+    # after each. Lex commands go to a key whose scores are all equal.
+    rnd = random.Random(20240610)
+    scores = ["-inf", "-1", "0", "1", "1", "1.5", "2", "2", "+inf"]
+    pool = ["a", "b", "c", "d", "e", "f", "g", "h", "bb", "ab", "ccccc", "ddddd", ""]
+    script: list[tuple[str, ...]] = [("CONFIG", "SET", _LIMITS[0], "6", _LIMITS[1], "4")]
+    for step in range(250):
+        key = rnd.choice(["k1", "k2", "k3", "eq"])
+        m = rnd.choice(pool)
+        s = "0" if key == "eq" else rnd.choice(scores)
+        op = rnd.randrange(10)
+        if op < 4:
+            flags = rnd.choice([[], ["NX"], ["XX"], ["GT"], ["LT"], ["CH"]]) if key != "eq" else []
+            script.append(("ZADD", key, *flags, s, m, rnd.choice(scores[1:-1]), rnd.choice(pool)))
+            if key == "eq":
+                script[-1] = ("ZADD", key, s, m)
+        elif op == 4 and key != "eq":
+            script.append(("ZINCRBY", key, rnd.choice(["1", "-0.5", "2"]), m))
+        elif op == 5:
+            script.append(("ZREM", key, m, rnd.choice(pool)))
+        elif op == 6:
+            script.append((rnd.choice(["ZPOPMIN", "ZPOPMAX"]), key, str(rnd.randrange(1, 3))))
+        elif op == 7 and key == "eq":
+            lo, hi = sorted(rnd.sample(pool[:8], 2))
+            script.append(("ZREMRANGEBYLEX", key, "[" + lo, "(" + hi))
+        elif op == 7:
+            lo, hi = sorted(rnd.sample([-1.0, 0.0, 1.0, 1.5, 2.0], 2))
+            script.append(("ZREMRANGEBYSCORE", key, f"({lo:g}", f"{hi:g}"))
+        elif op == 8:
+            script.append(("ZREMRANGEBYRANK", key, str(rnd.randrange(-3, 3)), "1"))
+        else:
+            script.append(("ZADD", key, s, m))
+        script += [("OBJECT", "ENCODING", key), ("ZRANGE", key, "0", "-1", "WITHSCORES")]
+        if step % 5 == 0:
+            script += [("ZRANK", key, x) for x in pool[:9]]
+            lo, hi = sorted(rnd.sample(scores, 2), key=float)
+            script += [
+                ("ZCOUNT", key, lo, "(" + hi),
+                ("ZRANGE", key, "(" + lo, hi, "BYSCORE", "LIMIT", "1", "3", "WITHSCORES"),
+                ("ZRANGE", key, hi, lo, "BYSCORE", "REV", "LIMIT", "0", "2"),
+            ]
+        if key == "eq":
+            a, b = sorted(rnd.sample(pool, 2))
+            script += [
+                ("ZLEXCOUNT", key, "[" + a, "(" + b),
+                ("ZLEXCOUNT", key, "(" + a, "[" + b),
+                ("ZRANGE", key, "(" + a, "+", "BYLEX", "LIMIT", "1", "2"),
+                ("ZRANGE", key, "[" + b, "-", "BYLEX", "REV"),
+                ("ZRANGE", key, "(" + b, "[" + a, "BYLEX", "REV", "LIMIT", "0", "3"),
+            ]
+    got = default_limits.check(*script, resp=(2,))
+    encodings = [g for g, cmd in zip(got, script, strict=True) if cmd[0] == "OBJECT"]
+    assert b"$8\r\nlistpack\r\n" in encodings and b"$8\r\nskiplist\r\n" in encodings
+
+
+def test_zscan_of_converted_set(default_limits: Differential) -> None:
+    # A skiplist's ZSCAN comes in hash order: compare what it returns, not its order.
+    from helpers import run_raw
+
+    script = [
+        ("CONFIG", "SET", _LIMITS[0], "4"),
+        *[("ZADD", "z", str(i % 3), f"m{i}") for i in range(9)],
+        ("ZREM", "z", "m4"),
+    ]
+    got = []
+    for srv in (default_limits.mk, default_limits.rd):
+        run_raw(srv.port, [("FLUSHALL",)])
+        run_raw(srv.port, script)
+        c = srv.client(protocol=2)
+        try:
+            assert c.object("encoding", "z") == b"skiplist"
+            got.append(sorted(c.zscan_iter("z")))
+        finally:
+            c.close()
+    assert got[0] == got[1] and len(got[0]) == 8
+
+
+def test_reload_keeps_small_and_big_sets_differential(differential: Differential) -> None:
+    many = [x for i in range(200) for x in (str(i % 17 - 8), f"m{i:03}")]
+    script: list[tuple[str, ...]] = [
+        ("ZADD", "small", "1", "a", "2", "b", "2", "c", "-1.5", "d", "inf", "e"),
+        ("ZADD", "big", *many),
+        ("ZADD", "long", "1", "x" * 65, "2", "y"),  # a skiplist by member length
+        ("ZADD", "shrunk", *many),
+        ("ZREMRANGEBYRANK", "shrunk", "3", "-1"),  # a skiplist of 3 until reloaded
+        ("OBJECT", "ENCODING", "shrunk"),
+        ("DEBUG", "RELOAD"),
+    ]
+    for key, members in [
+        ("small", ["a", "c", "e"]),
+        ("big", ["m000", "m017", "m199"]),
+        ("long", ["y", "x" * 65]),
+        ("shrunk", ["m000", "m017"]),
+    ]:
+        script += [
+            ("OBJECT", "ENCODING", key),
+            ("ZCARD", key),
+            ("ZRANGE", key, "0", "-1", "WITHSCORES"),
+            ("ZRANGE", key, "(-2", "2", "BYSCORE", "LIMIT", "2", "5", "WITHSCORES"),
+            *[("ZRANK", key, m) for m in members],
+            *[("ZSCORE", key, m) for m in members],
+        ]
+    script += [("ZADD", "small", "0", "f"), ("ZRANGE", "small", "0", "-1", "WITHSCORES")]
+    script += [("ZADD", "shrunk", "0", "n"), ("ZRANGE", "shrunk", "0", "-1", "WITHSCORES")]
+    differential.check(*script)
+
+
+# --- ZSet itself, against a model ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_zset_against_model(seed: int) -> None:
+    from minikv import zset as zset_mod
+    from minikv.zset import MINUS, PLUS, ZSet
+
+    rnd = random.Random(seed)
+    saved = zset_mod.MAX_LISTPACK_ENTRIES, zset_mod.MAX_LISTPACK_VALUE
+    # Converted by entries early, or only by a member of 4 bytes (rare) at some point.
+    zset_mod.set_limits(8 if seed % 2 else 1000, 3)
+    try:
+        z = ZSet()
+        model: dict[bytes, float] = {}
+        pool = [bytes([c]) * n for c in b"abcdef" for n in (1, 2, 3)] + [b"", b"long"]
+        for _ in range(1500):
+            m = rnd.choice(pool[:-1] if rnd.random() < 0.995 else pool)
+            op = rnd.random()
+            if op < 0.6:
+                s = float(rnd.choice([-2, -1, -0.0, 0, 1, 1, 2, 3.5, math.inf, -math.inf]))
+                z.add(m, s)
+                if m not in model or model[m] != s:
+                    model[m] = s
+            elif op < 0.8:
+                assert z.remove(m) == (model.pop(m, None) is not None)
+            elif op < 0.85 and z:
+                s, popped = z.pop_end(rnd.random() < 0.5)
+                assert model.pop(popped) == s
+            elif op < 0.9:
+                lo = rnd.randrange(len(z) + 1)
+                hi = rnd.randrange(len(z) + 1)
+                order = sorted(model, key=lambda k: (model[k], k))
+                for k in order[lo:hi]:
+                    del model[k]
+                assert z.delete_slice(lo, hi) == max(0, hi - lo)
+            order = sorted(model, key=lambda k: (model[k], k))
+            assert dict(z) == model
+            assert z.members(0, len(z)) == order
+            assert z.members(0, len(z), reverse=True) == order[::-1]
+            assert list(z.entries(1, 4)) == [(model[k], k) for k in order[1:4]]
+            assert z.big == (type(z.index) is not list)
+            for k in rnd.sample(pool, 4):
+                assert z.rank(k) == (order.index(k) if k in model else None)
+            v = float(rnd.choice([-1, 0, 1, 2, 3.5]))
+            assert z.score_lo(v, False) == sum(model[k] < v for k in order)
+            assert z.score_lo(v, True) == sum(model[k] <= v for k in order)
+            assert z.score_hi(v, False) == sum(model[k] <= v for k in order)
+            assert z.score_hi(v, True) == sum(model[k] < v for k in order)
+            if len(set(model.values())) == 1:
+                b = rnd.choice(pool)
+                assert z.lex_lo((b, False)) == sum(k < b for k in order)
+                assert z.lex_lo((b, True)) == sum(k <= b for k in order)
+                assert z.lex_hi((b, False)) == sum(k <= b for k in order)
+                assert z.lex_hi((b, True)) == sum(k < b for k in order)
+            assert z.lex_lo(MINUS) == 0 and z.lex_hi(PLUS) == len(z)
+            c = z.copy()
+            assert c.members(0, len(c)) == order and c.big == z.big
+            assert ZSet.from_scores(dict(model)).members(0, len(model)) == order
+    finally:
+        zset_mod.set_limits(*saved)
 
 
 # --- through redis-py ------------------------------------------------------------------------

@@ -156,17 +156,24 @@ def _store(c: Client, dst: bytes, z: ZSet | None) -> int:
     return 0
 
 
-def _entries(c: Client, entries: Iterable[tuple[float, bytes]], withscores: bool) -> list[Any]:
-    """Members, or members with scores: flat in RESP2, [member, score] pairs in RESP3."""
-    if not withscores:
-        return [m for _, m in entries]
+def _entries(c: Client, members: list[bytes], scores: list[float] | None) -> list[Any]:
+    """``members`` (a new list, owned by the reply), or with their ``scores`` if given: flat
+    in RESP2, [member, score] pairs in RESP3."""
+    if scores is None:
+        return members
     if c.resp == 2:
-        out: list[Any] = []
-        for s, m in entries:
-            out.append(m)
-            out.append(s)
+        out: list[Any] = [None] * (2 * len(members))
+        out[::2] = members
+        out[1::2] = scores
         return out
-    return [[m, s] for s, m in entries]
+    return list(map(list, zip(members, scores, strict=True)))
+
+
+def _scores(
+    scores: dict[bytes, float], members: list[bytes], withscores: bool
+) -> list[float] | None:
+    """The scores of ``members`` for ``_entries`` if ``withscores``."""
+    return list(map(scores.__getitem__, members)) if withscores else None
 
 
 # --- ZADD ZINCRBY ZREM ------------------------------------------------------------------------
@@ -452,21 +459,40 @@ def _rank_bounds(n: int, start: int, end: int) -> tuple[int, int] | None:
     return start, min(end, n - 1)
 
 
-def _select(
-    z: ZSet, lo: int, hi: int, offset: int, limit: int, reverse: bool
-) -> list[tuple[float, bytes]]:
-    """Entries of ranks [lo, hi) after skipping ``offset`` and keeping ``limit`` (negative: all),
-    walked from the low end or, with ``reverse``, the high end. A negative offset gives nothing
-    (Redis walks past the end)."""
+def _select(lo: int, hi: int, offset: int, limit: int, reverse: bool) -> tuple[int, int]:
+    """What is left of ranks [lo, hi) after skipping ``offset`` and keeping ``limit`` (negative:
+    all), walked from the low end or, with ``reverse``, the high end, as ranks [first, end):
+    empty unless first < end. A negative offset gives nothing (Redis walks past the end)."""
     if offset < 0 or lo >= hi:
-        return []
+        return 0, 0
     if reverse:
         top = hi - offset
-        bottom = lo if limit < 0 else max(lo, top - limit)
-        return list(z.slice(bottom, top, reverse=True)) if bottom < top else []
+        return (lo if limit < 0 else max(lo, top - limit)), top
     first = lo + offset
-    last = hi if limit < 0 else min(hi, first + limit)
-    return list(z.slice(first, last)) if first < last else []
+    return first, (hi if limit < 0 else min(hi, first + limit))
+
+
+def _range_reply(
+    c: Client, z: ZSet, lo: int, hi: int, reverse: bool, withscores: bool
+) -> list[Any]:
+    """The reply of ranks [lo, hi) of ``z``."""
+    if lo >= hi:
+        return []
+    if not withscores:
+        return z.members(lo, hi, reverse)
+    if not z.big:
+        members = z.members(lo, hi, reverse)
+        return _entries(c, members, list(map(z.__getitem__, members)))
+    # A big set's entries are (score, member) tuples already: one walk over them measured
+    # quicker than splitting them or looking each score up in its (big) dict.
+    entries = z.entries(lo, hi, reverse)
+    if c.resp != 2:
+        return [[m, s] for s, m in entries]
+    out: list[Any] = []
+    for s, m in entries:
+        out.append(m)
+        out.append(s)
+    return out
 
 
 def _zrange(
@@ -517,28 +543,29 @@ def _zrange(
     if kind is _RANK:
         bounds = _rank_bounds(size, start, end)
         if bounds is None:
-            entries = []
+            lo = hi = 0
         elif reverse:
-            entries = list(z.slice(size - 1 - bounds[1], size - bounds[0], reverse=True))
+            lo, hi = size - 1 - bounds[1], size - bounds[0]
         else:
-            entries = list(z.slice(bounds[0], bounds[1] + 1))
+            lo, hi = bounds[0], bounds[1] + 1
     elif kind is _SCORE:
         if offset > 0 and offset >= size:
-            entries = []
+            lo = hi = 0
         else:
-            lo, hi = _score_bounds(z, smin, smax)
-            entries = _select(z, lo, hi, offset, limit, reverse)
+            lo, hi = _select(*_score_bounds(z, smin, smax), offset, limit, reverse)
     else:
-        entries = _select(z, z.lex_lo(lmin), z.lex_hi(lmax), offset, limit, reverse)
+        lo, hi = _select(z.lex_lo(lmin), z.lex_hi(lmax), offset, limit, reverse)
 
     if not store:
-        return _entries(c, entries, withscores)
+        return _range_reply(c, z, lo, hi, reverse, withscores)
     # Built as Redis builds it (a listpack converted on the way when it grows), so the
     # encoding and the listpack's -0 -> 0 come out the same.
     out = ZSet()
-    out.big = kind is _RANK and len(entries) > zset_mod.MAX_LISTPACK_ENTRIES
-    for s, m in entries:
-        out.add(m, s)
+    if lo < hi:
+        if kind is _RANK and hi - lo > zset_mod.MAX_LISTPACK_ENTRIES:
+            out.to_skiplist()
+        for s, m in z.entries(lo, hi, reverse):
+            out.add(m, s)
     return _store(c, args[1], out)
 
 
@@ -884,7 +911,7 @@ def zrandmember(c: Client, args: list[bytes]) -> Any:
         z = _get(c, args[1])
         if z is None:
             return None
-        return z.index[random.randrange(len(z))][1]
+        return z.member_at(random.randrange(len(z)))
     n = parse_long_range(args[2], -LONG_MAX, LONG_MAX)
     withscores = False
     if len(args) > 4 or (len(args) == 4 and args[3].upper() != b"WITHSCORES"):
@@ -897,15 +924,15 @@ def zrandmember(c: Client, args: list[bytes]) -> Any:
     if z is None or n == 0:
         return []
     size = len(z)
-    index = z.index
+    at = z.member_at
     if n < 0 or n == 1:
         # With repetitions, in random order.
-        picks = [index[random.randrange(size)] for _ in range(abs(n))]
+        picks = [at(random.randrange(size)) for _ in range(abs(n))]
     elif n >= size:
-        picks = list(reversed(index))  # the whole set, highest first, as Redis iterates it
+        picks = z.members(0, size, reverse=True)  # the whole set, highest first, as Redis does
     else:
-        picks = [index[i] for i in random.sample(range(size), n)]
-    return _entries(c, picks, withscores)
+        picks = [at(i) for i in random.sample(range(size), n)]
+    return _entries(c, picks, _scores(z, picks, withscores))
 
 
 # --- set algebra ------------------------------------------------------------------------------
@@ -1034,7 +1061,8 @@ def _setop(
                     result[m] = score if old is None else _aggregate(old, score, how)
     if store:
         return _store(c, args[1], ZSet.from_scores(result))
-    return _entries(c, sorted((s, m) for m, s in result.items()), withscores)
+    ordered = [m for _, m in sorted(zip(result.values(), result, strict=True))]
+    return _entries(c, ordered, _scores(result, ordered, withscores))
 
 
 _UNION_DOC = (
@@ -1190,10 +1218,10 @@ def zscan(c: Client, args: list[bytes]) -> Any:
     out: list[bytes] = []
     if not z.big:
         # A listpack is returned whole, in order, scores as stored.
-        for s, m in z.index:
+        for m in z.members(0, len(z)):
             if match is None or match(m):
                 out.append(m)
-                out.append(_d2string(s))
+                out.append(_d2string(z[m]))
         return [b"0", out]
     nxt, members = scan_slice(z, cursor, count)
     scores = z
