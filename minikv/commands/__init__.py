@@ -8,14 +8,24 @@ the command name and the reply is a value ``minikv.protocol`` knows how to encod
 
 Container commands (CONFIG, CLIENT, OBJECT...) register subcommands with ``parent=``; the table
 resolves ``CONFIG GET`` to the ``config|get`` entry as Redis 7 does.
+
+Where a command's keys are is declared once, as Redis 7's key specs (``KeySpec``): where the
+search begins (an index, or after a keyword) and how the keys follow (a range, or a count read
+from a ``numkeys`` argument), with the access flags of those keys. Everything else is derived
+from them as Redis derives it: the legacy ``(first, last, step)`` triple and the
+``movablekeys`` flag of ``COMMAND INFO`` (``legacy_range``), and the keys of a concrete call
+(``Command.get_keys``, what ``COMMAND GETKEYS`` answers). Nothing else reads key positions:
+the dispatcher does not need them, and handlers (WATCH included) take their keys from
+``args``. Most commands have one range spec and declare it as ``keys=(first, last, step)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from minikv.commands.util import parse_int
 from minikv.protocol import ReplyError
 
 if TYPE_CHECKING:
@@ -36,6 +46,71 @@ NO_AUTH = "no_auth"
 NO_MULTI = "no_multi"
 ALLOW_BUSY = "allow_busy"
 PROTECTED = "protected"
+MOVABLEKEYS = "movablekeys"
+
+#: Key-spec flags, in the order COMMAND INFO lists them.
+KEY_FLAG_ORDER = (
+    "RO",
+    "RW",
+    "OW",
+    "RM",
+    "access",
+    "update",
+    "insert",
+    "delete",
+    "not_key",
+    "incomplete",
+    "variable_flags",
+)
+
+#: A command's own key finder (Redis's getkeys_proc): ``args`` -> [(position, key flags)].
+GetKeys = Callable[[list[bytes]], list[tuple[int, tuple[str, ...]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One of Redis 7's key specs: where the search for keys begins, and how the keys follow.
+
+    begin_search is ``index`` (an argument position) or, when ``keyword`` is set, the argument
+    after the first ``keyword`` found searching from ``startfrom`` (negative: from the end,
+    backwards). find_keys is a range, ``lastkey`` relative to the first key (negative: from the
+    end of the arguments), every ``keystep``-th argument, or, when ``keynum`` is set, a count
+    read at ``keynum`` (relative to the begin_search position) followed by that many keys from
+    ``firstkey`` (relative too). ``flags`` are Redis's key-spec flags ("RW access delete");
+    ``notes`` is the text COMMAND INFO shows with some specs. Examples::
+
+        KeySpec("RO access", 1)                  # GET key
+        KeySpec("RW insert", 2)                  # the destination of LMOVE source destination
+        KeySpec("RO access", 2, lastkey=-1)      # the sources of SINTERSTORE destination key...
+        KeySpec("RO access", 1, keynum=0)        # ZUNION numkeys key [key ...]
+    """
+
+    flags: str
+    index: int = 0
+    keyword: str = ""
+    startfrom: int = 0
+    lastkey: int = 0
+    keystep: int = 1
+    limit: int = 0
+    keynum: int | None = None
+    firstkey: int = 1
+    notes: str = ""
+    #: ``flags`` as a tuple in COMMAND INFO's order.
+    flag_names: tuple[str, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        given = self.flags.split()
+        unknown = set(given) - set(KEY_FLAG_ORDER)
+        if unknown:
+            raise ValueError(f"unknown key-spec flags {sorted(unknown)}")
+        if bool(self.index) == bool(self.keyword):
+            raise ValueError("a key spec begins at an index or after a keyword, not both")
+        object.__setattr__(self, "flag_names", tuple(f for f in KEY_FLAG_ORDER if f in given))
+
+    @property
+    def is_range_at_index(self) -> bool:
+        """The plain kind the legacy (first, last, step) triple can describe."""
+        return not self.keyword and self.keynum is None
 
 
 @dataclass(eq=False, slots=True)
@@ -43,9 +118,6 @@ class Command:
     name: str  # lower case, e.g. "get" or "config|get"
     arity: int
     flags: frozenset[str]
-    first_key: int
-    last_key: int
-    step: int
     handler: Handler
     group: str
     summary: str
@@ -56,8 +128,15 @@ class Command:
     usage: str = ""
     #: COMMAND INFO tips ("nondeterministic_output", "request_policy:all_shards"...).
     tips: tuple[str, ...] = ()
-    #: Flags of the key spec derived from (first_key, last_key, step): "RO access", "RW update"...
-    key_flags: tuple[str, ...] = ()
+    #: Where the keys are (Redis 7's key specs), in Redis's order.
+    key_specs: tuple[KeySpec, ...] = ()
+    #: Redis's getkeys_proc: the keys of a call when the key specs cannot tell them (a
+    #: ``variable_flags`` spec) or fail on the arguments (a bad ``numkeys``).
+    getkeys: GetKeys | None = None
+    #: The legacy (first, last, step) of COMMAND INFO, derived from the key specs.
+    first_key: int = 0
+    last_key: int = 0
+    step: int = 0
     #: COMMAND DOCS history: (since, change) pairs.
     history: tuple[tuple[str, str], ...] = ()
     subcommands: dict[bytes, Command] = field(default_factory=dict)
@@ -82,11 +161,25 @@ class Command:
     def fullname(self) -> str:
         return self.name
 
-    def key_positions(self, args: list[bytes]) -> list[int]:
-        if self.first_key == 0:
-            return []
-        last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
-        return list(range(self.first_key, last + 1, self.step))
+    def get_keys(self, args: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
+        """The positions in ``args`` (``args[0]`` is the command name) of the keys a call
+        names, each with its key spec's flags, as Redis's getKeysFromCommandWithSpecs finds
+        them. Empty when the arguments name no key (or are invalid for the specs)."""
+        specs = self.key_specs
+        if specs and not any("variable_flags" in s.flag_names for s in specs):
+            found = _keys_from_specs(specs, args)
+            if found is not None:
+                return found
+        if self.getkeys is not None:
+            return self.getkeys(args)
+        return []
+
+    @property
+    def has_keys(self) -> bool:
+        """Whether the command may take keys at all (Redis's doesCommandHaveKeys)."""
+        return self.getkeys is not None or any(
+            "not_key" not in s.flag_names for s in self.key_specs
+        )
 
     def check_arity(self, nargs: int) -> bool:
         a = self.arity
@@ -114,26 +207,49 @@ def command(
     acl: str = "",
     tips: str = "",
     key_flags: str = "",
+    key_specs: Sequence[KeySpec] = (),
+    getkeys: GetKeys | None = None,
     history: tuple[tuple[str, str], ...] = (),
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` as command ``name`` (or subcommand ``name`` of ``parent``).
 
+    Keys: ``keys=(first, last, step)`` is the one range spec most commands have (``last``
+    negative counts from the end), with ``key_flags`` its flags when the default for a read or
+    write command is wrong ("OW update"); any other layout is given as ``key_specs``, Redis's
+    key specs in Redis's order. ``getkeys`` is the command's own key finder, for a spec with
+    ``variable_flags``; the one of a ``keynum`` spec is derived. ``movablekeys`` is derived
+    from the specs, never given.
+
     Documentation, all optional: ``args`` is the usage in Redis's docs syntax (COMMAND DOCS and
     redis-cli's hints are generated from it), ``acl`` extra ACL categories beyond those implied
-    by the flags and group ("@keyspace @dangerous"), ``tips`` COMMAND INFO tips, ``key_flags``
-    the key spec's flags when the default for a read or write command is wrong ("OW update").
+    by the flags and group ("@keyspace @dangerous"), ``tips`` COMMAND INFO tips.
     """
+    specs = tuple(key_specs)
+    if keys[0]:
+        if specs:
+            raise ValueError(f"{name}: give keys=(first, last, step) or key_specs, not both")
+        first, last, step = keys
+        specs = (
+            KeySpec(
+                key_flags or " ".join(default_key_flags(frozenset(flags.split()))),
+                first,
+                lastkey=last - first if last >= 0 else last,
+                keystep=step,
+            ),
+        )
+    elif key_flags:
+        raise ValueError(f"{name}: key_flags without keys")
+    if MOVABLEKEYS in flags.split():
+        raise ValueError(f"{name}: movablekeys is derived from the key specs")
+    first_key, last_key, step, movable = legacy_range(specs)
 
     def register(handler: Handler) -> Handler:
-        flagset = frozenset(flags.split())
+        flagset = frozenset(flags.split()) | ({MOVABLEKEYS} if movable else set())
         full = f"{parent}|{name}" if parent else name
         cmd = Command(
             name=full,
             arity=arity,
             flags=flagset,
-            first_key=keys[0],
-            last_key=keys[1],
-            step=keys[2],
             handler=handler,
             group=group,
             summary=summary,
@@ -142,7 +258,11 @@ def command(
             acl_categories=acl_categories(flagset, group, acl.split()),
             usage=args,
             tips=tuple(tips.split()),
-            key_flags=tuple(key_flags.split()) or default_key_flags(flagset),
+            key_specs=specs,
+            getkeys=getkeys or numkeys_getkeys(specs),
+            first_key=first_key,
+            last_key=last_key,
+            step=step,
             history=history,
         )
         cmd.is_write = WRITE in flagset
@@ -170,6 +290,10 @@ def container(name: str, arity: int = -2, flags: str = "", **kw: Any) -> None:
         )
 
     command(name, arity, flags, **kw)(no_handler)
+    # Redis declares no ACL category for a container (not even its group's): it has only
+    # those its flags imply.
+    cmd = ALL[name]
+    cmd.acl_categories = acl_categories(cmd.flags, "", kw.get("acl", "").split())
 
 
 def lookup(args: list[bytes]) -> Command | None:
@@ -307,6 +431,132 @@ def default_key_flags(flags: frozenset[str]) -> tuple[str, ...]:
     if WRITE in flags:
         return ("RW", "access", "update")
     return ("RO", "access")
+
+
+# --- key specs -> the legacy triple, and the keys of a call ---------------------------------------
+
+_INT_MAX = 2**31 - 1
+
+
+def _c_int(v: int) -> int:
+    """``v`` cast to a 32-bit C int, as Redis casts a count before using it."""
+    return (v + 2**31) % 2**32 - 2**31
+
+
+def _c_atoi(b: bytes) -> int:
+    """C's atoi (strtol cast to int): leading spaces, a sign, the longest run of digits."""
+    s = b.lstrip(b" \t\n\v\f\r")
+    sign = 1
+    if s[:1] in (b"-", b"+"):
+        sign = -1 if s[:1] == b"-" else 1
+        s = s[1:]
+    n = 0
+    for ch in s:
+        if not 48 <= ch <= 57:
+            break
+        n = n * 10 + ch - 48
+    n = max(-(2**63), min(2**63 - 1, sign * n))  # strtol saturates at LONG_MIN/LONG_MAX
+    return _c_int(n)
+
+
+def legacy_range(specs: Sequence[KeySpec]) -> tuple[int, int, int, bool]:
+    """COMMAND INFO's (first, last, step) and whether the command has ``movablekeys``, as
+    Redis's populateCommandLegacyRangeSpec derives them: the union of the leading consecutive
+    index/range specs of step 1; any spec it cannot describe makes the keys movable."""
+    if len(specs) == 1 and specs[0].is_range_at_index:
+        s = specs[0]
+        last = s.index + s.lastkey if s.lastkey >= 0 else s.lastkey
+        return s.index, last, s.keystep, "incomplete" in s.flag_names
+    movable = False
+    first, last, prev_last = _INT_MAX, 0, 0
+    for s in specs:
+        if not s.is_range_at_index or s.keystep != 1 or (prev_last and prev_last != s.index - 1):
+            movable = True
+            continue
+        if "incomplete" in s.flag_names:
+            movable = True
+        first = min(first, s.index)
+        spec_last = s.index + s.lastkey if s.lastkey >= 0 else s.lastkey
+        # Compared as C unsigned ints: a last key counted from the end beats any index.
+        last = max(last, spec_last, key=lambda v: v % 2**32)
+        prev_last = last
+    if first == _INT_MAX:
+        return 0, 0, 0, bool(specs)
+    return first, last, 1, movable
+
+
+def _keys_from_specs(
+    specs: Sequence[KeySpec], args: list[bytes]
+) -> list[tuple[int, tuple[str, ...]]] | None:
+    """Redis's getKeysUsingKeySpecs: the keys every spec finds in ``args``, or None when a
+    spec does not fit them (then the command's own key finder gets its chance)."""
+    argc = len(args)
+    out: list[tuple[int, tuple[str, ...]]] = []
+    for spec in specs:
+        if "not_key" in spec.flag_names:
+            continue
+        if spec.keyword:
+            word = spec.keyword.lower().encode()
+            start = spec.startfrom if spec.startfrom > 0 else argc + spec.startfrom
+            end = argc - 1 if spec.startfrom > 0 else 1
+            first = 0
+            i = start
+            while i != end and 1 <= i < argc:
+                if args[i].lower() == word:
+                    first = i + 1
+                    break
+                i = i + 1 if start <= end else i - 1
+            if not first:
+                continue  # keyword absent: this spec names no key
+        else:
+            first = spec.index
+        if spec.keynum is None:
+            if spec.lastkey >= 0:
+                last = first + spec.lastkey
+            elif not spec.limit:
+                last = argc + spec.lastkey
+            else:
+                last = first + int((argc - first) / spec.limit) + spec.lastkey
+        else:
+            at = first + spec.keynum
+            if spec.keynum >= argc or at >= argc:
+                return None
+            try:
+                numkeys = parse_int(args[at])
+            except ReplyError:
+                return None
+            if numkeys < 0:
+                return None
+            first += spec.firstkey
+            last = first + _c_int(numkeys) - 1
+        if last >= argc or last < first or first >= argc:
+            return None
+        out.extend((i, spec.flag_names) for i in range(first, last + 1, spec.keystep))
+        if "incomplete" in spec.flag_names:
+            return None
+    return out
+
+
+def numkeys_getkeys(specs: Sequence[KeySpec]) -> GetKeys | None:
+    """The key finder Redis gives every command with a ``numkeys`` spec (genericGetKeys),
+    used when the specs reject the arguments: the count is read with atoi ("2x" is 2), the
+    keys get no flags, and a destination key (a one-key range spec) comes last. None for a
+    command without a ``keynum`` spec."""
+    keynum = next((s for s in specs if s.keynum is not None and s.index), None)
+    if keynum is None:
+        return None
+    count_at = keynum.index + keynum.keynum
+    first = keynum.index + keynum.firstkey
+    step = keynum.keystep
+    store = [s.index for s in specs if s.is_range_at_index and s.lastkey == 0 and s is not keynum]
+
+    def getkeys(args: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
+        num = _c_atoi(args[count_at]) if count_at < len(args) else 0
+        if num < 1 or num > int((len(args) - first) / step):
+            return []
+        return [(first + i * step, ()) for i in range(num)] + [(p, ()) for p in store]
+
+    return getkeys
 
 
 # --- usage strings -> COMMAND DOCS arguments -----------------------------------------------------

@@ -17,7 +17,14 @@ WRONGPASS = ReplyError("WRONGPASS invalid username-password pair or user is disa
 CONN = "connection"
 
 
-@command("ping", -1, "fast sentinel", group=CONN, summary="Ping the server")
+@command(
+    "ping",
+    -1,
+    "fast sentinel",
+    group=CONN,
+    summary="Ping the server",
+    tips="request_policy:all_shards response_policy:all_succeeded",
+)
 def ping(c: Client, args: list[bytes]) -> Any:
     if len(args) > 2:
         raise ReplyError("ERR wrong number of arguments for 'ping' command")
@@ -316,6 +323,7 @@ def _clients_matching(c: Client, args: list[bytes], start: int) -> list[Client]:
     group=CONN,
     summary="Get the list of client connections",
     since="2.4.0",
+    tips="nondeterministic_output",
 )
 def client_list(c: Client, args: list[bytes]) -> Any:
     if len(args) == 2:
@@ -336,6 +344,7 @@ def client_list(c: Client, args: list[bytes]) -> Any:
     group=CONN,
     summary="Returns information about the current client connection",
     since="6.2.0",
+    tips="nondeterministic_output",
 )
 def client_info(c: Client, args: list[bytes]) -> Any:
     return c.info_line().encode() + b"\n"

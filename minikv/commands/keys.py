@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from minikv.commands import command, container
+from minikv.commands import KeySpec, command, container
 from minikv.commands.util import LLONG_MAX, NOT_INTEGER, SYNTAX, parse_int
 from minikv.keyspace import NSHARDS, compile_pattern, now_ms, value_type
 from minikv.protocol import OK, ReplyError
@@ -291,12 +291,11 @@ def _rename(c: Client, args: list[bytes], nx: bool) -> Any:
     "rename",
     3,
     "write",
-    (1, 2, 1),
     group=K,
     summary="Rename a key",
     complexity="O(1)",
     args="key newkey",
-    key_flags="RW access delete",
+    key_specs=(KeySpec("RW access delete", 1), KeySpec("OW update", 2)),
 )
 def rename(c: Client, args: list[bytes]) -> Any:
     return _rename(c, args, False)
@@ -306,12 +305,10 @@ def rename(c: Client, args: list[bytes]) -> Any:
     "renamenx",
     3,
     "write fast",
-    (1, 2, 1),
     group=K,
     summary="Rename a key, only if the new key does not exist",
     complexity="O(1)",
     args="key newkey",
-    key_flags="RW access delete",
     history=(
         (
             "3.2.0",
@@ -319,6 +316,7 @@ def rename(c: Client, args: list[bytes]) -> Any:
             "same.",
         ),
     ),
+    key_specs=(KeySpec("RW access delete", 1), KeySpec("OW insert", 2)),
 )
 def renamenx(c: Client, args: list[bytes]) -> Any:
     return _rename(c, args, True)
@@ -354,14 +352,13 @@ def move(c: Client, args: list[bytes]) -> Any:
     "copy",
     -3,
     "write denyoom",
-    (1, 2, 1),
     group=K,
     summary="Copy a key",
     since="6.2.0",
     complexity="O(N) worst case for collections, where N is the number of nested items. O(1) for "
     "string values.",
     args="source destination [DB destination-db] [REPLACE]",
-    key_flags="RO access",
+    key_specs=(KeySpec("RO access", 1), KeySpec("OW update", 2)),
 )
 def copy(c: Client, args: list[bytes]) -> Any:
     src = dst = c.db

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from minikv.blocking import block, may_block, parse_timeout
-from minikv.commands import ALL, arity_error, command
+from minikv.commands import ALL, KeySpec, arity_error, command
 from minikv.commands.util import (
     LLONG_MIN,
     SYNTAX,
@@ -497,13 +497,12 @@ def _lmove(c: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool) ->
     "lmove",
     5,
     "write denyoom",
-    (1, 2, 1),
     group=L,
     summary="Pop an element from a list, push it to another list and return it",
     since="6.2.0",
     complexity="O(1)",
     args="source destination <LEFT | RIGHT> <LEFT | RIGHT>",
-    key_flags="RW access delete",
+    key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
 )
 def lmove(c: Client, args: list[bytes]) -> Any:
     return _lmove(c, args[1], args[2], _where(args[3]), _where(args[4]))
@@ -513,13 +512,12 @@ def lmove(c: Client, args: list[bytes]) -> Any:
     "rpoplpush",
     3,
     "write denyoom",
-    (1, 2, 1),
     group=L,
     summary="Remove the last element in a list, prepend it to another list and return it",
     since="1.2.0",
     complexity="O(1)",
     args="source destination",
-    key_flags="RW access delete",
+    key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
 )
 def rpoplpush(c: Client, args: list[bytes]) -> Any:
     return _lmove(c, args[1], args[2], False, True)
@@ -557,14 +555,14 @@ def _pop_with_key(c: Client, key: bytes, d: QuickList, left: bool, count: int) -
 @command(
     "lmpop",
     -4,
-    "write movablekeys",
+    "write",
     group=L,
     summary="Pop elements from a list",
     since="7.0.0",
     complexity="O(N+M) where N is the number of provided keys and M is the number of elements "
     "returned.",
     args="numkeys key [key ...] <LEFT | RIGHT> [COUNT count]",
-    key_flags="RW access delete",
+    key_specs=(KeySpec("RW access delete", 1, keynum=0),),
 )
 def lmpop(c: Client, args: list[bytes]) -> Any:
     keys, left, count = _parse_mpop(args, 1)
@@ -661,14 +659,14 @@ def _blmove(
 @command(
     "blmpop",
     -5,
-    "write blocking movablekeys",
+    "write blocking",
     group=L,
     summary="Pop elements from a list, or block until one is available",
     since="7.0.0",
     complexity="O(N+M) where N is the number of provided keys and M is the number of elements "
     "returned.",
     args="timeout:double numkeys key [key ...] <LEFT | RIGHT> [COUNT count]",
-    key_flags="RW access delete",
+    key_specs=(KeySpec("RW access delete", 2, keynum=0),),
 )
 def blmpop(c: Client, args: list[bytes]) -> Any:
     keys, left, count = _parse_mpop(args, 2)
@@ -692,14 +690,13 @@ def blmpop(c: Client, args: list[bytes]) -> Any:
     "blmove",
     6,
     "write denyoom noscript blocking",
-    (1, 2, 1),
     group=L,
     summary="Pop an element from a list, push it to another list and return it; or block until "
     "one is available",
     since="6.2.0",
     complexity="O(1)",
     args="source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout:double",
-    key_flags="RW access delete",
+    key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
 )
 def blmove(c: Client, args: list[bytes]) -> Any:
     from_left = _where(args[3])
@@ -712,15 +709,14 @@ def blmove(c: Client, args: list[bytes]) -> Any:
     "brpoplpush",
     4,
     "write denyoom noscript blocking",
-    (1, 2, 1),
     group=L,
     summary="Pop an element from a list, push it to another list and return it; or block until "
     "one is available",
     since="2.2.0",
     complexity="O(1)",
     args="source destination timeout:double",
-    key_flags="RW access delete",
     history=_BPOP_HISTORY,
+    key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
 )
 def brpoplpush(c: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[3])

@@ -68,6 +68,8 @@ def save(c: Client, args: list[bytes]) -> Any:
     group=P,
     summary="Get the UNIX time stamp of the last successful save to disk",
     since="1.0.0",
+    acl="@admin @dangerous",
+    tips="nondeterministic_output",
 )
 def lastsave(c: Client, args: list[bytes]) -> Any:
     return c.server.persistence.lastsave

@@ -16,6 +16,7 @@ from minikv.commands import (
     ACL_ORDER,
     ALL,
     Command,
+    KeySpec,
     command,
     container,
     iter_commands,
@@ -296,19 +297,6 @@ _VISIBLE_FLAGS = [
     "movablekeys",
     "allow_busy",
 ]
-_KEY_FLAG_ORDER = [
-    "RO",
-    "RW",
-    "OW",
-    "RM",
-    "access",
-    "update",
-    "insert",
-    "delete",
-    "not_key",
-    "incomplete",
-    "variable_flags",
-]
 CMD_FLAGS = "loading stale sentinel"
 
 
@@ -316,37 +304,38 @@ def command_info(c: Client, cmd: Command | None) -> Any:
     """One entry of COMMAND / COMMAND INFO (Redis's addReplyCommandInfo)."""
     if cmd is None:
         return None
-    first, last, step = (cmd.first_key, cmd.last_key, cmd.step) if cmd.first_key else (0, 0, 0)
     return [
         cmd.name.encode(),
         cmd.arity,
         ordered_set(c, [f for f in _VISIBLE_FLAGS if f in cmd.flags]),
-        first,
-        last,
-        step,
+        cmd.first_key,
+        cmd.last_key,
+        cmd.step,
         ordered_set(c, list(cmd.acl_categories)),
         ordered_set(c, [t.encode() for t in cmd.tips]),
-        ordered_set(c, [_encode_sets(c, spec) for spec in key_specs(cmd)]),
+        ordered_set(c, [_encode_sets(c, key_spec_reply(spec)) for spec in cmd.key_specs]),
         [command_info(c, sub) for sub in cmd.subcommands.values()]
         if cmd.subcommands
         else ordered_set(c, []),
     ]
 
 
-def key_specs(cmd: Command) -> list[dict[bytes, Any]]:
-    if not cmd.first_key:
-        return []
-    last = cmd.last_key - cmd.first_key if cmd.last_key >= 0 else cmd.last_key
-    return [
-        {
-            b"flags": Flags([f for f in _KEY_FLAG_ORDER if f in cmd.key_flags]),
-            b"begin_search": {b"type": b"index", b"spec": {b"index": cmd.first_key}},
-            b"find_keys": {
-                b"type": b"range",
-                b"spec": {b"lastkey": last, b"keystep": cmd.step, b"limit": 0},
-            },
-        }
-    ]
+def key_spec_reply(spec: KeySpec) -> dict[bytes, Any]:
+    """One key spec as COMMAND INFO shows it (Redis's addReplyCommandKeySpecs)."""
+    out: dict[bytes, Any] = {b"notes": spec.notes.encode()} if spec.notes else {}
+    out[b"flags"] = Flags(spec.flag_names)
+    if spec.keyword:
+        begin = {b"keyword": spec.keyword.encode(), b"startfrom": spec.startfrom}
+        out[b"begin_search"] = {b"type": b"keyword", b"spec": begin}
+    else:
+        out[b"begin_search"] = {b"type": b"index", b"spec": {b"index": spec.index}}
+    if spec.keynum is None:
+        find = {b"lastkey": spec.lastkey, b"keystep": spec.keystep, b"limit": spec.limit}
+        out[b"find_keys"] = {b"type": b"range", b"spec": find}
+    else:
+        find = {b"keynumidx": spec.keynum, b"firstkey": spec.firstkey, b"keystep": spec.keystep}
+        out[b"find_keys"] = {b"type": b"keynum", b"spec": find}
+    return out
 
 
 class Flags(list):  # type: ignore[type-arg]
@@ -377,7 +366,10 @@ def command_docs(c: Client, cmd: Command) -> dict[bytes, Any]:
     if cmd.history:
         doc[b"history"] = ordered_set(c, [[s.encode(), ch.encode()] for s, ch in cmd.history])
     if cmd.usage:
-        doc[b"arguments"] = [_doc_arg(c, a, bool(cmd.first_key)) for a in parse_usage(cmd.usage)]
+        keys_seen = [0]
+        doc[b"arguments"] = [
+            _doc_arg(c, a, keys_seen, len(cmd.key_specs)) for a in parse_usage(cmd.usage)
+        ]
     if cmd.subcommands:
         doc[b"subcommands"] = {
             sub.name.encode(): command_docs(c, sub) for sub in cmd.subcommands.values()
@@ -385,16 +377,19 @@ def command_docs(c: Client, cmd: Command) -> dict[bytes, Any]:
     return doc
 
 
-def _doc_arg(c: Client, arg: dict[str, Any], has_key_spec: bool) -> dict[bytes, Any]:
+def _doc_arg(c: Client, arg: dict[str, Any], keys_seen: list[int], nspecs: int) -> dict[bytes, Any]:
     out: dict[bytes, Any] = {b"name": arg["name"].encode(), b"type": arg["type"].encode()}
-    if arg["type"] == "key" and has_key_spec:
-        out[b"key_spec_index"] = 0
+    if arg["type"] == "key" and nspecs:
+        # Key arguments name the key specs in order (RENAME key newkey: specs 0 and 1); the
+        # last spec covers the keys that follow (LCS key1 key2, MSET key value ...: spec 0).
+        out[b"key_spec_index"] = min(keys_seen[0], nspecs - 1)
+        keys_seen[0] += 1
     if "token" in arg:
         out[b"token"] = arg["token"].encode()
     if arg.get("flags"):
         out[b"flags"] = ordered_set(c, list(arg["flags"]))
     if "arguments" in arg:
-        out[b"arguments"] = [_doc_arg(c, a, has_key_spec) for a in arg["arguments"]]
+        out[b"arguments"] = [_doc_arg(c, a, keys_seen, nspecs) for a in arg["arguments"]]
     return out
 
 
@@ -516,21 +511,23 @@ def _list_match(cmd: Command, kind: bytes, arg: str) -> bool:
 
 
 def _getkeys(c: Client, args: list[bytes], with_flags: bool) -> Any:
+    """COMMAND GETKEYS / GETKEYSANDFLAGS (Redis's getKeysSubcommandImpl)."""
     target = args[2:]
     cmd = lookup(target)
     if cmd is None:
         raise ReplyError("ERR Invalid command specified")
-    if not cmd.first_key:
+    if not cmd.has_keys:
         raise ReplyError("ERR The command has no key arguments")
     if not cmd.check_arity(len(target)):
         raise ReplyError("ERR Invalid number of arguments specified for command")
-    positions = [p for p in cmd.key_positions(target) if p < len(target)]
-    if not positions:
+    found = cmd.get_keys(target)
+    if not found:
+        if "no_mandatory_keys" in cmd.flags:
+            return []
         raise ReplyError("ERR Invalid arguments specified for command")
     if not with_flags:
-        return [target[p] for p in positions]
-    flags = [f for f in _KEY_FLAG_ORDER if f in cmd.key_flags]
-    return [[target[p], ordered_set(c, flags)] for p in positions]
+        return [target[p] for p, _ in found]
+    return [[target[p], ordered_set(c, list(flags))] for p, flags in found]
 
 
 @command(

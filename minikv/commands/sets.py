@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable
 from itertools import filterfalse, islice
 from typing import TYPE_CHECKING, Any
 
-from minikv.commands import command
+from minikv.commands import KeySpec, command
 from minikv.commands.keys import parse_cursor
 from minikv.commands.util import (
     SYNTAX,
@@ -177,12 +177,11 @@ def srem(c: Client, args: list[bytes]) -> Any:
     "smove",
     4,
     "write fast",
-    (1, 2, 1),
     group=S,
     summary="Move a member from one set to another",
     complexity="O(1)",
     args="source destination member",
-    key_flags="RW access delete",
+    key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
 )
 def smove(c: Client, args: list[bytes]) -> Any:
     db = c.db
@@ -471,12 +470,13 @@ def sinter(c: Client, args: list[bytes]) -> Any:
 @command(
     "sintercard",
     -3,
-    "readonly movablekeys",
+    "readonly",
     group=S,
     summary="Intersect multiple sets and return the cardinality of the result",
     since="7.0.0",
     complexity=_INTER_COMPLEXITY,
     args="numkeys key [key ...] [LIMIT limit:integer]",
+    key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
 def sintercard(c: Client, args: list[bytes]) -> Any:
     numkeys = parse_long_range(args[1], 1, LONG_MAX, "ERR numkeys should be greater than 0")
@@ -500,12 +500,11 @@ def sintercard(c: Client, args: list[bytes]) -> Any:
     "sinterstore",
     -3,
     "write denyoom",
-    (1, -1, 1),
     group=S,
     summary="Intersect multiple sets and store the resulting set in a key",
     complexity=_INTER_COMPLEXITY,
     args="destination key [key ...]",
-    key_flags="RW update",
+    key_specs=(KeySpec("RW update", 1), KeySpec("RO access", 2, lastkey=-1)),
 )
 def sinterstore(c: Client, args: list[bytes]) -> Any:
     return _store(c, args[1], _inter(_sets(c, args[2:])))
@@ -530,12 +529,11 @@ def sunion(c: Client, args: list[bytes]) -> Any:
     "sunionstore",
     -3,
     "write denyoom",
-    (1, -1, 1),
     group=S,
     summary="Add multiple sets and store the resulting set in a key",
     complexity=_UNION_COMPLEXITY,
     args="destination key [key ...]",
-    key_flags="OW update",
+    key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, lastkey=-1)),
 )
 def sunionstore(c: Client, args: list[bytes]) -> Any:
     return _store(c, args[1], _union(_sets(c, args[2:])))
@@ -560,12 +558,11 @@ def sdiff(c: Client, args: list[bytes]) -> Any:
     "sdiffstore",
     -3,
     "write denyoom",
-    (1, -1, 1),
     group=S,
     summary="Subtract multiple sets and store the resulting set in a key",
     complexity=_UNION_COMPLEXITY,
     args="destination key [key ...]",
-    key_flags="OW update",
+    key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, lastkey=-1)),
 )
 def sdiffstore(c: Client, args: list[bytes]) -> Any:
     return _store(c, args[1], _diff(_sets(c, args[2:])))

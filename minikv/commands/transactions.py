@@ -91,8 +91,11 @@ def _watched_key_expired(c: Client) -> bool:
     "noscript loading stale fast allow_busy",
     (1, -1, 1),
     group=TX,
-    summary="Monitor changes to keys to determine execution of MULTI/EXEC",
+    summary="Watch the given keys to determine execution of the MULTI/EXEC block",
     since="2.2.0",
+    complexity="O(1) for every key.",
+    args="key [key ...]",
+    key_flags="RO",
 )
 def watch(c: Client, args: list[bytes]) -> Any:
     if c.multi is not None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from minikv import zset as zset_mod
 from minikv.blocking import block, parse_timeout
-from minikv.commands import command
+from minikv.commands import KeySpec, command
 from minikv.commands.keys import parse_cursor
 from minikv.commands.util import (
     NOT_FLOAT,
@@ -600,14 +600,13 @@ def zrange(c: Client, args: list[bytes]) -> Any:
     "zrangestore",
     -5,
     "write denyoom",
-    (1, 2, 1),
     group=Z,
     summary="Store a range of members from sorted set into another key",
     since="6.2.0",
     complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the "
     "number of elements stored into the destination key.",
     args="dst:key src:key min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]",
-    key_flags="OW update",
+    key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2)),
 )
 def zrangestore(c: Client, args: list[bytes]) -> Any:
     return _zrange(c, args, 2, True, None, None)
@@ -873,14 +872,14 @@ def parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, 
 @command(
     "zmpop",
     -4,
-    "write movablekeys",
+    "write",
     group=Z,
     summary="Remove and return members with scores in a sorted set",
     since="7.0.0",
     complexity="O(K) + O(M*log(N)) where K is the number of provided keys, N being the number "
     "of elements in the sorted set, and M being the number of elements popped.",
     args="numkeys key [key ...] MIN | MAX [COUNT count]",
-    key_flags="RW access delete",
+    key_specs=(KeySpec("RW access delete", 1, keynum=0),),
 )
 def zmpop(c: Client, args: list[bytes]) -> Any:
     keys, last, count = parse_mpop(args, 1)
@@ -1083,12 +1082,13 @@ _WEIGHTS_AGG = "[WEIGHTS weight:integer [weight:integer ...]] [AGGREGATE SUM | M
 @command(
     "zunion",
     -3,
-    "readonly movablekeys",
+    "readonly",
     group=Z,
     summary="Add multiple sorted sets",
     since="6.2.0",
     complexity=_UNION_DOC,
     args=f"numkeys key [key ...] {_WEIGHTS_AGG} [WITHSCORES]",
+    key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
 def zunion(c: Client, args: list[bytes]) -> Any:
     return _setop(c, args, 1, "union", False)
@@ -1097,12 +1097,13 @@ def zunion(c: Client, args: list[bytes]) -> Any:
 @command(
     "zinter",
     -3,
-    "readonly movablekeys",
+    "readonly",
     group=Z,
     summary="Intersect multiple sorted sets",
     since="6.2.0",
     complexity=_INTER_DOC,
     args=f"numkeys key [key ...] {_WEIGHTS_AGG} [WITHSCORES]",
+    key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
 def zinter(c: Client, args: list[bytes]) -> Any:
     return _setop(c, args, 1, "inter", False)
@@ -1111,12 +1112,13 @@ def zinter(c: Client, args: list[bytes]) -> Any:
 @command(
     "zdiff",
     -3,
-    "readonly movablekeys",
+    "readonly",
     group=Z,
     summary="Subtract multiple sorted sets",
     since="6.2.0",
     complexity=_DIFF_DOC,
     args="numkeys key [key ...] [WITHSCORES]",
+    key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
 def zdiff(c: Client, args: list[bytes]) -> Any:
     return _setop(c, args, 1, "diff", False)
@@ -1125,14 +1127,13 @@ def zdiff(c: Client, args: list[bytes]) -> Any:
 @command(
     "zunionstore",
     -4,
-    "write denyoom movablekeys",
-    (1, 1, 1),
+    "write denyoom",
     group=Z,
     summary="Add multiple sorted sets and store the resulting sorted set in a new key",
     since="2.0.0",
     complexity=_UNION_DOC,
     args=f"destination numkeys key [key ...] {_WEIGHTS_AGG}",
-    key_flags="OW update",
+    key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, keynum=0)),
 )
 def zunionstore(c: Client, args: list[bytes]) -> Any:
     return _setop(c, args, 2, "union", True)
@@ -1141,14 +1142,13 @@ def zunionstore(c: Client, args: list[bytes]) -> Any:
 @command(
     "zinterstore",
     -4,
-    "write denyoom movablekeys",
-    (1, 1, 1),
+    "write denyoom",
     group=Z,
     summary="Intersect multiple sorted sets and store the resulting sorted set in a new key",
     since="2.0.0",
     complexity=_INTER_DOC,
     args=f"destination numkeys key [key ...] {_WEIGHTS_AGG}",
-    key_flags="OW update",
+    key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, keynum=0)),
 )
 def zinterstore(c: Client, args: list[bytes]) -> Any:
     return _setop(c, args, 2, "inter", True)
@@ -1157,14 +1157,13 @@ def zinterstore(c: Client, args: list[bytes]) -> Any:
 @command(
     "zdiffstore",
     -4,
-    "write denyoom movablekeys",
-    (1, 1, 1),
+    "write denyoom",
     group=Z,
     summary="Subtract multiple sorted sets and store the resulting sorted set in a new key",
     since="6.2.0",
     complexity=_DIFF_DOC,
     args="destination numkeys key [key ...]",
-    key_flags="OW update",
+    key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, keynum=0)),
 )
 def zdiffstore(c: Client, args: list[bytes]) -> Any:
     return _setop(c, args, 2, "diff", True)
@@ -1173,13 +1172,14 @@ def zdiffstore(c: Client, args: list[bytes]) -> Any:
 @command(
     "zintercard",
     -3,
-    "readonly movablekeys",
+    "readonly",
     group=Z,
     summary="Intersect multiple sorted sets and return the cardinality of the result",
     since="7.0.0",
     complexity="O(N*K) worst case with N being the smallest input sorted set, K being the "
     "number of input sorted sets.",
     args="numkeys key [key ...] [LIMIT limit]",
+    key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
 def zintercard(c: Client, args: list[bytes]) -> Any:
     return _setop(c, args, 1, "inter", False, card=True)
