@@ -14,12 +14,23 @@ with the server CPU per request measured by ``throughput.py`` to see how much th
 
     python benchmarks/profile_hotpath.py                 # all workloads, -P 16 and -P 1
     python benchmarks/profile_hotpath.py --tests set,get --cprofile
+    python benchmarks/profile_hotpath.py --total-only    # whole path only, ~10 s
+
+The stages are timed through ``Client.execute``/``Client.call``, the dispatcher's general
+path; ``data_received`` mostly takes the inline shortcut in ``Client._run`` instead, so the
+stages add up to more than the whole ("unaccounted" goes negative): read them as the relative
+cost of each step, and ``data_received`` as the figure to compare.
+
+``--run-only ROUNDS`` times nothing: under ``valgrind --tool=cachegrind`` the instructions of
+ROUNDS rounds minus those of 0 rounds, divided by the requests, is a per-request instruction
+count that other load on the machine does not disturb (see benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import pstats
 import random
@@ -129,7 +140,9 @@ def per_request(stages: dict[str, Callable[[], Any]], nreq: int, rounds: int) ->
     return {name: t / nreq for name, t in best.items()}
 
 
-def measure(test: str, pipeline: int, nreq: int, rounds: int) -> dict[str, float]:
+def measure(
+    test: str, pipeline: int, nreq: int, rounds: int, total_only: bool = False
+) -> dict[str, float]:
     nchunks = max(1, nreq // pipeline)
     nreq = nchunks * pipeline
     chunks = make_chunks(test, pipeline, nchunks)
@@ -141,6 +154,9 @@ def measure(test: str, pipeline: int, nreq: int, rounds: int) -> dict[str, float
         dr = client.data_received
         for c in chunks:
             dr(c)
+
+    if total_only:
+        return per_request({"data_received": whole}, nreq, rounds)
 
     # The stages, each on the same input, in the order data_received runs them.
     requests: list[list[bytes]] = []
@@ -210,6 +226,25 @@ def measure(test: str, pipeline: int, nreq: int, rounds: int) -> dict[str, float
     return out
 
 
+def run_only(test: str, pipeline: int, nreq: int, rounds: int) -> None:
+    """Set up, warm up, then feed the requests ``rounds`` times without timing anything: for
+    counting instructions under valgrind, where a run with 0 rounds gives the set-up cost to
+    subtract. Full garbage collections of the set-up's objects would make that difference
+    depend on the code's size, so they are frozen out of the collector first."""
+    nchunks = max(1, nreq // pipeline)
+    chunks = make_chunks(test, pipeline, nchunks)
+    _, client = new_client()
+    prefill(client)
+    dr = client.data_received
+    for c in chunks:
+        dr(c)
+    gc.collect()
+    gc.freeze()
+    for _ in range(rounds):
+        for c in chunks:
+            dr(c)
+
+
 def cprofile(test: str, pipeline: int, nreq: int, top: int) -> str:
     nchunks = max(1, nreq // pipeline)
     chunks = make_chunks(test, pipeline, nchunks)
@@ -250,16 +285,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=40, help="timing rounds (best one is kept)")
     p.add_argument("--cprofile", action="store_true", help="also print cProfile top functions")
     p.add_argument("--top", type=int, default=15)
+    p.add_argument(
+        "--total-only",
+        action="store_true",
+        help="time only the whole path (data_received): quicker, for before/after comparisons",
+    )
+    p.add_argument(
+        "--run-only",
+        type=int,
+        metavar="ROUNDS",
+        help="no timing: feed the first test's requests ROUNDS times (for valgrind, see README)",
+    )
     args = p.parse_args(argv)
     tests = args.tests.split(",")
     pipelines = [int(x) for x in args.pipelines.split(",")]
+    if args.run_only is not None:
+        run_only(tests[0], pipelines[0], args.requests, args.run_only)
+        return 0
     print(f"Python {sys.version.split()[0]}; CPU ns per request, best of {args.rounds} rounds")
-    header = ["test", "P", *ORDER]
+    order = ORDER[:1] if args.total_only else ORDER
+    header = ["test", "P", *order]
     rows = []
     for pipeline in pipelines:
         for test in tests:
-            r = measure(test, pipeline, args.requests, args.rounds)
-            rows.append([test.upper(), str(pipeline), *(f"{r[k] * 1e9:.0f}" for k in ORDER)])
+            r = measure(test, pipeline, args.requests, args.rounds, args.total_only)
+            rows.append([test.upper(), str(pipeline), *(f"{r[k] * 1e9:.0f}" for k in order)])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:

@@ -298,6 +298,11 @@ def _string2ll(b: bytes | bytearray) -> int | None:
     return v if _LLONG_MIN <= v <= _LLONG_MAX else None
 
 
+# What makes a chunk of complete inline lines need the slow path: a quote (sdssplitargs'
+# quoting), NUL (Redis stops at it), \v or \f (bytes.split() splits on them, sdssplitargs only
+# skips them between words), or a line starting with "*" (a multibulk request).
+_INLINE_NEEDS_RULES = re.compile(rb"[\"'\x00\x0b\x0c]|\n\*")
+
 # An array header of 10M+ elements (see RequestParser._big_array_error). Searching each chunk
 # for it costs a fraction of what hiredis spends parsing the chunk.
 _BIG_ARRAY = re.compile(rb"\*\d{8}")
@@ -324,10 +329,15 @@ class RequestParser:
     A chunk that began inside a request is re-parsed from the end of the last request that
     completed in it: hiredis does not report positions, so the parser keeps the length of
     the unfinished request (``_partial_len``). hiredis accepts some things Redis does not:
-    simple strings and verbatim strings as arguments (``*1\\r\\n+PING``), and it waits for a
-    nested array to complete before reporting it; an error inside a request that began in an
-    earlier chunk is reported in Redis's words derived from hiredis's. Those are the only
+    simple strings, big numbers and verbatim strings as arguments (``*1\\r\\n+PING``: it
+    returns them as bytes, like bulk strings), and it waits for a nested array to complete
+    before reporting it; an error inside a request that began in an earlier chunk is
+    reported in Redis's words derived from hiredis's (a null bulk ``$-1`` there reads as
+    "expected '$', got '_'" where Redis says "invalid bulk length"). Those are the only
     places where this parser is not byte-exact with Redis.
+
+    A chunk of whole inline lines with nothing in it that needs Redis's quoting rules is split
+    with ``bytes.split()`` (see ``_INLINE_NEEDS_RULES``) without the slow path's buffer.
 
     hiredis allocates an announced array length up front (lazily, but freeing a list of a
     billion empty slots stalls the server for seconds), so each chunk is searched for a header
@@ -394,6 +404,16 @@ class RequestParser:
         if not data:
             return []
         if self._at_boundary and (data[0] != 0x2A or self.strict):
+            if (
+                data[-1] == 0x0A
+                and not self.strict
+                and len(data) <= PROTO_INLINE_MAX_SIZE
+                and _INLINE_NEEDS_RULES.search(data) is None
+            ):
+                # Whole inline lines that bytes.split() splits as sdssplitargs does (see
+                # _INLINE_NEEDS_RULES), with no multibulk among them: no buffer, no line loop.
+                # (Longer chunks take the slow path, which owns the line-length rules.)
+                return [args for line in data.split(b"\n") if (args := line.split())]
             return self._feed_slow(data)
         return self._feed_fast(data)
 
@@ -416,29 +436,49 @@ class RequestParser:
         # last one (to tell whether it was the chunk's last complete item).
         ignored = b""
         ignored_at = -1
-        try:
-            while True:
-                r = reader.gets()
-                if r is False:
-                    break
-                if type(r) is list and r:
-                    for a in r:
-                        if type(a) is not bytes:
-                            raise _Anomaly(f"expected '$', got '{_first_char(a)}'")
-                    out.append(r)
-                elif r is None or r == []:  # *-1 and *0 are ignored, as by Redis
-                    ignored += b"*-1\r\n" if r is None else b"*0\r\n"
-                    ignored_at = len(out)
-                else:
-                    raise _Anomaly("expected '*'")  # Redis would take it as inline
-                if not reader.has_data():
-                    self._at_boundary = True
-                    self._carry = 0
-                    return out
-        except (hiredis.ProtocolError, _Anomaly, MemoryError) as e:
-            if from_boundary:
-                return self._fallback(data)
-            return self._recover(data, out, ignored, e)
+        # Each request's arguments must all be bulk strings (hiredis also returns integers,
+        # nils, nested arrays...). From a boundary, every request completed here lies wholly in
+        # ``data`` and any anomaly sends the whole chunk to the slow path, so the check is
+        # b"".join(r): one C call that raises TypeError on anything but bytes, about half the
+        # cost of a Python loop over the arguments, copying at most len(data) bytes in all.
+        # After has_data() is False the chunk ends at a boundary; it is asked after every
+        # request, not once after the loop: after a gets() that found no complete request it
+        # can be False with a partial one pending (hiredis consumes an unfinished array's
+        # header lines).
+        if from_boundary:
+            try:
+                while (r := reader.gets()) is not False:
+                    if type(r) is list and r:
+                        b"".join(r)
+                        out.append(r)
+                    elif r is None or r == []:  # *-1 and *0 are ignored, as by Redis
+                        ignored += b"*-1\r\n" if r is None else b"*0\r\n"
+                        ignored_at = len(out)
+                    else:
+                        return self._fallback(data)  # Redis would take it as inline
+                    if not reader.has_data():
+                        return out
+            except (hiredis.ProtocolError, TypeError, MemoryError):
+                return self._fallback(data)  # which finds and words the problem as Redis
+        else:
+            try:
+                while (r := reader.gets()) is not False:
+                    if type(r) is list and r:
+                        for a in r:
+                            if type(a) is not bytes:
+                                raise _Anomaly(f"expected '$', got '{_first_char(a)}'")
+                        out.append(r)
+                    elif r is None or r == []:
+                        ignored += b"*-1\r\n" if r is None else b"*0\r\n"
+                        ignored_at = len(out)
+                    else:
+                        raise _Anomaly("expected '*'")
+                    if not reader.has_data():
+                        self._at_boundary = True
+                        self._carry = 0
+                        return out
+            except (hiredis.ProtocolError, _Anomaly, MemoryError) as e:
+                return self._recover(data, out, ignored, e)
         self._at_boundary = False
         self._tail = data[-12:]
         self._carry = self._partial_len(data, out, ignored, ignored_at)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 
+import hiredis
 import pytest
 import redis
 from helpers import Raw, ServerProcess, encode, have_redis_server
@@ -275,3 +276,184 @@ def test_client_not_reading_replies_does_not_grow_memory() -> None:
             assert got[: 3 * len(want)] == want * 3
         finally:
             hog.close()
+
+
+# --- pipelines: the dispatcher's shortcut next to the full checks --------------------------------
+
+
+def _pipeline(port: int, data: bytes, resp: int) -> bytes:
+    """Send ``data`` and QUIT in one write (after HELLO 3 if ``resp`` is 3); return every reply
+    byte until the server closes."""
+    with Raw(port) as c:
+        if resp == 3:
+            c.request(encode("HELLO", "3"))
+        c.send(data + encode("QUIT"))
+        return c.read_until_closed()
+
+
+PIPELINE_MIX: list[tuple[str, ...] | bytes] = [
+    ("FLUSHALL",),
+    ("SET", "a", "1"),
+    ("GET", "a"),
+    ("INCR", "a"),
+    ("INCR", "a"),
+    ("GET", "missing"),
+    ("INCR", "n"),
+    ("DECR", "a"),
+    ("INCRBY", "a", "10"),
+    b"GET a\r\nPING\r\n",  # inline requests between multibulk ones, in the same read
+    ("SET", "s", "abc"),
+    ("INCR", "s"),
+    ("SET", "z", "007"),
+    ("INCR", "z"),
+    ("INCR", "s", "x"),
+    ("GET",),
+    ("NOSUCH", "x"),
+    ("get", "a"),
+    ("gEt", "a"),
+    ("ECHO", "x"),
+    ("PING",),
+    ("PING", "hi"),
+    ("MULTI",),
+    ("SET", "m", "1"),
+    ("INCR", "m"),
+    ("GET", "m"),
+    ("EXEC",),
+    ("MULTI",),
+    ("INCR", "s"),
+    ("GETX",),
+    ("EXEC",),
+    ("RPUSH", "l", "x"),
+    ("INCR", "l"),
+    ("GET", "l"),
+    ("LLEN", "l"),
+    ("SET", "f", "1.5"),
+    ("INCRBYFLOAT", "f", "1"),
+    ("EXISTS", "a", "f", "missing"),
+    ("MGET", "a", "missing", "f"),
+    ("HSET", "h", "f", "v"),
+    ("HGETALL", "h"),
+    ("SET", "big", "x" * 3000),
+    ("GET", "big"),
+    ("WATCH", "a"),
+    ("INCR", "a"),
+    ("MULTI",),
+    ("PING",),
+    ("EXEC",),
+    ("WATCH", "a"),
+    ("MULTI",),
+    ("INCR", "a"),
+    ("EXEC",),
+    ("RPUSH", "q", "1"),
+    ("BLPOP", "q", "0"),
+    ("BLPOP", "q", "0.01"),
+    ("INCR", "a"),
+    ("SELECT", "1"),
+    ("GET", "a"),
+    ("SET", "a", "db1"),
+    ("INCR", "a"),
+    ("SELECT", "0"),
+    ("GET", "a"),
+    ("DEL", "a"),
+    ("GET", "a"),
+    ("INCR", "a"),
+    ("FLUSHALL",),
+]
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_pipelined_mix_same_as_redis(server, redis_server, resp: int) -> None:  # type: ignore[no-untyped-def]
+    # Shortcut commands (SET GET INCR...) and ones that take the full checks (errors, MULTI,
+    # WATCH, blocking, SELECT...) interleaved in one read, byte for byte as Redis answers them.
+    data = b"".join(c if isinstance(c, bytes) else encode(*c) for c in PIPELINE_MIX)
+    mine = _pipeline(server.port, data, resp)
+    assert mine == _pipeline(redis_server.port, data, resp)
+    assert mine.endswith(b"+OK\r\n+OK\r\n")
+
+
+def test_protocol_switch_inside_a_pipeline(server) -> None:  # type: ignore[no-untyped-def]
+    data = encode("GET", "nokey") + encode("INCR", "ctr-switch") + encode("HELLO", "3")
+    data += encode("GET", "nokey") + encode("INCR", "ctr-switch") + encode("DEL", "ctr-switch")
+    got = _pipeline(server.port, data, 2)
+    assert got.startswith(b"$-1\r\n:1\r\n%7\r\n")
+    assert got.endswith(b"_\r\n:2\r\n:1\r\n+OK\r\n")
+
+
+def _read_replies(c: Raw, n: int) -> list[object]:
+    reader = hiredis.Reader()
+    replies: list[object] = []
+    while len(replies) < n:
+        reader.feed(c.sock.recv(65536))
+        replies.extend(iter(reader.gets, False))
+    return replies
+
+
+def _commandstats(text: bytes) -> dict[str, dict[str, str]]:
+    stats = {}
+    for line in text.decode().splitlines():
+        if line.startswith("cmdstat_"):
+            name, _, fields = line.partition(":")
+            stats[name] = dict(f.split("=") for f in fields.split(","))
+    return stats
+
+
+def test_commandstats_of_pipelines_same_as_redis(server, redis_server) -> None:  # type: ignore[no-untyped-def]
+    # Consecutive calls of one command are timed together: counts stay exact, every call's
+    # time is charged before anything can read it, and RESETSTAT in a pipeline resets it all.
+    data = encode("CONFIG", "RESETSTAT") + encode("SET", "a", "1") * 200 + encode("GET", "a") * 3
+    data += encode("GET") + encode("INCR", "a") * 2 + encode("SET", "s", "x") + encode("INCR", "s")
+    data += encode("INFO", "commandstats") * 2 + encode("MULTI") + encode("INCR", "a")
+    data += encode("EXEC") + encode("PING") * 3 + encode("DEL", "a", "s")
+    counts = {}
+    for srv in (server, redis_server):
+        reader = hiredis.Reader()
+        reader.feed(_pipeline(srv.port, data, 2))
+        replies = iter(reader.gets, False)
+        infos = [r for r in replies if isinstance(r, bytes) and r.startswith(b"# Commandstats")]
+        first, second = map(_commandstats, infos)
+        with Raw(srv.port) as c:
+            final = _commandstats(c.request(encode("INFO", "commandstats")))
+        counts[srv.kind] = [
+            {k: (v["calls"], v["rejected_calls"], v["failed_calls"]) for k, v in s.items()}
+            for s in (first, second, final)
+        ]
+        if srv is server:
+            assert "cmdstat_info" not in first
+            assert second["cmdstat_info"]["calls"] == "1"
+            assert int(second["cmdstat_info"]["usec"]) > 0  # the first INFO, charged at once
+            assert int(first["cmdstat_set"]["usec"]) > 0
+            assert final["cmdstat_set"]["calls"] == "201"
+    assert counts["minikv"] == counts["redis"]
+    with Raw(server.port) as c:
+        # A run that ends its read is charged when the read is done.
+        assert c.request(encode("CONFIG", "RESETSTAT")) == b"+OK\r\n"
+        c.send(encode("SET", "a", "1") * 300)
+        assert _read_replies(c, 300) == [b"OK"] * 300
+        stats = _commandstats(c.request(encode("INFO", "commandstats")))
+        assert stats["cmdstat_set"]["calls"] == "300"
+        assert int(stats["cmdstat_set"]["usec"]) > 0
+        # RESETSTAT after a run: nothing of the run is left (time included).
+        data = encode("SET", "a", "1") * 300 + encode("CONFIG", "RESETSTAT") + encode("DEL", "a")
+        c.send(data + encode("INFO", "commandstats"))
+        got = b""
+        while b"cmdstat_del" not in got or not got.endswith(b"\r\n\r\n"):
+            got += c.sock.recv(65536)
+    assert sorted(_commandstats(got)) == ["cmdstat_config|resetstat", "cmdstat_del"]
+
+
+def test_client_list_names_the_last_command_of_a_pipeline(server) -> None:  # type: ignore[no-untyped-def]
+    with Raw(server.port) as c, Raw(server.port) as other:
+        c.request(encode("CLIENT", "SETNAME", "piped"))
+        for batch, want in (
+            (
+                encode("GET", "a") * 2 + encode("CLIENT", "SETNAME", "piped") + encode("GET", "a"),
+                b"get",
+            ),
+            (encode("GET", "a") * 3 + encode("ECHO", "x") * 2, b"echo"),
+            (encode("PING") + encode("CLIENT", "GETNAME"), b"client|getname"),
+        ):
+            c.send(batch)
+            _read_replies(c, batch.count(b"*"))
+            listing = other.request(encode("CLIENT", "LIST"))
+            mine = [line for line in listing.split(b"\n") if b" name=piped " in line]
+            assert len(mine) == 1 and b" cmd=" + want + b" " in mine[0], mine

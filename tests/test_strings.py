@@ -401,6 +401,77 @@ def test_incrbyfloat_random_differential(differential: Differential) -> None:
     differential.check(*cmds)
 
 
+def test_incr_fast_path_edges_differential(differential: Differential) -> None:
+    # INCR (and the other counters) skip parse_int for canonical non-negative values of up to
+    # 18 digits; every value just inside and just outside that shortcut, and what follows.
+    cmds: list[tuple[str, ...]] = []
+    for value in (
+        "0",
+        "9",
+        "10",
+        "999999999999999998",  # 18 digits: the shortcut, result still 18 digits
+        "999999999999999999",  # 18 digits: the shortcut, result 19 digits
+        "1000000000000000000",  # 19 digits: the general path
+        "9223372036854775806",
+        BIG,
+        "00",
+        "01",
+        "0000000000000000001",
+        "-1",
+        "-0",
+        "+0",
+        "1_000",  # int() would take it, Redis does not
+        "\u0661",  # an Arabic-Indic digit one (UTF-8): not an ASCII digit
+        "\uff11",  # a fullwidth digit one
+        "12\x00",
+        "1\n",
+        "\t1",
+        "",
+    ):
+        cmds += [
+            ("SET", "n", value),
+            ("INCR", "n"),
+            ("INCR", "n"),
+            ("GET", "n"),
+            ("SET", "n", value),
+            ("INCRBY", "n", "5"),
+            ("SET", "n", value),
+            ("INCRBY", "n", BIG),
+            ("SET", "n", value),
+            ("DECRBY", "n", "1"),
+            ("SET", "n", value),
+            ("DECR", "n"),
+        ]
+    cmds += [("RPUSH", "l", "1"), ("INCR", "l"), ("INCRBY", "l", "2"), ("INCR", "missing")]
+    differential.check(*cmds)
+
+
+def test_incr_keeps_deadline_and_touches_watchers(server: ServerProcess) -> None:
+    c = server.client()
+    other = server.client()
+    try:
+        c.flushall()
+        # (redis-py's incr() sends INCRBY: INCR itself has its own shortcut.)
+        c.set("n", "41", ex=1000)
+        assert c.execute_command("INCR", "n") == 42
+        assert 990 <= c.ttl("n") <= 1000
+        c.set("m", "7", ex=1000)
+        assert c.incrby("m", 3) == 10
+        assert 990 <= c.ttl("m") <= 1000
+        # WATCH sees a change made by the shortcut path as by any other write.
+        with c.pipeline() as p:
+            p.watch("n")
+            other.execute_command("INCR", "n")
+            p.multi()
+            p.get("n")
+            with pytest.raises(redis.WatchError):
+                p.execute()
+        assert c.get("n") == b"43"
+    finally:
+        c.close()
+        other.close()
+
+
 def test_incr_resp_types(r: redis.Redis) -> None:
     assert r.incr("n") == 1
     assert r.incrby("n", 9) == 10
