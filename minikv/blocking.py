@@ -150,7 +150,7 @@ def unblock(c: Client, reply: Any) -> None:
     if c.closed:
         return
     if isinstance(reply, ReplyError):
-        c.server.stats.error_replies += 1
+        c.server.stats.count_error(reply)
     data = c.encode(reply)
     c.server.stats.total_net_output_bytes += len(data)
     c.write_async(data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from typing import TYPE_CHECKING, Any
 
 from minikv.blocking import BLOCKED, disconnected, handle_ready_keys
@@ -246,8 +247,10 @@ class Client(asyncio.Protocol):
                     value = cmd.handler(self, args)
                 except ReplyError as e:
                     cmd.failed_calls += 1
-                    server.stats.error_replies += 1
+                    server.stats.count_error(e)
                     value = e
+                except Exception as e:
+                    value = self._internal_error(cmd, e)
                 cmd.calls += 1
             else:
                 if run is not None:
@@ -354,11 +357,29 @@ class Client(asyncio.Protocol):
             reply = cmd.handler(self, args)
         except ReplyError as e:
             cmd.failed_calls += 1
-            self.server.stats.error_replies += 1
+            self.server.stats.count_error(e)
             reply = e
+        except Exception as e:
+            reply = self._internal_error(cmd, e)
         cmd.calls += 1
         cmd.usec_ns += time.perf_counter_ns() - t0
         return reply
+
+    def _internal_error(self, cmd: Any, e: Exception) -> ReplyError:
+        """A handler raised something other than a reply error: a bug in minikv. Redis would
+        abort the process (losing every write since the last save); minikv logs the traceback,
+        answers this command with an error and keeps serving everyone."""
+        self.server.log.warning(
+            "Internal error in '%s' (client id=%d addr=%s):\n%s",
+            cmd.name,
+            self.id,
+            self.addr,
+            "".join(traceback.format_exception(e)).rstrip(),
+        )
+        cmd.failed_calls += 1
+        err = ReplyError(f"ERR internal error in '{cmd.name}': {type(e).__name__}: {e}")
+        self.server.stats.count_error(err)
+        return err
 
     def _security_warning(self) -> Raw:
         # "POST" / "Host:" is an HTTP request aimed at the port (cross-protocol scripting):
@@ -375,7 +396,7 @@ class Client(asyncio.Protocol):
     def _reject(self, err: ReplyError, cmd: Any) -> ReplyError:
         if cmd is not None:
             cmd.rejected_calls += 1
-        self.server.stats.error_replies += 1
+        self.server.stats.count_error(err)
         if self.multi is not None:
             self.multi_error = True
         return err

@@ -345,7 +345,8 @@ class Db:
     def replace_value(self, key: bytes, value: Any) -> None:
         """Overwrite the value of an existing key, keeping its deadline (APPEND, INCR...)."""
         self.data[hash(key) & _MASK][key] = value
-        self.touched(key)
+        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
+            self.touched(key)
 
     def delete(self, key: bytes) -> bool:
         h = hash(key) & _MASK
@@ -354,17 +355,20 @@ class Db:
         exp = self.expires[h]
         if exp:
             exp.pop(key, None)
-        self.touched(key)
+        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
+            self.touched(key)
         return True
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[hash(key) & _MASK][key] = when_ms
-        self.touched(key)
+        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
+            self.touched(key)
 
     def persist(self, key: bytes) -> bool:
         if self.expires[hash(key) & _MASK].pop(key, None) is None:
             return False
-        self.touched(key)
+        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
+            self.touched(key)
         return True
 
     def clear(self) -> int:

@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from minikv import REDIS_VERSION, __version__
@@ -56,6 +56,9 @@ DENIED_ERR = (
 )
 
 
+ERRORSTATS_LIMIT = 128
+
+
 @dataclass
 class Stats:
     total_connections_received: int = 0
@@ -68,6 +71,20 @@ class Stats:
     protocol_errors: int = 0
     total_net_input_bytes: int = 0
     total_net_output_bytes: int = 0
+    #: INFO errorstats: error code (the reply's first word, "ERR", "WRONGTYPE"...) -> count.
+    errorstats: dict[str, int] = field(default_factory=dict)
+
+    def count_error(self, err: ReplyError) -> None:
+        """One error reply (Redis's afterErrorReply): total_error_replies and errorstats. As
+        Redis, at most 128 distinct codes are tracked (a flood of made-up codes would grow the
+        table without bound); further new codes count only in the total."""
+        self.error_replies += 1
+        code = err.message.split(" ", 1)[0]
+        stats = self.errorstats
+        if code in stats:
+            stats[code] += 1
+        elif len(stats) < ERRORSTATS_LIMIT:
+            stats[code] = 1
 
 
 class Server:

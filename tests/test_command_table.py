@@ -24,29 +24,6 @@ NAMES = sorted(ALL)
 #: Those Redis 7.0 has too (CLIENT SETINFO came in 7.2).
 NAMES_70 = [n for n in NAMES if tuple(map(int, ALL[n].since.split("."))) <= (7, 0, 15)]
 
-#: Commands declared in minikv/commands/strings.py whose key flags, notes or tips still differ
-#: from Redis's; that file belongs to another change. Strict: once it lands these pass and
-#: pytest reports XPASS as a failure, so remove them from here then.
-STRINGS_PENDING = frozenset(
-    {
-        "set",
-        "setnx",
-        "setex",
-        "psetex",
-        "getdel",
-        "getex",
-        "mget",
-        "mset",
-        "msetnx",
-        "append",
-        "strlen",
-        "setrange",
-    }
-)
-_PENDING = pytest.mark.xfail(
-    strict=True, reason="key flags/notes/tips are declared in strings.py (another change)"
-)
-
 
 def decode(raw: bytes) -> Any:
     reader = hiredis.Reader()
@@ -59,14 +36,10 @@ def info(port: int, name: str, resp: int = 3) -> Any:
     return entry
 
 
-def _param(name: str) -> Any:
-    return pytest.param(name, marks=_PENDING) if name in STRINGS_PENDING else name
-
-
 # --- COMMAND INFO ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_command_info_matches_redis(name: str, server: ServerProcess, redis_server: ServerProcess):
     """The whole COMMAND INFO entry, byte for byte in RESP2 and RESP3. A container is compared
     field by field instead: Redis lists its subcommands in hash order, and has some minikv
@@ -127,8 +100,7 @@ def _getkeys_both(calls: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
 
 
 def test_getkeys_generated_differential(differential: Differential):
-    names = [n for n in NAMES_70 if n not in STRINGS_PENDING]
-    differential.check(*_getkeys_both(_generated_calls(names)))
+    differential.check(*_getkeys_both(_generated_calls(NAMES_70)))
 
 
 # Hand-picked calls: several specs, numkeys (valid, zero, negative, too big, not a number, with
@@ -203,7 +175,6 @@ def test_getkeys_differential(differential: Differential):
     differential.check(*_getkeys_both(calls), ("COMMAND", "GETKEYS"), ("COMMAND", "GETKEYS", "a"))
 
 
-@_PENDING
 def test_getkeys_strings_differential(differential: Differential):
     calls = [
         ("SET", "a", "b"),

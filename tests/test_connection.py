@@ -457,3 +457,31 @@ def test_client_list_names_the_last_command_of_a_pipeline(server) -> None:  # ty
             listing = other.request(encode("CLIENT", "LIST"))
             mine = [line for line in listing.split(b"\n") if b" name=piped " in line]
             assert len(mine) == 1 and b" cmd=" + want + b" " in mine[0], mine
+
+
+def test_internal_error_is_answered_and_the_server_keeps_serving(server: ServerProcess) -> None:
+    """A handler that raises something other than a reply error (DEBUG ASSERT raises one on
+    purpose; otherwise it would be a bug) gets an error reply; the connection, the data and
+    the other clients carry on, and the traceback is logged. Redis aborts here instead."""
+    for protocol in (2, 3):
+        r = server.client(protocol=protocol)
+        other = server.client(protocol=protocol)
+        r.set("kept", "1")
+        with pytest.raises(redis.ResponseError, match=r"internal error in 'debug'.*AssertionError"):
+            r.execute_command("DEBUG", "ASSERT")
+        assert r.get("kept") == b"1" and other.ping()
+        # In a pipeline the error takes its place among the replies, through the fast path too.
+        p = r.pipeline(transaction=False)
+        p.set("a", "1").execute_command("DEBUG", "ASSERT").get("a")
+        replies = p.execute(raise_on_error=False)
+        assert replies[0] is True and replies[2] == b"1"
+        assert isinstance(replies[1], redis.ResponseError)
+        # Inside MULTI it is one failed command of the EXEC reply, like any error.
+        p = r.pipeline(transaction=True)
+        p.incr("n").execute_command("DEBUG", "ASSERT").incr("n")
+        replies = p.execute(raise_on_error=False)
+        assert replies[0] == 1 and replies[2] == 2 and isinstance(replies[1], redis.ResponseError)
+        r.flushall()
+    assert "Internal error in 'debug'" in server.log() and "AssertionError" in server.log()
+    stats = server.client().info("errorstats")
+    assert stats["errorstat_ERR"]["count"] >= 6

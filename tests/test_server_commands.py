@@ -632,3 +632,35 @@ def test_shutdown_exits_zero_without_reply(args: tuple[str, ...]):
         assert s.proc.wait(10) == 0
     finally:
         s.cleanup()
+
+
+def test_errorstats_match_redis(server: ServerProcess, redis_server: ServerProcess):
+    """INFO errorstats counts error replies by their first word, as Redis's afterErrorReply:
+    handler errors, rejections (unknown command, arity, NOAUTH-free here), errors inside EXEC,
+    EXECABORT; CONFIG RESETSTAT clears them."""
+    calls: list[tuple[str, ...]] = [
+        ("SET", "s", "x"),
+        ("INCR", "s"),  # ERR not an integer
+        ("LPUSH", "s", "a"),  # WRONGTYPE
+        ("HGET", "s", "f"),  # WRONGTYPE
+        ("NOSUCHCOMMAND",),  # ERR unknown command (rejected)
+        ("GET",),  # ERR wrong number of arguments (rejected)
+        ("MULTI",),
+        ("INCR", "s"),
+        ("EXEC",),  # ERR inside EXEC
+        ("MULTI",),
+        ("GET",),
+        ("EXEC",),  # EXECABORT
+        ("CLIENT", "KILL", "ID", "999999"),  # ERR No such client
+    ]
+    got = []
+    for s in (server, redis_server):
+        c = s.client(decode_responses=True)
+        c.config_resetstat()
+        c.flushall()
+        run_raw(s.port, calls)
+        got.append((c.info("errorstats"), c.info("stats")["total_error_replies"]))
+        c.config_resetstat()
+        assert c.info("errorstats") == {} and c.info("stats")["total_error_replies"] == 0
+    assert got[0] == got[1]
+    assert got[0][0]["errorstat_WRONGTYPE"] == {"count": 2}

@@ -602,6 +602,9 @@ def command_help(c: Client, args: list[bytes]) -> Any:
 # --- DEBUG ------------------------------------------------------------------------------------
 
 _DEBUG_HELP = [
+    "ASSERT",
+    "    Raise an internal error in the command's handler. Redis crashes here; minikv",
+    "    answers every such error with an error reply and keeps serving (see connection.py).",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
     "POPULATE <count> [<prefix>] [<size>]",
@@ -653,6 +656,8 @@ def debug(c: Client, args: list[bytes]) -> Any:
         return _debug_object(c, args[2])
     if sub == b"reload":
         return _reload(c, args)
+    if sub == b"assert" and n == 2:
+        raise AssertionError("DEBUG ASSERT")
     raise ReplyError(
         f"ERR unknown subcommand or wrong number of arguments for "
         f"'{args[1].decode(errors='replace')[:128]}'. Try DEBUG HELP."

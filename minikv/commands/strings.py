@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from minikv.commands import command
+from minikv.commands import KeySpec, command
 from minikv.commands.util import LLONG_MAX, LLONG_MIN, NOT_FLOAT, SYNTAX, WRONGTYPE, parse_int
 from minikv.keyspace import now_ms
 from minikv.protocol import OK, ReplyError
@@ -138,14 +138,29 @@ def _parse_string_options(
     return flags, expire
 
 
+def _set_getkeys(args: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
+    """SET's key flags depend on its arguments (Redis's setGetKeys): with GET it reads the old
+    value too."""
+    if any(a.lower() == b"get" for a in args[3:]):
+        return [(1, ("RW", "access", "update"))]
+    return [(1, ("OW", "update"))]
+
+
 @command(
     "set",
     -3,
     "write denyoom",
-    (1, 1, 1),
     group=S,
     summary="Set the string value of a key",
     complexity="O(1)",
+    key_specs=(
+        KeySpec(
+            "RW access update variable_flags",
+            1,
+            notes="RW and ACCESS due to the optional `GET` argument",
+        ),
+    ),
+    getkeys=_set_getkeys,
 )
 def set_(c: Client, args: list[bytes]) -> Any:
     if len(args) == 3:  # the common case, kept short
@@ -176,6 +191,7 @@ def set_(c: Client, args: list[bytes]) -> Any:
     group=S,
     summary="Set the value of a key, only if the key does not exist",
     complexity="O(1)",
+    key_flags="OW insert",
 )
 def setnx(c: Client, args: list[bytes]) -> Any:
     if c.db.get(args[1]) is not None:
@@ -201,6 +217,7 @@ def _setex(c: Client, args: list[bytes], unit_ms: int) -> Any:
     summary="Set the value and expiration of a key",
     since="2.0.0",
     complexity="O(1)",
+    key_flags="OW update",
 )
 def setex(c: Client, args: list[bytes]) -> Any:
     return _setex(c, args, 1000)
@@ -215,6 +232,7 @@ def setex(c: Client, args: list[bytes]) -> Any:
     summary="Set the value and expiration in milliseconds of a key",
     since="2.6.0",
     complexity="O(1)",
+    key_flags="OW update",
 )
 def psetex(c: Client, args: list[bytes]) -> Any:
     return _setex(c, args, 1)
@@ -245,6 +263,7 @@ def getset(c: Client, args: list[bytes]) -> Any:
     summary="Get the value of a key and delete the key",
     since="6.2.0",
     complexity="O(1)",
+    key_flags="RW access delete",
 )
 def getdel(c: Client, args: list[bytes]) -> Any:
     v = get_string(c.db, args[1])
@@ -257,11 +276,11 @@ def getdel(c: Client, args: list[bytes]) -> Any:
     "getex",
     -2,
     "write fast",
-    (1, 1, 1),
     group=S,
     summary="Get the value of a key and optionally set its expiration",
     since="6.2.0",
     complexity="O(1)",
+    key_specs=(KeySpec("RW access update", 1, notes="RW and UPDATE because it changes the TTL"),),
 )
 def getex(c: Client, args: list[bytes]) -> Any:
     flags, expire = _parse_string_options(args, 2, False)
@@ -290,6 +309,7 @@ def getex(c: Client, args: list[bytes]) -> Any:
     group=S,
     summary="Get the values of all the given keys",
     complexity="O(N) where N is the number of keys to retrieve.",
+    tips="request_policy:multi_shard",
 )
 def mget(c: Client, args: list[bytes]) -> Any:
     db = c.db
@@ -309,6 +329,8 @@ def mget(c: Client, args: list[bytes]) -> Any:
     summary="Set multiple keys to multiple values",
     since="1.0.1",
     complexity="O(N) where N is the number of keys to set.",
+    tips="request_policy:multi_shard response_policy:all_succeeded",
+    key_flags="OW update",
 )
 def mset(c: Client, args: list[bytes]) -> Any:
     _check_pairs(args)
@@ -326,6 +348,8 @@ def mset(c: Client, args: list[bytes]) -> Any:
     summary="Set multiple keys to multiple values, only if none of the keys exist",
     since="1.0.1",
     complexity="O(N) where N is the number of keys to set.",
+    tips="request_policy:multi_shard response_policy:agg_min",
+    key_flags="OW insert",
 )
 def msetnx(c: Client, args: list[bytes]) -> Any:
     _check_pairs(args)
@@ -612,6 +636,7 @@ def clamp_range(start: int, end: int, length: int) -> tuple[int, int] | None:
     summary="Append a value to a key",
     since="2.0.0",
     complexity="O(1)",
+    key_flags="RW insert",
 )
 def append(c: Client, args: list[bytes]) -> Any:
     key = args[1]
@@ -634,6 +659,7 @@ def append(c: Client, args: list[bytes]) -> Any:
     summary="Get the length of the value stored in a key",
     since="2.2.0",
     complexity="O(1)",
+    key_flags="RO",
 )
 def strlen(c: Client, args: list[bytes]) -> Any:
     v = get_string(c.db, args[1])
@@ -686,6 +712,7 @@ def substr(c: Client, args: list[bytes]) -> Any:
     summary="Overwrite part of a string at key starting at the specified offset",
     since="2.2.0",
     complexity="O(1), not counting the time taken to copy the new string in place.",
+    key_flags="RW update",
 )
 def setrange(c: Client, args: list[bytes]) -> Any:
     offset = parse_int(args[2])
