@@ -5,11 +5,13 @@
   ``info``, the pid of its fork child, its snapshot file.
 - ``Helper``: a function in its own spawned process (a whole interpreter, so the load it makes is
   not throttled by the harness's GIL), pinned to the clients' CPUs; ``writer_main`` overwrites
-  random existing keys in pipelined batches, ``pinger_main`` is the latency probe (one PING at a
-  time). Both report their raw timestamps at the end and live counters while running.
+  random existing keys in pipelined batches (``typed_writer_main``: modifies hashes, sets, lists
+  or sorted sets in place), ``pinger_main`` is the latency probe (one PING at a time). Both
+  report their raw timestamps at the end and live counters while running.
 - ``InfoSampler``: a thread polling ``INFO persistence stats memory`` (and, for a local server,
   the fork child's ``Private_Dirty``) at a fixed period.
-- ``cpu_layout``, ``machine_info``, ``loadavg``, ``percentile``, ``populate``, ``start_bgsave``.
+- ``cpu_layout``, ``machine_info``, ``loadavg``, ``percentile``, ``populate`` (strings),
+  ``populate_typed`` (any of ``KEY_TYPES``, or ``mix``), ``start_bgsave``.
 
 Used by ``snapshot.py``, ``snapshot_load.py`` and (``free_port``, ``machine_info``)
 ``throughput.py``. All timestamps are ``time.monotonic_ns()``: CLOCK_MONOTONIC is system-wide, so
@@ -362,6 +364,109 @@ def populate(server: Server, keys: int, value_size: int) -> float:
     return time.perf_counter() - t0
 
 
+# --- keys of other types: what populate_typed loads and typed_writer_main modifies ----------------
+
+KEY_TYPES = ("string", "hash", "set", "list", "zset")
+# Members per collection: small, like most real hashes/sets/lists/zsets (Redis keeps these in
+# listpacks; minikv in small dicts / one quicklist block).
+MEMBERS = 4
+
+
+def key_type(kind: str, i: int) -> str:
+    """The type of ``key:<i>`` in a dataset of ``kind`` (``mix``: the five in turn by number)."""
+    return KEY_TYPES[i % len(KEY_TYPES)] if kind == "mix" else kind
+
+
+def element_size(value_size: int) -> int:
+    """Bytes of each collection member/value: the collection holds about ``value_size`` bytes in
+    all, like a string key of that size (at least 8, so members stay distinct and readable)."""
+    return max(8, value_size // MEMBERS)
+
+
+def _pad(tag: bytes, size: int) -> bytes:
+    return tag + b"x" * max(0, size - len(tag))
+
+
+def resp(*args: bytes) -> bytes:
+    """One command in RESP."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        out.append(b"$%d\r\n%b\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def members(value_size: int) -> list[bytes]:
+    """The members of every set and sorted set (and the elements of every list)."""
+    size = element_size(value_size)
+    return [_pad(b"m%d:" % j, size) for j in range(MEMBERS)]
+
+
+def create_args(kind: str, key: bytes, value_size: int) -> list[bytes]:
+    """The command creating ``key`` as a ``kind`` (not ``mix``) of about ``value_size`` bytes."""
+    if kind == "string":
+        return [b"SET", key, b"v" * value_size]
+    ms = members(value_size)
+    if kind == "hash":
+        value = b"v" * element_size(value_size)
+        return [b"HSET", key, *(x for j in range(MEMBERS) for x in (b"f%d" % j, value))]
+    if kind == "set":
+        return [b"SADD", key, *ms]
+    if kind == "list":
+        return [b"RPUSH", key, *ms]
+    if kind == "zset":
+        return [b"ZADD", key, *(x for j, m in enumerate(ms) for x in (b"%d" % j, m))]
+    raise ValueError(f"unknown key type {kind!r}")
+
+
+def populate_typed(server: Server, keys: int, value_size: int, kind: str) -> float:
+    """Fill the server with ``key:0`` .. ``key:<keys-1>`` of type ``kind`` (``mix``: see
+    ``key_type``); seconds taken. Strings go through ``populate``; collections of ``MEMBERS``
+    members through pipelines of 1000 commands (DEBUG POPULATE only makes strings). Then checks
+    the TYPE of the first keys."""
+    if kind == "string":
+        return populate(server, keys, value_size)
+    t0 = time.perf_counter()
+    sock = _connect(server.host, server.port)
+    try:
+        for start in range(0, keys, 1000):
+            stop = min(keys, start + 1000)
+            payload = b"".join(
+                resp(*create_args(key_type(kind, i), b"key:%d" % i, value_size))
+                for i in range(start, stop)
+            )
+            sock.sendall(payload)
+            _read_replies(sock, stop - start, server.kind)
+    finally:
+        sock.close()
+    dbsize = int(server.client.dbsize())
+    if dbsize < keys:
+        raise BenchError(f"{server.kind}: DBSIZE {dbsize} after populating, expected {keys}")
+    check_types(server, keys, kind)
+    return time.perf_counter() - t0
+
+
+def _read_replies(sock: socket.socket, n: int, who: str) -> None:
+    """Read ``n`` integer/status replies; raise on an error reply."""
+    buf = b""
+    lines = 0
+    while lines < n:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf += chunk
+        lines = buf.count(b"\r\n")
+    if b"-" in [line[:1] for line in buf.split(b"\r\n")]:
+        raise BenchError(f"{who}: populating got {buf[:200]!r}")
+
+
+def check_types(server: Server, keys: int, kind: str, sample: int = 10) -> None:
+    """Raise unless ``key:0`` .. ``key:<sample-1>`` have the TYPE ``kind`` says."""
+    for i in range(min(keys, sample)):
+        got = _text(server.client.type(b"key:%d" % i))
+        if got != key_type(kind, i):
+            raise BenchError(f"{server.kind}: TYPE key:{i} is {got}, expected {key_type(kind, i)}")
+
+
 def start_bgsave(server: Server) -> None:
     reply = server.client.execute_command("BGSAVE")
     # redis-py turns "+Background saving started" into True.
@@ -453,19 +558,83 @@ def writer_main(
     With a ``rate`` (SETs/s), batches go on a fixed schedule and a server slower than ``rate``
     simply gets fewer; without one, back to back. Sends back each batch's completion time.
     """
+    typed_writer_main(host, port, nkeys, rate, batch, value_size, seed, "string", live, stop, conn)
+
+
+def typed_writer_main(
+    host: str,
+    port: int,
+    nkeys: int,
+    rate: float | None,
+    batch: int,
+    value_size: int,
+    seed: int,
+    kind: str,
+    live: Any,
+    stop: Any,
+    conn: Any,
+) -> None:
+    """``writer_main`` for a dataset made by ``populate_typed(..., kind)``: each write modifies
+    one random existing key in place, keeping its size, so key count and memory stay steady:
+
+    - string: SET to a new ``value_size``-byte value (``+OK``);
+    - hash: HSET of one of its existing fields (``:0``, no field added);
+    - set: SADD then SREM of a member of this writer's own (``:1`` twice: writers never race
+      on a member, so the replies are fixed; between the two the set has one member more);
+    - list: LSET of one of its elements (``+OK``);
+    - zset: ZADD of a new score to one of its members (``:0``, no member added).
+
+    Any other reply stops the writer with BenchError (the harness then fails: exit 1).
+    """
     sock = _connect(host, port)
     rng = random.Random(seed)
     value = b"w" * value_size
-    cmd = b"*3\r\n$3\r\nSET\r\n$%d\r\n%b\r\n" + b"$%d\r\n" % value_size + value + b"\r\n"
-    expect = b"+OK\r\n" * batch
+    size = element_size(value_size)
+    elem = _pad(b"w", size)
+    ms = members(value_size)
+    own = _pad(b"writer%d:" % seed, size)
+    set_cmd = b"*3\r\n$4\r\nSADD\r\n$%d\r\n%b\r\n" + resp(own)[4:]
+    set_cmd += b"*3\r\n$4\r\nSREM\r\n$%d\r\n%b\r\n" + resp(own)[4:]
+    fixed = {
+        "string": b"*3\r\n$3\r\nSET\r\n$%d\r\n%b\r\n" + resp(value)[4:],
+        "set": set_cmd,
+    }
+    replies = {"string": b"+OK\r\n", "hash": b":0\r\n", "set": b":1\r\n:1\r\n"}
+    replies |= {"list": b"+OK\r\n", "zset": b":0\r\n"}
+
+    pairs = {t: f.count(b"%b") for t, f in fixed.items()}
+
+    def command(key: bytes, t: str) -> bytes:
+        if t in fixed:
+            return fixed[t] % ((len(key), key) * pairs[t])
+        j = rng.randrange(MEMBERS)
+        if t == "hash":
+            return resp(b"HSET", key, b"f%d" % j, elem)
+        if t == "list":
+            return resp(b"LSET", key, b"%d" % j, elem)
+        return resp(b"ZADD", key, b"%d" % rng.randrange(1_000_000), ms[j])
+
+    types = [kind] if kind != "mix" else list(KEY_TYPES)
+    same = len(types) == 1
+    expect = replies[kind] * batch if same else b""
     done = array("q")
     conn.send("ready")
     interval_ns = int(1e9 * batch / rate) if rate else 0
     next_t = now_ns()
     i = 0
     while i % 16 or not stop.is_set():
-        keys = [b"key:%d" % rng.randrange(nkeys) for _ in range(batch)]
-        payload = b"".join([cmd % (len(k), k) for k in keys])
+        if kind == "string":  # the hot path of the string benchmarks: as lean as it was
+            cmd = fixed["string"]
+            keys = [b"key:%d" % rng.randrange(nkeys) for _ in range(batch)]
+            payload = b"".join([cmd % (len(k), k) for k in keys])
+        else:
+            nums = [rng.randrange(nkeys) for _ in range(batch)]
+            kinds = [key_type(kind, n) for n in nums]
+            payload = b"".join(
+                [command(b"key:%d" % n, t) for n, t in zip(nums, kinds, strict=True)]
+            )
+        if not same:
+            expect = b"".join([replies[t] for t in kinds])
         if interval_ns:
             delay = next_t - now_ns()
             if delay > 0:
@@ -473,7 +642,7 @@ def writer_main(
         sock.sendall(payload)
         reply = _recv_exact(sock, len(expect))
         if reply != expect:
-            raise BenchError(f"SET batch got {reply[:100]!r}")
+            raise BenchError(f"{kind} write batch got {reply[:100]!r}")
         t = now_ns()
         done.append(t)
         # Fixed schedule, but never bank more than one batch of lag (no bursts to catch up).
@@ -523,7 +692,10 @@ class Helper:
                 self.proc.kill()
                 raise BenchError("helper process did not report (did the server fail?)")
             a = array("q")
-            a.frombytes(self.conn.recv_bytes())
+            try:
+                a.frombytes(self.conn.recv_bytes())
+            except EOFError:  # it died, e.g. a writer that got a wrong reply (its stderr says)
+                raise BenchError("helper process failed before reporting") from None
             parts.append(a)
         self.proc.join(10)
         return parts

@@ -4,9 +4,13 @@ One run, per server (minikv, and with ``--compare-redis`` a redis-server from PA
 the same settings and ``--save ""``; or the server at ``--host/--port``):
 
 1. load ``--keys`` keys ``key:0..`` of ``--value-size`` bytes (DEBUG POPULATE, or pipelined
-   MSETs where DEBUG is disabled);
+   MSETs where DEBUG is disabled); with ``--type hash|set|list|zset`` collections of 4 members of
+   ``--value-size``/4 bytes instead, ``--type mix`` the five types in turn by key number
+   (pipelined HSET/SADD/RPUSH/ZADD/SET);
 2. start ``--write-clients`` writer processes overwriting random existing keys (pipelines of
-   ``--batch`` SETs; ``--write-rate`` caps the total SET/s, 0 means no writers) and one latency
+   ``--batch`` SETs; with ``--type``, writes that modify a key of its type in place: HSET of an
+   existing field, SADD+SREM of one member, LSET, ZADD of a new score; ``--write-rate`` caps the
+   total writes/s, 0 means no writers) and one latency
    probe (one PING at a time, ``--probe-interval`` ms apart), and an INFO sampler thread
    (``INFO persistence stats memory`` every ``--sample-interval`` s, plus the fork child's
    Private_Dirty from /proc when the server is local);
@@ -30,6 +34,7 @@ processes to the others (``--no-pin`` turns it off).
 
     python benchmarks/snapshot_load.py --keys 1000000 --value-size 100 --compare-redis
     python benchmarks/snapshot_load.py --keys 200000 --compare-redis --sweep --duration 5
+    python benchmarks/snapshot_load.py --keys 200000 --type mix --compare-redis
     python benchmarks/snapshot_load.py --host 127.0.0.1 --port 6379 --keys 100000
 
 Needs redis-py; ``pip install '.[bench]'`` adds rich and matplotlib. Machinery: ``common.py``.
@@ -61,16 +66,18 @@ from common import (
     InfoSampler,
     Server,
     ServerStartError,
+    check_types,
     cpu_layout,
+    element_size,
     loadavg,
     machine_info,
     now_ns,
     percentile,
     pin,
     pinger_main,
-    populate,
+    populate_typed,
     start_bgsave,
-    writer_main,
+    typed_writer_main,
 )
 
 COLORS = {"minikv": "tab:blue", "redis": "tab:red"}
@@ -91,9 +98,25 @@ class RunConfig:
     probe_interval_ms: float
     sample_interval: float
     save_timeout: float
+    type: str = "string"  # of every key (mix: the five types in turn), and so of the writes
 
 
 # --- the live view -------------------------------------------------------------------------------
+
+
+# How the writers modify a key of each type (see common.typed_writer_main).
+WRITES = {
+    "string": "SET",
+    "hash": "HSET of an existing field",
+    "set": "SADD+SREM of one member",
+    "list": "LSET",
+    "zset": "ZADD of a new score",
+}
+
+
+def op_name(kind: str | None) -> str:
+    """What a write is called in the labels: SET for strings, else "ops" (HSET, LSET, ...)."""
+    return "SET" if kind in (None, "string") else "ops"
 
 
 def fmt_bytes(n: float | None) -> str:
@@ -119,7 +142,7 @@ def live_rows(state: dict[str, Any]) -> list[tuple[str, str]]:
         ("COW (INFO current_cow_size)", fmt_bytes(cow) + cow_pct),
         ("COW (child Private_Dirty)", fmt_bytes(state.get("child_private_dirty_bytes"))),
         ("RSS", fmt_bytes(rss)),
-        ("write SET/s (clients)", fmt_num(state.get("write_rate"))),
+        (f"write {op_name(state.get('type'))}/s (clients)", fmt_num(state.get("write_rate"))),
         ("ops/s (INFO)", fmt_num(state.get("ops_per_sec"))),
         (
             "probe p99 / max (last 0.5 s)",
@@ -131,7 +154,8 @@ def live_rows(state: dict[str, Any]) -> list[tuple[str, str]]:
 def render_rich(state: dict[str, Any]) -> Any:
     from rich.table import Table
 
-    table = Table(title="snapshot under load", show_header=False, min_width=60)
+    title = f"snapshot under load: {state.get('type', 'string')} keys"
+    table = Table(title=title, show_header=False, min_width=60)
     table.add_column(style="bold")
     table.add_column()
     for label, value in live_rows(state):
@@ -256,6 +280,7 @@ def run_one(
 ) -> dict[str, Any]:
     """Load, BGSAVE under load, (restart); return the server's record R for report.json."""
     state: dict[str, Any] = {"server": server.kind, "port": server.port, "phase": "starting"}
+    state["type"] = cfg.type
     sampler = InfoSampler(server, cfg.sample_interval, on_sample=state.update)
     helpers: list[Helper] = []
     writers: list[Helper] = []
@@ -274,7 +299,7 @@ def run_one(
         for i in range(nwriters):
             rate = cfg.write_rate / nwriters if cfg.write_rate else None
             w = Helper(
-                writer_main,
+                typed_writer_main,
                 server.host,
                 server.port,
                 cfg.keys,
@@ -282,6 +307,7 @@ def run_one(
                 cfg.batch,
                 cfg.value_size,
                 server.port * 100 + i,  # seed
+                cfg.type,
                 cpus=client_cpus,
                 live=True,
             )
@@ -400,6 +426,8 @@ def _run_loaded(
         "child_private_dirty_peak_bytes": max(pd) if pd else None,
         "parent_minor_faults_during": faults,
         "keys": int(server.client.dbsize()),
+        "write_ops": sum(len(d) for d in done) * cfg.batch,
+        "keys_loaded_on_restart": None,
     }
     record["samples"] = time_series(
         t_bgsave, t_load, t_end, info_samples, done, cfg.batch, sent, rtt
@@ -418,18 +446,21 @@ def _run_loaded(
         server.shutdown_nosave()
         record["load_seconds"] = server.start()
         loaded = int(server.info("persistence")["rdb_last_load_keys_loaded"])
+        record["keys_loaded_on_restart"] = loaded
         if int(server.client.dbsize()) != nkeys or loaded != nkeys:
             raise BenchError(f"{server.kind} after restart: {loaded} keys loaded, expected {nkeys}")
-    view.log(f"  {server.kind:6} {summary_line(record)}")
+        check_types(server, nkeys, cfg.type)  # the snapshot kept each key's type
+    view.log(f"  {server.kind:6} {summary_line(record, cfg.type)}")
     return record
 
 
-def summary_line(r: dict[str, Any]) -> str:
+def summary_line(r: dict[str, Any], kind: str = "string") -> str:
     d = r["latency_ms"]["during"]
     return (
         f"fork {r['fork_usec'] / 1000:.1f} ms, save {r['save_seconds']:.2f} s, "
         f"COW peak {fmt_bytes(r['cow_peak_bytes'])} ({fmt_num(r['cow_pct_of_rss'], '.1f')} % of "
-        f"RSS {fmt_bytes(r['rss_bytes'])}), SET/s {fmt_num(r['write_ops_per_sec_before'])} before "
+        f"RSS {fmt_bytes(r['rss_bytes'])}), {op_name(kind)}/s "
+        f"{fmt_num(r['write_ops_per_sec_before'])} before "
         f"{fmt_num(r['write_ops_per_sec_during'])} during, probe p99 during "
         f"{fmt_num(d['p99'], '.2f')} ms"
         + (f", restart {r['load_seconds']:.2f} s" if r.get("load_seconds") is not None else "")
@@ -478,7 +509,7 @@ def _pages(v: int | None) -> int | None:
     return None if v is None else v * 4096
 
 
-def markdown_table(servers: dict[str, dict[str, Any]]) -> str:
+def markdown_table(servers: dict[str, dict[str, Any]], kind: str = "string") -> str:
     kinds = list(servers)
     ratio = kinds == ["minikv", "redis"]
     head = ["metric", *kinds] + (["minikv/redis"] if ratio else [])
@@ -493,7 +524,7 @@ def markdown_table(servers: dict[str, dict[str, Any]]) -> str:
                 vals.append(get(servers[k]))
             except (KeyError, TypeError):
                 vals.append(None)
-        cells = [label, *(fmt_num(v, spec) for v in vals)]
+        cells = [label.replace("SET/s", f"{op_name(kind)}/s"), *(fmt_num(v, spec) for v in vals)]
         if ratio:
             m, r = vals
             cells.append(f"{m / r:.2f}" if m is not None and r else "-")
@@ -505,8 +536,9 @@ def config_text(config: dict[str, Any]) -> str:
     rates = (
         config["write_rate"] if isinstance(config["write_rate"], list) else [config["write_rate"]]
     )
+    op = op_name(config.get("type", "string"))
     rate_txt = ", ".join(
-        "uncapped" if r is None else "none" if r == 0 else f"{r:,} SET/s" for r in rates
+        "uncapped" if r is None else "none" if r == 0 else f"{r:,} {op}/s" for r in rates
     )
     size = config["value_size"]
     size_txt = ", ".join(map(str, size)) if isinstance(size, list) else str(size)
@@ -516,8 +548,21 @@ def config_text(config: dict[str, Any]) -> str:
         if layout
         else "no CPU pinning"
     )
+    kind = config.get("type", "string")  # reports from before --type: strings
+    if kind == "string":
+        keys_txt = f"{config['keys']:,} keys x {size_txt} B"
+    else:
+        sizes = size if isinstance(size, list) else [size]
+        elem = ", ".join(str(element_size(v)) for v in sizes)
+        what = "the five types in turn, strings of {} B and " if kind == "mix" else ""
+        keys_txt = (
+            f"{config['keys']:,} keys of type {kind} ({what.format(size_txt)}"
+            f"collections of 4 members of {elem} B; writes modify keys in place: "
+            + ", ".join(w for t, w in WRITES.items() if kind in ("mix", t))
+            + ")"
+        )
     return (
-        f"{config['date']} - {config['keys']:,} keys x {size_txt} B, "
+        f"{config['date']} - {keys_txt}, "
         f"{config['write_clients']} write clients ({rate_txt}, batches of {config['batch']}), "
         f"probe every {config['probe_interval_ms']} ms, BGSAVE after {config['before']} s, "
         f"{config['duration']} s in all; {pin_txt}; {config['machine']['nproc']} CPUs "
@@ -531,7 +576,8 @@ def write_report(out: Path, config: dict[str, Any], servers: dict[str, Any]) -> 
     out.mkdir(parents=True, exist_ok=True)
     doc = {"config": config, "servers": servers}
     (out / "report.json").write_text(json.dumps(doc, indent=1, default=_json_default) + "\n")
-    md = f"# Snapshot under write load\n\n{config_text(config)}\n\n{markdown_table(servers)}\n"
+    table = markdown_table(servers, config.get("type", "string"))
+    md = f"# Snapshot under write load\n\n{config_text(config)}\n\n{table}\n"
     notes = []
     if plot_report(servers, out / "report.png", title=_plot_title(config)):
         md += "\n![COW, latency and throughput over time](report.png)\n"
@@ -548,9 +594,11 @@ def _json_default(o: Any) -> Any:
 def _plot_title(config: dict[str, Any]) -> str:
     rate = config["write_rate"]
     rate_txt = "max" if rate is None else f"{rate:,}"
+    kind = config.get("type", "string")
     return (
-        f"{config['keys']:,} keys x {config['value_size']} B, {config['write_clients']} writers "
-        f"(target SET/s: {rate_txt}), {config['date'][:10]}"
+        f"{config['keys']:,} {'' if kind == 'string' else kind + ' '}keys x "
+        f"{config['value_size']} B, {config['write_clients']} writers "
+        f"(target {op_name(kind)}/s: {rate_txt}), {config['date'][:10]}"
     )
 
 
@@ -705,6 +753,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--port", type=int, help="its port (with --host; default 6379)")
     p.add_argument("--keys", type=int, default=1_000_000, help="keys to load (default 1M)")
     p.add_argument("--value-size", type=int, default=100, help="value bytes (default 100)")
+    p.add_argument(
+        "--type",
+        choices=("string", "hash", "set", "list", "zset", "mix"),
+        default="string",
+        help="type of the keys loaded and written (default string); collections have 4 "
+        "members of --value-size/4 B; mix: the five types in turn",
+    )
     p.add_argument("--write-clients", type=int, default=4, help="writer connections (default 4)")
     p.add_argument(
         "--write-rate",
@@ -774,6 +829,7 @@ def run_config(args: argparse.Namespace, value_size: int, rate: int | None) -> R
         probe_interval_ms=args.probe_interval,
         sample_interval=args.sample_interval,
         save_timeout=args.save_timeout,
+        type=args.type,
     )
 
 
@@ -870,8 +926,11 @@ def single(args: argparse.Namespace, workdir: str, layout: Any, view: LiveView) 
     records: dict[str, Any] = {}
     try:
         for kind, s in servers.servers.items():
-            secs = populate(s, args.keys, args.value_size)
-            view.log(f"  {kind:6} loaded {args.keys:,} keys x {args.value_size} B in {secs:.2f} s")
+            secs = populate_typed(s, args.keys, args.value_size, args.type)
+            view.log(
+                f"  {kind:6} loaded {args.keys:,} {args.type} keys x {args.value_size} B "
+                f"in {secs:.2f} s"
+            )
         for kind, s in servers.servers.items():
             records[kind] = run_one(s, cfg, view, client_cpus, restart=not args.no_restart)
     finally:
@@ -879,7 +938,7 @@ def single(args: argparse.Namespace, workdir: str, layout: Any, view: LiveView) 
     config["loadavg_end"] = loadavg()
     view.close()
     notes = write_report(Path(args.out), config, records)
-    print(markdown_table(records))
+    print(markdown_table(records, args.type))
     return notes
 
 
@@ -897,12 +956,12 @@ def sweep(args: argparse.Namespace, workdir: str, layout: Any, view: LiveView) -
             for s in servers.servers.values():
                 if not s.managed:
                     s.client.flushall()
-                populate(s, args.keys, size)
+                populate_typed(s, args.keys, size, args.type)
             for rate in rates:
                 cfg = run_config(args, size, rate)
                 # minikv and redis alternate per point, so drifting machine load hits both.
                 for kind, s in servers.servers.items():
-                    view.log(f"# {size} B values, write rate {_rate_txt(rate)}:")
+                    view.log(f"# {args.type}, {size} B values, write rate {_rate_txt(rate)}:")
                     r = run_one(s, cfg, view, client_cpus, restart=False)
                     r.pop("samples")
                     runs.append(
@@ -913,7 +972,7 @@ def sweep(args: argparse.Namespace, workdir: str, layout: Any, view: LiveView) -
     config["loadavg_end"] = loadavg()
     view.close()
     notes = write_sweep(Path(args.out), config, runs)
-    print(sweep_table(runs))
+    print(sweep_table(runs, args.type))
     return notes
 
 
@@ -921,7 +980,8 @@ def write_sweep(out: Path, config: dict[str, Any], runs: list[dict[str, Any]]) -
     """sweep.json, sweep.md and (matplotlib permitting) sweep.png; returns notes."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps({"config": config, "runs": runs}, indent=1) + "\n")
-    md = f"# Snapshot COW against write rate\n\n{config_text(config)}\n\n{sweep_table(runs)}\n"
+    table = sweep_table(runs, config.get("type", "string"))
+    md = f"# Snapshot COW against write rate\n\n{config_text(config)}\n\n{table}\n"
     notes = []
     title = (
         f"{config['keys']:,} keys, {config['write_clients']} writers, {config['duration']} s "
@@ -962,11 +1022,12 @@ def _rate_txt(rate: int | None) -> str:
     return "max" if rate is None else f"{rate:,}"
 
 
-def sweep_table(runs: list[dict[str, Any]]) -> str:
+def sweep_table(runs: list[dict[str, Any]], kind: str = "string") -> str:
     head = (
         "| value size | target SET/s | server | SET/s during save | save (s) | COW peak (MB) | "
         "COW % of RSS | RSS (MB) | SETs during save / keys | probe p99 during (ms) |"
     )
+    head = head.replace("SET/s", f"{op_name(kind)}/s").replace("SETs", f"{op_name(kind)}")
     lines = [head, "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         lines.append(

@@ -3,7 +3,8 @@
 Runs the harness as users do (a subprocess), with a few hundred keys and ~2 s of load; the save
 is stretched with rdb-key-save-delay so that the INFO sampler, the probe and the writers all see
 it running. The PNG is checked when matplotlib is installed (the test extra installs it); the
-rich live view, when rich is installed (only the bench extra does).
+rich live view, when rich is installed (only the bench extra does). ``--type mix`` runs on 2,000
+keys against minikv and redis-server, and against a running minikv whose keys are then checked.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def test_report_json_has_the_issue_fields(report: tuple[Path, dict[str, Any]]) -
     assert list(doc["servers"]) == ["minikv"]
     cfg = doc["config"]
     assert (cfg["keys"], cfg["value_size"], cfg["write_clients"]) == (KEYS, 64, 2)
+    assert cfg["type"] == "string"
     assert cfg["write_rate"] == 20_000
     r = doc["servers"]["minikv"]
     assert set(r) >= FIELDS
@@ -152,6 +154,67 @@ def test_sweep_against_a_running_server(tmp_path: Path) -> None:
     check_png(out / "sweep.png")
 
 
+MIX_KEYS = 2000
+# key:<i> of a --type mix dataset is TYPES[i % 5]; collections hold 4 members.
+TYPES = ("string", "hash", "set", "list", "zset")
+SIZE = {"hash": "HLEN", "set": "SCARD", "list": "LLEN", "zset": "ZCARD"}
+
+
+def test_mix_of_types_against_both_servers(tmp_path: Path) -> None:
+    out = tmp_path / "mix"
+    run_harness(
+        *("--type", "mix", "--compare-redis", "--keys", str(MIX_KEYS), "--value-size", "64"),
+        *("--duration", "1.5", "--before", "0.5", "--write-clients", "2", "--write-rate", "20k"),
+        # 0.2 ms per key: the save runs ~0.4 s, so writes land while it runs.
+        *("--server-config", "rdb-key-save-delay=200", "--out", str(out)),
+    )
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["config"]["type"] == "mix"
+    assert list(doc["servers"]) == ["minikv", "redis"]
+    for kind, r in doc["servers"].items():
+        # Writers modify keys in place: none added or removed, and all of them came back from
+        # the snapshot (the harness also checked the TYPE of key:0..9 after the restart).
+        assert r["keys"] == r["keys_loaded_on_restart"] == MIX_KEYS, kind
+        # Exit status 0 means every reply was the expected one (a writer stops on any other).
+        assert r["write_ops"] > 0 and r["write_ops_per_sec_during"] > 0, kind
+        assert r["snapshot_bytes"] > 0 and r["load_seconds"] > 0, kind
+    md = (out / "report.md").read_text()
+    assert "2,000 keys of type mix" in md
+    assert "| write ops/s during the save |" in md
+
+
+def test_mix_writers_keep_types_and_sizes(tmp_path: Path) -> None:
+    with ServerProcess() as srv:
+        run_harness(
+            *("--host", "127.0.0.1", "--port", str(srv.port), "--type", "mix"),
+            *("--keys", "500", "--duration", "1.2", "--before", "0.4", "--write-clients", "2"),
+            *("--write-rate", "20k", "--out", str(tmp_path / "ext")),
+        )
+        c = srv.client()
+        assert c.dbsize() == 500
+        for i in range(20):
+            key = f"key:{i}"
+            kind = TYPES[i % 5]
+            assert c.type(key) == kind.encode(), key
+            if kind in SIZE:
+                assert c.execute_command(SIZE[kind], key) == 4, key
+        # The writers changed values in place: a hash field, a list element, a zset score.
+        assert any(
+            c.hget(f"key:{i}", f"f{j}").startswith(b"w") for i in range(1, 500, 5) for j in range(4)
+        )
+        assert any(
+            c.lindex(f"key:{i}", j).startswith(b"w") for i in range(3, 500, 5) for j in range(4)
+        )
+        assert any(
+            s >= 4
+            for i in range(4, 500, 5)
+            for _, s in c.zrange(f"key:{i}", 0, -1, withscores=True)
+        )
+    doc = json.loads((tmp_path / "ext" / "report.json").read_text())
+    assert doc["config"]["type"] == "mix"
+    assert doc["servers"]["minikv"]["write_ops"] > 0
+
+
 def test_live_view_renders() -> None:
     pytest.importorskip("rich", reason="rich (the bench extra) is not installed")
     from io import StringIO
@@ -179,6 +242,11 @@ def test_live_view_renders() -> None:
     console = Console(file=StringIO(), width=100)
     console.print(snapshot_load.render_rich(state))
     text = console.file.getvalue()
+    assert "snapshot under load: string keys" in text
     assert "250 / 1,000 keys (25 %)" in text
     assert "5.0 MB (10.0 % of RSS)" in text
     assert "12,345" in text and "1.50" in text
+    console = Console(file=StringIO(), width=100)
+    console.print(snapshot_load.render_rich(state | {"type": "zset"}))
+    text = console.file.getvalue()
+    assert "snapshot under load: zset keys" in text and "write ops/s" in text
