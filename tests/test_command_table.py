@@ -339,3 +339,31 @@ def test_one_range_shorthand():
     assert (mset.first_key, mset.last_key, mset.step) == (1, -1, 2)
     assert [p for p, _ in mset.get_keys([b"mset", b"a", b"1", b"b", b"2"])] == [1, 3]
     assert ALL["lcs"].key_specs[0].lastkey == 1  # (1, 2, 1): lastkey relative to the first
+
+
+def _hint_shape(args: list[dict[bytes, Any]] | None) -> list[Any]:
+    """What redis-cli's hints are built from: per argument its type, token, flags and nested
+    arguments; the names of groups (Redis: "condition", minikv: "nx-xx") and "since" left out."""
+    return [
+        (
+            a[b"type"],
+            a.get(b"token"),
+            sorted(a.get(b"flags", [])),
+            a[b"name"] if a[b"type"] not in (b"oneof", b"block") else None,
+            _hint_shape(a.get(b"arguments")),
+        )
+        for a in args or []
+    ]
+
+
+STRING_COMMANDS = sorted(n for n in NAMES_70 if ALL[n].group in ("string", "bitmap"))
+
+
+@pytest.mark.parametrize("name", STRING_COMMANDS)
+def test_string_command_arguments_match_redis(
+    name: str, server: ServerProcess, redis_server: ServerProcess
+):
+    """COMMAND DOCS arguments of the string commands, as redis-cli reads them for its hints."""
+    [mine] = decode(run_raw(server.port, [("COMMAND", "DOCS", name)], 3)[0]).values()
+    [theirs] = decode(run_raw(redis_server.port, [("COMMAND", "DOCS", name)], 3)[0]).values()
+    assert _hint_shape(mine.get(b"arguments")) == _hint_shape(theirs.get(b"arguments"))

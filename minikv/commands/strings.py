@@ -65,6 +65,7 @@ def _put(c: Client, key: bytes, old: bytes | None, new: bytes) -> None:
     (1, 1, 1),
     group=S,
     summary="Get the value of a key",
+    args="key",
     complexity="O(1)",
 )
 def get(c: Client, args: list[bytes]) -> Any:
@@ -152,6 +153,8 @@ def _set_getkeys(args: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
     "write denyoom",
     group=S,
     summary="Set the string value of a key",
+    args="key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds"
+    " | PXAT unix-time-milliseconds | KEEPTTL]",
     complexity="O(1)",
     key_specs=(
         KeySpec(
@@ -190,6 +193,7 @@ def set_(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Set the value of a key, only if the key does not exist",
+    args="key value",
     complexity="O(1)",
     key_flags="OW insert",
 )
@@ -215,6 +219,7 @@ def _setex(c: Client, args: list[bytes], unit_ms: int) -> Any:
     (1, 1, 1),
     group=S,
     summary="Set the value and expiration of a key",
+    args="key seconds value",
     since="2.0.0",
     complexity="O(1)",
     key_flags="OW update",
@@ -230,6 +235,7 @@ def setex(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Set the value and expiration in milliseconds of a key",
+    args="key milliseconds value",
     since="2.6.0",
     complexity="O(1)",
     key_flags="OW update",
@@ -245,6 +251,7 @@ def psetex(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Set the string value of a key and return its old value",
+    args="key value",
     complexity="O(1)",
 )
 def getset(c: Client, args: list[bytes]) -> Any:
@@ -261,6 +268,7 @@ def getset(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Get the value of a key and delete the key",
+    args="key",
     since="6.2.0",
     complexity="O(1)",
     key_flags="RW access delete",
@@ -278,6 +286,8 @@ def getdel(c: Client, args: list[bytes]) -> Any:
     "write fast",
     group=S,
     summary="Get the value of a key and optionally set its expiration",
+    args="key [EX seconds | PX milliseconds | EXAT unix-time-seconds"
+    " | PXAT unix-time-milliseconds | PERSIST]",
     since="6.2.0",
     complexity="O(1)",
     key_specs=(KeySpec("RW access update", 1, notes="RW and UPDATE because it changes the TTL"),),
@@ -308,6 +318,7 @@ def getex(c: Client, args: list[bytes]) -> Any:
     (1, -1, 1),
     group=S,
     summary="Get the values of all the given keys",
+    args="key [key ...]",
     complexity="O(N) where N is the number of keys to retrieve.",
     tips="request_policy:multi_shard",
 )
@@ -327,6 +338,7 @@ def mget(c: Client, args: list[bytes]) -> Any:
     (1, -1, 2),
     group=S,
     summary="Set multiple keys to multiple values",
+    args="key value [key value ...]",
     since="1.0.1",
     complexity="O(N) where N is the number of keys to set.",
     tips="request_policy:multi_shard response_policy:all_succeeded",
@@ -346,6 +358,7 @@ def mset(c: Client, args: list[bytes]) -> Any:
     (1, -1, 2),
     group=S,
     summary="Set multiple keys to multiple values, only if none of the keys exist",
+    args="key value [key value ...]",
     since="1.0.1",
     complexity="O(N) where N is the number of keys to set.",
     tips="request_policy:multi_shard response_policy:agg_min",
@@ -401,6 +414,7 @@ def _incr(c: Client, key: bytes, delta: int) -> int:
     (1, 1, 1),
     group=S,
     summary="Increment the integer value of a key by one",
+    args="key",
     complexity="O(1)",
 )
 def incr(c: Client, args: list[bytes]) -> Any:
@@ -424,6 +438,7 @@ def incr(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Decrement the integer value of a key by one",
+    args="key",
     complexity="O(1)",
 )
 def decr(c: Client, args: list[bytes]) -> Any:
@@ -437,6 +452,7 @@ def decr(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Increment the integer value of a key by the given amount",
+    args="key increment:integer",
     complexity="O(1)",
 )
 def incrby(c: Client, args: list[bytes]) -> Any:
@@ -450,6 +466,7 @@ def incrby(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Decrement the integer value of a key by the given number",
+    args="key decrement:integer",
     complexity="O(1)",
 )
 def decrby(c: Client, args: list[bytes]) -> Any:
@@ -592,6 +609,7 @@ def format_long_double(x: LongDouble) -> bytes:
     (1, 1, 1),
     group=S,
     summary="Increment the float value of a key by the given amount",
+    args="key increment:double",
     since="2.6.0",
     complexity="O(1)",
 )
@@ -634,6 +652,7 @@ def clamp_range(start: int, end: int, length: int) -> tuple[int, int] | None:
     (1, 1, 1),
     group=S,
     summary="Append a value to a key",
+    args="key value",
     since="2.0.0",
     complexity="O(1)",
     key_flags="RW insert",
@@ -657,6 +676,7 @@ def append(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Get the length of the value stored in a key",
+    args="key",
     since="2.2.0",
     complexity="O(1)",
     key_flags="RO",
@@ -683,6 +703,7 @@ def _getrange(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Get a substring of the string stored at a key",
+    args="key start:integer end:integer",
     since="2.4.0",
     complexity="O(N) where N is the length of the returned string.",
 )
@@ -697,6 +718,7 @@ def getrange(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Get a substring of the string stored at a key",
+    args="key start:integer end:integer",
     complexity="O(N) where N is the length of the returned string.",
 )
 def substr(c: Client, args: list[bytes]) -> Any:
@@ -710,6 +732,7 @@ def substr(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=S,
     summary="Overwrite part of a string at key starting at the specified offset",
+    args="key offset:integer value",
     since="2.2.0",
     complexity="O(1), not counting the time taken to copy the new string in place.",
     key_flags="RW update",
@@ -751,6 +774,7 @@ def _bit_offset(c: Client, arg: bytes) -> int:
     (1, 1, 1),
     group=B,
     summary="Sets or clears the bit at offset in the string value stored at key",
+    args="key offset:integer value:integer",
     since="2.2.0",
     complexity="O(1)",
 )
@@ -781,6 +805,7 @@ def setbit(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=B,
     summary="Returns the bit value at offset in the string value stored at key",
+    args="key offset:integer",
     since="2.2.0",
     complexity="O(1)",
 )
@@ -800,6 +825,7 @@ def getbit(c: Client, args: list[bytes]) -> Any:
     (1, 1, 1),
     group=B,
     summary="Count set bits in a string",
+    args="key [start:integer end:integer [BYTE | BIT]]",
     since="2.6.0",
     complexity="O(N)",
 )
@@ -861,6 +887,7 @@ def _lcs_rows(a: bytes, b: bytes) -> list[int]:
     (1, 2, 1),
     group=S,
     summary="Find longest common substring",
+    args="key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:integer] [WITHMATCHLEN]",
     since="7.0.0",
     complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
 )
