@@ -15,10 +15,11 @@ import sys
 import time
 from typing import Any
 
+from minikv.commands import load_all
+from minikv.keyspace import value_type
 from minikv.persistence.format import SnapshotError, read_snapshot
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
-from minikv.zset import ZSet
 
 
 def _jsonable(v: Any) -> Any:
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("file")
     ap.add_argument("--json", action="store_true", help="dump the contents as JSON lines")
     a = ap.parse_args(argv)
+    load_all()  # the command modules register the value types that name each value
     out = sys.stdout
     try:
         header, chunks, finish = read_snapshot(a.file)
@@ -78,11 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-_TYPE_NAMES = {bytes: "string", dict: "hash", SetValue: "set", QuickList: "list", ZSet: "zset"}
-
-
 def _type_name(v: Any) -> str:
-    return _TYPE_NAMES.get(type(v), type(v).__name__)
+    return value_type(v).name  # the keyspace's registry: TYPE's reply
 
 
 if __name__ == "__main__":
