@@ -511,3 +511,31 @@ def test_collections_cost_little_copy_on_write(tmp_path: Path) -> None:
         cow = persistence(r)["rdb_last_cow_size"]
         rss = r.info("memory")["used_memory_rss"]
         assert 0 < cow < rss * 0.10, f"child copied {cow} bytes of {rss} ({cow / rss:.1%})"
+
+
+def test_check_snapshot_json_names_every_type(srv: ServerProcess) -> None:
+    r = srv.client()
+    r.set("a", "1")
+    r.hset("h", "f", "v")
+    r.sadd("s", "x", "y")
+    r.rpush("l", "p", "q")
+    r.zadd("z", {"m": 1.5})
+    r.save()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run(
+        [sys.executable, "-m", "minikv.check_snapshot", "--json", f"{srv.dir}/dump.mkv"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    import json
+
+    lines = p.stdout.splitlines()
+    recs = {rec["key"]: (rec["type"], rec["value"]) for rec in map(json.loads, lines)}
+    assert recs == {
+        "a": ("string", "1"),
+        "h": ("hash", {"f": "v"}),
+        "s": ("set", ["x", "y"]),
+        "l": ("list", ["p", "q"]),
+        "z": ("zset", {"m": 1.5}),
+    }
