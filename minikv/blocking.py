@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from minikv.commands import ALL
 from minikv.keyspace import now_ms
+from minikv.parsing import Infinite, parse_long_double, round_long_double
 from minikv.protocol import Raw, ReplyError
 
 if TYPE_CHECKING:
@@ -98,17 +99,13 @@ def parse_timeout(arg: bytes) -> float:
     """A blocking command's timeout in seconds (0 = forever), checked as Redis 7.0's
     getTimeoutFromObjectOrReply does: a long double, times 1000 rounded up to whole ms, then
     converted to a 64-bit integer (values past its range wrap to negative, as on x86)."""
-    # Imported here: strings.py is a command module; importing it at load time would register
-    # its commands before load_all() does.
-    from minikv.commands.strings import _Infinite, parse_long_double, round_long_double
-
     try:
         m, q = parse_long_double(arg)
         # The product is rounded to a long double too before ceill().
         m, q = round_long_double(m * 1000 << q) if q >= 0 else round_long_double(m * 1000, 1 << -q)
     except ReplyError:
         raise TIMEOUT_NOT_FLOAT from None
-    except _Infinite:  # "inf", or past the long double range: converts to LLONG_MIN
+    except Infinite:  # "inf", or past the long double range: converts to LLONG_MIN
         raise TIMEOUT_NEGATIVE from None
     ms = m << q if q >= 0 else -((-m) >> -q)  # ceil
     if ms < 0 or ms > _LLONG_MAX:

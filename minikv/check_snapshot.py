@@ -15,11 +15,10 @@ import sys
 import time
 from typing import Any
 
-from minikv.commands import load_all
-from minikv.keyspace import value_type
 from minikv.persistence.format import SnapshotError, read_snapshot
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
+from minikv.valuetypes import value_type
 
 
 def _jsonable(v: Any) -> Any:
@@ -42,7 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("file")
     ap.add_argument("--json", action="store_true", help="dump the contents as JSON lines")
     a = ap.parse_args(argv)
-    load_all()  # the command modules register the value types that name each value
     out = sys.stdout
     try:
         header, chunks, finish = read_snapshot(a.file)

@@ -8,13 +8,14 @@ alike, so the three can never disagree about a name or a value's syntax.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from minikv.parsing import glob_match
 
 
 class ConfigError(ValueError):
@@ -178,20 +179,6 @@ def _apply_dir(config: Config) -> None:
     config.dir = os.getcwd()
 
 
-def apply_encodings(config: Config) -> None:
-    """Hand the encoding thresholds to the value modules, which read them on every check (module
-    globals: a lookup through the client on each OBJECT ENCODING would cost more than it tells)."""
-    from minikv import quicklist, zset
-    from minikv.commands import hashes, sets
-
-    hashes.HASH_MAX_LISTPACK_ENTRIES = config.hash_max_listpack_entries
-    hashes.HASH_MAX_LISTPACK_VALUE = config.hash_max_listpack_value
-    sets.SET_MAX_INTSET_ENTRIES = config.set_max_intset_entries
-    zset.set_limits(config.zset_max_listpack_entries, config.zset_max_listpack_value)
-    quicklist.LIST_MAX_LISTPACK_SIZE = config.list_max_listpack_size
-    quicklist.LIST_COMPRESS_DEPTH = config.list_compress_depth
-
-
 def _apply_loglevel(config: Config) -> None:
     from minikv import log
 
@@ -264,7 +251,7 @@ PARAMS: dict[str, Param] = {
         Param("daemonize", "daemonize", parse_bool, _yesno, mutable=False),
         Param("pidfile", "pidfile", str, mutable=False),
         *(
-            Param(name, name.replace("-", "_"), parse, alias=alias, apply=apply_encodings)
+            Param(name, name.replace("-", "_"), parse, alias=alias)
             for name, alias, parse in [
                 ("hash-max-listpack-entries", "hash-max-ziplist-entries", _SIZE),
                 ("hash-max-listpack-value", "hash-max-ziplist-value", _SIZE_MEMORY),
@@ -301,56 +288,6 @@ def render_param(config: Config, p: Param) -> str:
 
 
 # --- glob matching ------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=256)
-def _glob_regex(pattern: str, nocase: bool) -> re.Pattern[str]:
-    """Translate a Redis glob (``stringmatchlen``: ``*``, ``?``, ``[...]`` with ``^`` negation and
-    ranges, ``\\`` escapes) into a compiled regex."""
-    out = []
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch == "\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif ch == "[":
-            j = i + 1
-            negate = j < n and pattern[j] == "^"
-            if negate:
-                j += 1
-            parts = []
-            while j < n and pattern[j] != "]":
-                if pattern[j] == "\\" and j + 1 < n:
-                    j += 1
-                    parts.append(re.escape(pattern[j]))
-                elif j + 2 < n and pattern[j + 1] == "-" and pattern[j + 2] != "]":
-                    lo, hi = sorted((pattern[j], pattern[j + 2]))
-                    parts.append(f"{re.escape(lo)}-{re.escape(hi)}")
-                    j += 2
-                else:
-                    parts.append(re.escape(pattern[j]))
-                j += 1
-            # An unterminated class runs to the end of the pattern, as in Redis.
-            body = "".join(parts)
-            if not body:
-                out.append("[^\\s\\S]" if not negate else "[\\s\\S]")
-            else:
-                out.append(("[^" if negate else "[") + body + "]")
-            i = j
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if nocase else 0))
-
-
-def glob_match(pattern: str, string: str, nocase: bool = False) -> bool:
-    """Redis's glob-style match (used by CONFIG GET and COMMAND LIST FILTERBY PATTERN)."""
-    return _glob_regex(pattern, nocase).fullmatch(string) is not None
 
 
 # --- CONFIG GET / SET ---------------------------------------------------------------------------

@@ -14,19 +14,15 @@ Expiry is lazy (a read of an expired key deletes it) plus an active cycle
 (``Keyspace.active_expire_cycle``) that samples keys with a deadline, Redis-style, so keys
 nobody reads again are still freed.
 
-Also here, because every command family needs them: what a value's type is called (TYPE, OBJECT
-ENCODING, SCAN TYPE, COPY's deep copy — ``register_type``), and Redis's glob patterns
-(``compile_pattern``, as KEYS, SCAN MATCH and the other SCANs match).
+What a value's Redis type and encoding are is ``minikv.valuetypes``'s business; the keyspace
+stores values without looking at them.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -36,174 +32,6 @@ _MASK = NSHARDS - 1
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-# --- value types ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ValueType:
-    """What the generic commands need to know about one kind of value."""
-
-    name: str  # TYPE's reply, also SCAN ... TYPE's filter
-    encoding: Callable[[Any], str]  # OBJECT ENCODING's reply for a value
-    dup: Callable[[Any], Any]  # COPY: a copy that shares nothing mutable with the original
-    refcount: Callable[[Any], int] = lambda v: 1  # OBJECT REFCOUNT
-
-
-#: Python class of a stored value -> its ValueType. The data-type modules add theirs with
-#: ``register_type``; this is the only place that maps values to type names and encodings.
-VALUE_TYPES: dict[type, ValueType] = {}
-
-
-def register_type(cls: type, vt: ValueType) -> None:
-    VALUE_TYPES[cls] = vt
-
-
-def value_type(v: Any) -> ValueType:
-    return VALUE_TYPES[type(v)]
-
-
-_LONG_RE = re.compile(rb"0|-?[1-9][0-9]{0,19}")
-_SHARED_INTEGERS = 10000  # Redis shares the objects for 0..9999 (OBJ_SHARED_INTEGERS)
-_SHARED_REFCOUNT = 2**31 - 1
-
-
-def _as_long(v: bytes) -> int | None:
-    """The integer Redis would store a string as (string2l: canonical form, fits a long)."""
-    if len(v) <= 20 and _LONG_RE.fullmatch(v):
-        n = int(v)
-        if -(2**63) <= n < 2**63:
-            return n
-    return None
-
-
-def _string_encoding(v: bytes) -> str:
-    # Redis picks the encoding when a value is stored by SET and the like; values changed in
-    # place by APPEND/SETRANGE are "raw" there whatever their length, which we do not track.
-    if _as_long(v) is not None:
-        return "int"
-    return "embstr" if len(v) <= 44 else "raw"
-
-
-def _string_refcount(v: bytes) -> int:
-    n = _as_long(v)
-    return _SHARED_REFCOUNT if n is not None and 0 <= n < _SHARED_INTEGERS else 1
-
-
-register_type(
-    bytes,
-    ValueType("string", _string_encoding, lambda v: v, _string_refcount),  # bytes are immutable
-)
-
-
-# --- glob patterns ----------------------------------------------------------------------------
-
-
-def _signed(b: int) -> int:
-    # Redis compares pattern bytes as (signed) C chars in [a-z] ranges.
-    return b - 256 if b >= 128 else b
-
-
-def _byte_class(members: set[int]) -> bytes:
-    if not members:
-        return b"(?!)"
-    if len(members) == 256:
-        return b"."
-    return b"[" + b"".join(re.escape(bytes((m,))) for m in sorted(members)) + b"]"
-
-
-def _glob_segments(pat: bytes) -> list[list[bytes]]:
-    """Split a pattern at its runs of '*' into segments of one-byte regexes, parsing '?', '[..]'
-    and backslash escapes exactly as Redis's stringmatchlen does (unclosed '[' runs to the end
-    of the pattern, '[^' alone matches any byte, a range may end in ']', a trailing backslash is
-    literal)."""
-    segs: list[list[bytes]] = [[]]
-    i, n = 0, len(pat)
-    while i < n:
-        ch = pat[i]
-        if ch == 0x2A:  # '*'
-            while i + 1 < n and pat[i + 1] == 0x2A:
-                i += 1
-            segs.append([])
-        elif ch == 0x3F:  # '?'
-            segs[-1].append(b".")
-        elif ch == 0x5B:  # '['
-            i += 1
-            negate = i < n and pat[i] == 0x5E
-            if negate:
-                i += 1
-            members: set[int] = set()
-            while True:
-                if i < n and pat[i] == 0x5C and n - i >= 2:
-                    i += 1
-                    members.add(pat[i])
-                elif i < n and pat[i] == 0x5D:
-                    break
-                elif i >= n:
-                    i -= 1  # the class ends with the pattern
-                    break
-                elif n - i >= 3 and pat[i + 1] == 0x2D:
-                    lo, hi = sorted((_signed(pat[i]), _signed(pat[i + 2])))
-                    members.update(b for b in range(256) if lo <= _signed(b) <= hi)
-                    i += 2
-                else:
-                    members.add(pat[i])
-                i += 1
-            if negate:
-                members = set(range(256)) - members
-            segs[-1].append(_byte_class(members))
-        else:
-            if ch == 0x5C and n - i >= 2:  # backslash escape
-                i += 1
-            segs[-1].append(re.escape(pat[i : i + 1]))
-        i += 1
-    return segs
-
-
-def _never(s: bytes) -> bool:
-    return False
-
-
-@lru_cache(maxsize=1024)
-def compile_pattern(pat: bytes) -> Callable[[bytes], bool]:
-    """A predicate equal to Redis's ``stringmatchlen(pat, s)`` (case-sensitive).
-
-    Everything but '*' matches exactly one byte, so the pattern is a list of fixed-length
-    segments between stars: the first is anchored at the start, the last at the end, and each
-    middle one is taken at its leftmost place, which is never worse. That is linear-ish where a
-    backtracking regex would be exponential on patterns like ``*a*a*a*b``.
-
-    Redis quirks kept: the empty string matches only the empty pattern ("*" does not match "";
-    KEYS and SCAN short-cut a pattern of exactly "*" themselves), and a pattern that must recurse
-    through more than 1000 stars never matches.
-    """
-    segs = _glob_segments(pat)
-    rxs = [re.compile(b"".join(seg), re.S) for seg in segs]
-    if len(segs) == 1:
-        full = rxs[0].fullmatch
-        return lambda s: full(s) is not None
-    if len(segs) - 1 - (not segs[-1]) > 1000:
-        return _never
-    first, first_len = rxs[0].match, len(segs[0])
-    last, last_len = rxs[-1].fullmatch, len(segs[-1])
-    middles = [rx.search for rx in rxs[1:-1]]
-
-    def match(s: bytes) -> bool:
-        if not s:
-            return False
-        end = len(s) - last_len
-        if end < first_len or (first_len and first(s) is None):
-            return False
-        pos = first_len
-        for search in middles:
-            m = search(s, pos, end)
-            if m is None:
-                return False
-            pos = m.end()
-        return not last_len or last(s, end) is not None
-
-    return match
 
 
 class Db:

@@ -38,10 +38,10 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import Any
 
-#: CONFIG list-max-listpack-size; read when a list is created (``fill``), as Redis does.
-LIST_MAX_LISTPACK_SIZE = -2
-#: CONFIG list-compress-depth: accepted, never acted on (no node is compressed).
-LIST_COMPRESS_DEPTH = 0
+from minikv import limits
+
+# CONFIG list-max-listpack-size (``limits.current``) is read when a list is created (``fill``),
+# as Redis does. list-compress-depth is accepted and never acted on (no node is compressed).
 
 #: Listpack byte limit for fill -1..-5, indexed by the negative fill itself.
 _SIZE_LIMITS = (0, 65536, 32768, 16384, 8192, 4096)
@@ -153,7 +153,7 @@ class QuickList(list):  # type: ignore[type-arg]
         _clear_blocks(self)
         self.size = 0
         self.sizes = []
-        self._set_fill(LIST_MAX_LISTPACK_SIZE)
+        self._set_fill(limits.current.list_max_listpack_size)
         if iterable:
             self.extend(iterable)
 
@@ -174,7 +174,7 @@ class QuickList(list):  # type: ignore[type-arg]
         ql = list.__new__(cls)
         ql.size = 0
         ql.sizes = sizes = []
-        ql.fill = fill = _clamp_fill(LIST_MAX_LISTPACK_SIZE)
+        ql.fill = fill = _clamp_fill(limits.current.list_max_listpack_size)
         ql.limit, ql.maxn = lim, maxn = _limits(fill)
         for blk in blocks:
             if not blk:

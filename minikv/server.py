@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from minikv import REDIS_VERSION, __version__
+from minikv import REDIS_VERSION, __version__, limits
 from minikv.commands import load_all
-from minikv.config import Config, apply_encodings
+from minikv.config import Config
 from minikv.connection import Client
 from minikv.keyspace import Keyspace
 from minikv.log import log
@@ -90,7 +90,7 @@ class Stats:
 class Server:
     def __init__(self, config: Config) -> None:
         load_all()
-        apply_encodings(config)
+        limits.use(config)  # the containers read their encoding thresholds from it
         self.config = config
         self.keyspace = Keyspace(config.databases)
         self.persistence = Persistence(self)

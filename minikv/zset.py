@@ -35,16 +35,10 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
-#: zset-max-listpack-entries / zset-max-listpack-value (redis.conf defaults); see ``set_limits``.
-MAX_LISTPACK_ENTRIES = 128
-MAX_LISTPACK_VALUE = 64
+from minikv import limits
 
-
-def set_limits(entries: int, value: int) -> None:
-    """Apply zset-max-listpack-entries/-value (for CONFIG SET); affects later insertions."""
-    global MAX_LISTPACK_ENTRIES, MAX_LISTPACK_VALUE
-    MAX_LISTPACK_ENTRIES = entries
-    MAX_LISTPACK_VALUE = value
+# zset-max-listpack-entries / -value (``limits.current``) are read on each insertion: a set
+# past either becomes a big one (Redis's listpack -> skiplist) and never goes back.
 
 
 class _Top:
@@ -93,7 +87,10 @@ class ZSet(dict[bytes, float]):
         """A new set holding ``scores`` (store commands, snapshot loading), with the encoding
         Redis picks for a freshly built set of that size."""
         z = cls()
-        if len(scores) > MAX_LISTPACK_ENTRIES or any(len(m) > MAX_LISTPACK_VALUE for m in scores):
+        lim = limits.current
+        if len(scores) > lim.zset_max_listpack_entries or any(
+            len(m) > lim.zset_max_listpack_value for m in scores
+        ):
             dict.update(z, scores)
             z.index = SortedList((s, m) for m, s in scores.items())
             z.big = True
@@ -146,7 +143,11 @@ class ZSet(dict[bytes, float]):
         old = self.get(member)
         if not self.big:
             if old is None:
-                if len(self) >= MAX_LISTPACK_ENTRIES or len(member) > MAX_LISTPACK_VALUE:
+                lim = limits.current
+                if (
+                    len(self) >= lim.zset_max_listpack_entries
+                    or len(member) > lim.zset_max_listpack_value
+                ):
                     self.to_skiplist()  # converted before the insertion, as zsetAdd does
                     dict.__setitem__(self, member, score)
                     self.index.add((score, member))

@@ -13,14 +13,8 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, ServerProcess, free_port
 
-from minikv.config import (
-    Config,
-    ConfigError,
-    config_set,
-    get_params,
-    glob_match,
-    parse_config_text,
-)
+from minikv.config import Config, ConfigError, config_set, get_params, parse_config_text
+from minikv.parsing import glob_match
 
 
 def run_cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:

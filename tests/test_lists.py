@@ -14,7 +14,7 @@ import redis
 from conftest import Differential
 from helpers import run_raw
 
-from minikv import quicklist
+from minikv import limits
 from minikv.quicklist import QuickList
 
 BIG = "9223372036854775807"
@@ -477,12 +477,12 @@ def _big_list_commands(n: int, fill: int) -> list[tuple[Any, ...]]:
             items.append(b"s%d-" % i + b"x" * 300)
         else:
             items.append(b"e%d" % i)
-    saved = quicklist.LIST_MAX_LISTPACK_SIZE
-    quicklist.LIST_MAX_LISTPACK_SIZE = fill
+    saved = limits.current.list_max_listpack_size
+    limits.current.list_max_listpack_size = fill
     try:
         starts = list(accumulate(len(b) for b in QuickList(items).blocks()))[:-1]
     finally:
-        quicklist.LIST_MAX_LISTPACK_SIZE = saved
+        limits.current.list_max_listpack_size = saved
     assert len(starts) >= 3, "the list should cross several nodes"
     step = max(1, len(starts) // 40)  # small nodes: a sample of the boundaries is enough
     starts = starts[::step]

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 from helpers import ServerProcess
 
-from minikv import quicklist
+from minikv import limits
 from minikv.quicklist import QuickList, entries_size, entry_size
 
 ALPHABET = [b"a", b"b", b"c", b"", b"0", b"7", b"127", b"128", b"-1", b"4095", b"-4097", b"32768"]
@@ -37,9 +37,9 @@ def element(rnd: random.Random) -> bytes:
 @pytest.fixture
 def fill() -> Iterator[None]:
     """Restore list-max-listpack-size after a test that changes it."""
-    saved = quicklist.LIST_MAX_LISTPACK_SIZE
+    saved = limits.current.list_max_listpack_size
     yield
-    quicklist.LIST_MAX_LISTPACK_SIZE = saved
+    limits.current.list_max_listpack_size = saved
 
 
 # --- entry sizes ----------------------------------------------------------------------------
@@ -221,21 +221,21 @@ def _random_ops(rnd: random.Random, steps: int) -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_random_ops_against_deque(seed: int, fill: None) -> None:
     rnd = random.Random(seed)
-    quicklist.LIST_MAX_LISTPACK_SIZE = [-2, -1, -5, 1, 4, 128][seed]
+    limits.current.list_max_listpack_size = [-2, -1, -5, 1, 4, 128][seed]
     _random_ops(rnd, 600)
 
 
 def test_fill_is_fixed_at_creation(fill: None) -> None:
-    quicklist.LIST_MAX_LISTPACK_SIZE = 3
+    limits.current.list_max_listpack_size = 3
     ql = QuickList([b"a"] * 7)
     assert [len(b) for b in ql.blocks()] == [3, 3, 1]
-    quicklist.LIST_MAX_LISTPACK_SIZE = 100
+    limits.current.list_max_listpack_size = 100
     ql.extend([b"b"] * 3)
     assert [len(b) for b in ql.blocks()] == [3, 3, 3, 1]
     assert QuickList([b"a"] * 7).block_count() == 1
-    quicklist.LIST_MAX_LISTPACK_SIZE = -9  # clamped like quicklistSetFill
+    limits.current.list_max_listpack_size = -9  # clamped like quicklistSetFill
     assert QuickList([b"a"]).fill == -5
-    quicklist.LIST_MAX_LISTPACK_SIZE = 1 << 20
+    limits.current.list_max_listpack_size = 1 << 20
     assert QuickList([b"a"]).fill == (1 << 15) - 1
 
 
@@ -259,7 +259,7 @@ def test_msgpack_is_array_of_arrays() -> None:
 
 
 def test_from_blocks_any_layout(fill: None) -> None:
-    quicklist.LIST_MAX_LISTPACK_SIZE = 4
+    limits.current.list_max_listpack_size = 4
     items = [b"v%d" % i for i in range(30)]
     blocks = [[], items[:2], [], items[2:20], items[20:23], items[23:], []]
     ql = QuickList.from_blocks(blocks)
@@ -342,7 +342,7 @@ def test_layout_matches_redis(redis_server: ServerProcess, fill_value: int, fill
     rd = redis_server.client()
     rd.flushall()
     rd.config_set("list-max-listpack-size", fill_value)
-    quicklist.LIST_MAX_LISTPACK_SIZE = fill_value
+    limits.current.list_max_listpack_size = fill_value
     rnd = random.Random(fill_value)
     ql = QuickList()
     try:

@@ -872,13 +872,14 @@ def test_reload_keeps_small_and_big_sets_differential(differential: Differential
 
 @pytest.mark.parametrize("seed", range(4))
 def test_zset_against_model(seed: int) -> None:
-    from minikv import zset as zset_mod
+    from minikv import limits
     from minikv.zset import MINUS, PLUS, ZSet
 
     rnd = random.Random(seed)
-    saved = zset_mod.MAX_LISTPACK_ENTRIES, zset_mod.MAX_LISTPACK_VALUE
+    lim = limits.current
+    saved = lim.zset_max_listpack_entries, lim.zset_max_listpack_value
     # Converted by entries early, or only by a member of 4 bytes (rare) at some point.
-    zset_mod.set_limits(8 if seed % 2 else 1000, 3)
+    lim.zset_max_listpack_entries, lim.zset_max_listpack_value = (8 if seed % 2 else 1000), 3
     try:
         z = ZSet()
         model: dict[bytes, float] = {}
@@ -927,7 +928,7 @@ def test_zset_against_model(seed: int) -> None:
             assert c.members(0, len(c)) == order and c.big == z.big
             assert ZSet.from_scores(dict(model)).members(0, len(model)) == order
     finally:
-        zset_mod.set_limits(*saved)
+        lim.zset_max_listpack_entries, lim.zset_max_listpack_value = saved
 
 
 # --- through redis-py ------------------------------------------------------------------------

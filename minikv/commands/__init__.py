@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from minikv.commands.util import parse_int
+from minikv.parsing import parse_int
 from minikv.protocol import ReplyError
 
 if TYPE_CHECKING:

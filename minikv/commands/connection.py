@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from minikv import REDIS_VERSION
 from minikv.blocking import unblock_client
 from minikv.commands import command, container
-from minikv.commands.util import SYNTAX, parse_int
+from minikv.commands.util import SYNTAX
+from minikv.parsing import parse_int
 from minikv.protocol import OK, PONG, ReplyError
 
 if TYPE_CHECKING:

@@ -18,53 +18,25 @@ from typing import TYPE_CHECKING, Any
 
 from minikv.commands import command
 from minikv.commands.keys import parse_cursor
-from minikv.commands.strings import (
-    NAN_OR_INF,
-    _Infinite,
-    add_long_double,
-    format_long_double,
-    parse_long_double,
-)
-from minikv.commands.util import (
+from minikv.commands.util import SYNTAX, get_typed, parse_long_range, parse_scan_options, scan_slice
+from minikv.parsing import (
     LLONG_MAX,
     LLONG_MIN,
-    SYNTAX,
-    get_typed,
+    NAN_OR_INF,
+    Infinite,
+    add_long_double,
+    format_long_double,
     parse_int,
-    parse_long_range,
-    parse_scan_options,
-    scan_slice,
+    parse_long_double,
 )
-from minikv.keyspace import ValueType, register_type
 from minikv.protocol import OK, ReplyError
+from minikv.valuetypes import is_listpack
 
 if TYPE_CHECKING:
     from minikv.connection import Client
     from minikv.keyspace import Db
 
 H = "hash"
-
-# Redis 7.0's built-in defaults (config.c; the sample redis.conf says 128 entries, but a server
-# started without it uses 512): hash-max-listpack-entries, hash-max-listpack-value.
-HASH_MAX_LISTPACK_ENTRIES = 512
-HASH_MAX_LISTPACK_VALUE = 64
-
-LONG_MAX = 2**63 - 1
-
-
-def is_listpack(h: dict[bytes, bytes]) -> bool:
-    """Whether Redis would keep this hash as a listpack (small, short fields and values)."""
-    if len(h) > HASH_MAX_LISTPACK_ENTRIES:
-        return False
-    limit = HASH_MAX_LISTPACK_VALUE
-    return all(len(k) <= limit and len(v) <= limit for k, v in h.items())
-
-
-register_type(
-    dict,
-    ValueType("hash", lambda h: "listpack" if is_listpack(h) else "hashtable", dict),
-)
-
 
 def get_hash(db: Db, key: bytes) -> dict[bytes, bytes] | None:
     return get_typed(db, key, dict)
@@ -382,7 +354,7 @@ def hincrbyfloat(c: Client, args: list[bytes]) -> Any:
     # Computed in the x87 long double Redis uses (see strings.INCRBYFLOAT).
     try:
         incr = parse_long_double(args[3])
-    except _Infinite:
+    except Infinite:
         raise ReplyError("ERR value is NaN or Infinity") from None
     key, field = args[1], args[2]
     h, new = _for_write(c, key)
@@ -393,7 +365,7 @@ def hincrbyfloat(c: Client, args: list[bytes]) -> Any:
         except ReplyError:
             raise _NOT_FLOAT_HASH from None
         total = add_long_double(value, incr)
-    except _Infinite:
+    except Infinite:
         raise NAN_OR_INF from None
     text = format_long_double(total)
     h[field] = text
@@ -422,13 +394,13 @@ def hrandfield(c: Client, args: list[bytes]) -> Any:
         if h is None:
             return None
         return _sample(h, 1)[0]
-    count = parse_long_range(args[2], -LONG_MAX, LONG_MAX)
+    count = parse_long_range(args[2], -LLONG_MAX, LLONG_MAX)
     withvalues = False
     if len(args) > 4 or (len(args) == 4 and args[3].lower() != b"withvalues"):
         raise SYNTAX
     if len(args) == 4:
         withvalues = True
-        if not -(LONG_MAX // 2) <= count <= LONG_MAX // 2:
+        if not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
             raise ReplyError("ERR value is out of range")
     h = get_hash(c.db, args[1])
     if h is None or count == 0:

@@ -3,7 +3,7 @@ commands (EXPIRE family, TTL family, PERSIST) and the whole-database ones (DBSIZ
 FLUSHALL SWAPDB), with Redis 7.0's replies and error texts.
 
 Every change goes through ``Db`` methods so WATCH sees it, and adds to ``keyspace.dirty``.
-What a value's type is called comes from ``keyspace.value_type``, never from here.
+What a value's type is called comes from ``minikv.valuetypes``, never from here.
 
 OBJECT IDLETIME always answers 0: tracking a last-access time per key would cost a dict write
 on every GET, which the hot path cannot afford. OBJECT FREQ is likewise not tracked (0 under an
@@ -16,9 +16,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from minikv.commands import KeySpec, command, container
-from minikv.commands.util import LLONG_MAX, NOT_INTEGER, SYNTAX, parse_int
-from minikv.keyspace import NSHARDS, compile_pattern, now_ms, value_type
+from minikv.commands.util import SYNTAX
+from minikv.keyspace import NSHARDS, now_ms
+from minikv.parsing import LLONG_MAX, NOT_INTEGER, compile_pattern, parse_int
 from minikv.protocol import OK, ReplyError
+from minikv.valuetypes import value_type
 
 if TYPE_CHECKING:
     from minikv.connection import Client

@@ -19,14 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from minikv.blocking import block, may_block, parse_timeout
 from minikv.commands import ALL, KeySpec, arity_error, command
-from minikv.commands.util import (
-    LLONG_MIN,
-    SYNTAX,
-    get_typed,
-    parse_int,
-    parse_long_range,
-)
-from minikv.keyspace import ValueType, register_type
+from minikv.commands.util import SYNTAX, get_typed, parse_long_range
+from minikv.parsing import LLONG_MAX, LLONG_MIN, parse_int
 from minikv.protocol import NULL_ARRAY, OK, Raw, ReplyError
 from minikv.quicklist import QuickList
 
@@ -35,7 +29,6 @@ if TYPE_CHECKING:
     from minikv.keyspace import Db
 
 L = "list"
-LONG_MAX = 2**63 - 1
 
 NO_SUCH_KEY = ReplyError("ERR no such key")
 OUT_OF_RANGE = ReplyError("ERR index out of range")
@@ -44,9 +37,6 @@ RANK_ZERO = ReplyError(
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
     "or use negative to start from the end of the list"
 )
-
-register_type(QuickList, ValueType("list", lambda d: "quicklist", QuickList.copy))
-
 
 def get_list(db: Db, key: bytes) -> QuickList | None:
     return get_typed(db, key, QuickList)
@@ -178,7 +168,7 @@ def _pop_command(c: Client, args: list[bytes], left: bool) -> Any:
     n = len(args)
     if n > 3:
         raise arity_error(ALL[args[0].lower().decode()])
-    count = parse_long_range(args[2], 0, LONG_MAX, MUST_BE_POSITIVE) if n == 3 else None
+    count = parse_long_range(args[2], 0, LLONG_MAX, MUST_BE_POSITIVE) if n == 3 else None
     key = args[1]
     d = get_list(c.db, key)
     if d is None:
@@ -328,9 +318,9 @@ def lpos(c: Client, args: list[bytes]) -> Any:
             if rank == 0:
                 raise RANK_ZERO
         elif opt == b"count":
-            count = parse_long_range(args[i + 1], 0, LONG_MAX, "ERR COUNT can't be negative")
+            count = parse_long_range(args[i + 1], 0, LLONG_MAX, "ERR COUNT can't be negative")
         elif opt == b"maxlen":
-            maxlen = parse_long_range(args[i + 1], 0, LONG_MAX, "ERR MAXLEN can't be negative")
+            maxlen = parse_long_range(args[i + 1], 0, LLONG_MAX, "ERR MAXLEN can't be negative")
         else:
             raise SYNTAX
         i += 2
@@ -527,7 +517,7 @@ def _parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool,
     """LMPOP/BLMPOP's ``numkeys key [key ...] LEFT|RIGHT [COUNT count]`` from ``numkeys_idx``:
     (keys, from the left, count)."""
     numkeys = parse_long_range(
-        args[numkeys_idx], 1, LONG_MAX, "ERR numkeys should be greater than 0"
+        args[numkeys_idx], 1, LLONG_MAX, "ERR numkeys should be greater than 0"
     )
     where_idx = numkeys_idx + numkeys + 1
     n = len(args)
@@ -538,7 +528,9 @@ def _parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool,
     j = where_idx + 1
     while j < n:
         if count == -1 and args[j].lower() == b"count" and j + 1 < n:
-            count = parse_long_range(args[j + 1], 1, LONG_MAX, "ERR count should be greater than 0")
+            count = parse_long_range(
+                args[j + 1], 1, LLONG_MAX, "ERR count should be greater than 0"
+            )
             j += 2
         else:
             raise SYNTAX

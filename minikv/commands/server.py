@@ -24,11 +24,12 @@ from minikv.commands import (
     lookup_by_name,
     parse_usage,
 )
-from minikv.commands.util import SYNTAX, parse_int
-from minikv.config import ConfigError, config_set, get_params, glob_match, rewrite_config_file
-from minikv.keyspace import value_type
+from minikv.commands.util import SYNTAX
+from minikv.config import ConfigError, config_set, get_params, rewrite_config_file
+from minikv.parsing import glob_match, parse_int
 from minikv.protocol import OK, Raw, ReplyError, Verbatim
 from minikv.quicklist import QuickList
+from minikv.valuetypes import value_type
 
 if TYPE_CHECKING:
     from minikv.connection import Client

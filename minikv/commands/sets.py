@@ -5,8 +5,8 @@ A set is a ``SetValue`` (minikv/setvalue.py): a ``dict`` ``{member: None}``, so 
 snapshot child encodes it without copy-on-write. Being a dict, it is never returned as a reply
 (the encoder would send a map): replies listing members are pre-encoded here (``set_reply``).
 OBJECT ENCODING is derived from the contents with Redis 7.0's rules: "intset" while every member
-is an integer in canonical form and there are at most ``SET_MAX_INTSET_ENTRIES`` (CONFIG
-set-max-intset-entries, read at each use), else "hashtable" (7.0 has no listpack sets). Redis
+is an integer in canonical form and there are at most ``set-max-intset-entries`` (CONFIG,
+``minikv.limits``, read at each use), else "hashtable" (7.0 has no listpack sets). Redis
 never converts a hashtable back to an intset; this reports what a freshly loaded copy would be.
 
 Redis lists an intset in ascending numeric order, so replies listing such a set (SMEMBERS,
@@ -23,7 +23,6 @@ change count to ``keyspace.dirty``; a set left empty is deleted.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Collection, Iterable
 from itertools import filterfalse, islice
 from typing import TYPE_CHECKING, Any
@@ -37,9 +36,10 @@ from minikv.commands.util import (
     parse_scan_options,
     scan_slice,
 )
-from minikv.keyspace import ValueType, register_type
+from minikv.parsing import LLONG_MAX
 from minikv.protocol import Raw, ReplyError
 from minikv.setvalue import SetValue
+from minikv.valuetypes import is_intset
 
 if TYPE_CHECKING:
     from minikv.connection import Client
@@ -47,27 +47,7 @@ if TYPE_CHECKING:
 
 S = "set"
 
-SET_MAX_INTSET_ENTRIES = 512  # redis.conf default; CONFIG SET set-max-intset-entries sets it
-LONG_MAX = 2**63 - 1
 SPOP_MOVE_STRATEGY_MUL = 5  # Redis's t_set.c: SPOP with a count listing the set as it iterates
-
-_INT_RE = re.compile(rb"0|-?[1-9][0-9]{0,18}")
-
-
-def _is_int(m: bytes) -> bool:
-    """Whether Redis's string2ll would take ``m`` (canonical, fits in 64 bits)."""
-    return _INT_RE.fullmatch(m) is not None and (len(m) < 19 or -(2**63) <= int(m) <= LONG_MAX)
-
-
-def is_intset(s: Collection[bytes]) -> bool:
-    return len(s) <= SET_MAX_INTSET_ENTRIES and all(map(_is_int, s))
-
-
-register_type(
-    SetValue,
-    ValueType("set", lambda s: "intset" if is_intset(s) else "hashtable", SetValue.copy),
-)
-
 
 def get_set(db: Db, key: bytes) -> SetValue | None:
     return get_typed(db, key, SetValue)
@@ -308,7 +288,7 @@ def spop(c: Client, args: list[bytes]) -> Any:
         n = 1
     else:
         count = parse_long_range(
-            args[2], 0, LONG_MAX, "ERR value is out of range, must be positive"
+            args[2], 0, LLONG_MAX, "ERR value is out of range, must be positive"
         )
         s = get_set(db, key)
         if s is None or count == 0:
@@ -358,7 +338,7 @@ def srandmember(c: Client, args: list[bytes]) -> Any:
     if len(args) == 2:
         s = get_set(c.db, args[1])
         return None if s is None else s.random_member()
-    count = parse_long_range(args[2], -LONG_MAX, LONG_MAX)
+    count = parse_long_range(args[2], -LLONG_MAX, LLONG_MAX)
     s = get_set(c.db, args[1])
     if s is None or count == 0:
         return []
@@ -479,14 +459,14 @@ def sinter(c: Client, args: list[bytes]) -> Any:
     key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
 def sintercard(c: Client, args: list[bytes]) -> Any:
-    numkeys = parse_long_range(args[1], 1, LONG_MAX, "ERR numkeys should be greater than 0")
+    numkeys = parse_long_range(args[1], 1, LLONG_MAX, "ERR numkeys should be greater than 0")
     if numkeys > len(args) - 2:
         raise ReplyError("ERR Number of keys can't be greater than number of args")
     limit = 0
     i = 2 + numkeys
     while i < len(args):
         if args[i].lower() == b"limit" and i + 1 < len(args):
-            limit = parse_long_range(args[i + 1], 0, LONG_MAX, "ERR LIMIT can't be negative")
+            limit = parse_long_range(args[i + 1], 0, LLONG_MAX, "ERR LIMIT can't be negative")
             i += 2
         else:
             raise SYNTAX

@@ -10,13 +10,22 @@ digit for digit, including ``%.17Lf`` formatting of huge or tiny results.
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from minikv.commands import KeySpec, command
-from minikv.commands.util import LLONG_MAX, LLONG_MIN, NOT_FLOAT, SYNTAX, WRONGTYPE, parse_int
+from minikv.commands.util import SYNTAX, WRONGTYPE
 from minikv.keyspace import now_ms
+from minikv.parsing import (
+    LD_ZERO,
+    LLONG_MAX,
+    LLONG_MIN,
+    NAN_OR_INF,
+    Infinite,
+    add_long_double,
+    format_long_double,
+    parse_int,
+    parse_long_double,
+)
 from minikv.protocol import OK, ReplyError
 
 if TYPE_CHECKING:
@@ -476,132 +485,6 @@ def decrby(c: Client, args: list[bytes]) -> Any:
     return _incr(c, args[1], -delta)
 
 
-# x87 extended precision: 64-bit significand, exponents down to subnormals at 2**-16445.
-# A long double is kept as (m, q) meaning m * 2**q: every one is such a dyadic number, so sums
-# are exact integer shifts and only rounding needs a division.
-LongDouble = tuple[int, int]
-_LD_BITS = 64
-_LD_MIN_QUANTUM = -16445
-_LD_MAX_BITS = 16384  # a value of 2**16384 or more is infinite
-_LD_CHARS = 5 * 1024  # Redis's MAX_LONG_DOUBLE_CHARS: longer input is refused
-_LD_ZERO: LongDouble = (0, 0)
-_DEC_RE = re.compile(rb"[+-]?(?:(\d+)\.?(\d*)|\.(\d+))(?:[eE]([+-]?\d+))?")
-_HEX_RE = re.compile(
-    rb"([+-]?)0[xX](?:([0-9a-fA-F]+)\.?([0-9a-fA-F]*)|\.([0-9a-fA-F]+))(?:[pP]([+-]?\d+))?"
-)
-_INF_RE = re.compile(rb"[+-]?inf(?:inity)?", re.IGNORECASE)
-NAN_OR_INF = ReplyError("ERR increment would produce NaN or Infinity")
-
-
-class _Infinite(Exception):
-    """A value past the long double range (or an explicit "inf")."""
-
-
-def round_long_double(n: int, d: int = 1) -> LongDouble:
-    """``n / d`` (``d > 0``) rounded to the nearest long double, ties to even, as glibc's
-    strtold and the FPU round. Raises _Infinite past the range."""
-    if n == 0:
-        return _LD_ZERO
-    a = abs(n)
-    e = a.bit_length() - d.bit_length()  # floor(log2(a / d)) is e or e - 1
-    if (a < d << e) if e >= 0 else (a << -e < d):
-        e -= 1
-    q = max(e - (_LD_BITS - 1), _LD_MIN_QUANTUM)
-    num, den = (a, d << q) if q >= 0 else (a << -q, d)
-    m, rem = divmod(num, den)
-    if 2 * rem > den or (2 * rem == den and m & 1):
-        m += 1
-    if m.bit_length() + q > _LD_MAX_BITS:
-        raise _Infinite
-    return (m if n > 0 else -m, q)
-
-
-def add_long_double(x: LongDouble, y: LongDouble) -> LongDouble:
-    """``x + y`` rounded once, as the FPU adds; raises _Infinite on overflow."""
-    q = min(x[1], y[1])
-    n = (x[0] << (x[1] - q)) + (y[0] << (y[1] - q))
-    return round_long_double(n << q) if q >= 0 else round_long_double(n, 1 << -q)
-
-
-def _exponent(text: bytes | None) -> int:
-    """An exponent's value, saturated so absurd ones cannot cost big-number work."""
-    if not text:
-        return 0
-    negative = text[:1] == b"-"
-    digits = text.lstrip(b"+-").lstrip(b"0")
-    if len(digits) > 10:
-        return -(10**9) if negative else 10**9
-    v = int(digits or b"0")
-    return -v if negative else v
-
-
-def parse_long_double(b: bytes) -> LongDouble:
-    """A number as Redis's string2ld (strtold) accepts it: decimal or hex float with an
-    optional sign, no spaces. NaN, results that underflow to zero and results that overflow
-    are refused (NOT_FLOAT); "inf"/"infinity" raise _Infinite."""
-    if not b or len(b) >= _LD_CHARS:
-        raise NOT_FLOAT
-    m = _DEC_RE.fullmatch(b)
-    if m is not None:
-        frac = m[2] or m[3] or b""
-        digits = ((m[1] or b"") + frac).lstrip(b"0")
-        if not digits:
-            return _LD_ZERO
-        exp = _exponent(m[4]) - len(frac)
-        if not -4960 < exp + len(digits) <= 4940:  # far outside the range: ERANGE
-            raise NOT_FLOAT
-        # Decimal reads digit strings of any length (int() stops at 4300 digits).
-        mant = int(Decimal(digits.decode())) if len(digits) > 4000 else int(digits)
-        if b[:1] == b"-":
-            mant = -mant
-        n, d = (mant * 10**exp, 1) if exp >= 0 else (mant, 10**-exp)
-    elif (m := _HEX_RE.fullmatch(b)) is not None:
-        frac = m[3] or m[4] or b""
-        mant = int((m[2] or b"") + frac, 16)
-        if mant == 0:
-            return _LD_ZERO
-        exp = _exponent(m[5]) - 4 * len(frac)
-        if not -16500 < mant.bit_length() + exp <= 16400:
-            raise NOT_FLOAT
-        if m[1] == b"-":
-            mant = -mant
-        n, d = (mant << exp, 1) if exp >= 0 else (mant, 1 << -exp)
-    elif _INF_RE.fullmatch(b) is not None:
-        raise _Infinite
-    else:
-        raise NOT_FLOAT
-    try:
-        v = round_long_double(n, d)
-    except _Infinite:
-        raise NOT_FLOAT from None  # ERANGE overflow
-    if v[0] == 0:
-        raise NOT_FLOAT  # ERANGE underflow to zero
-    return v
-
-
-def format_long_double(x: LongDouble) -> bytes:
-    """Redis's human-friendly long double text: ``%.17Lf`` (exact, ties to even) with trailing
-    zeros and a bare dot removed, and "-0" written as "0"."""
-    m, q = x
-    scaled = abs(m) * 10**17
-    if q >= 0:
-        units = scaled << q
-    else:
-        units = scaled >> -q
-        half = 1 << (-q - 1)
-        rem = scaled & ((half << 1) - 1)
-        if rem > half or (rem == half and units & 1):
-            units += 1
-    if units == 0:
-        return b"0"
-    # Decimal prints any size of integer (str(int) stops at 4300 digits).
-    big = units.bit_length() > 13000  # about 3900 digits
-    text = (format(Decimal(units), "f").encode() if big else b"%d" % units).rjust(18, b"0")
-    whole, decimals = text[:-17], text[-17:].rstrip(b"0")
-    sign = b"-" if m < 0 else b""
-    return sign + whole + b"." + decimals if decimals else sign + whole
-
-
 @command(
     "incrbyfloat",
     3,
@@ -617,10 +500,10 @@ def incrbyfloat(c: Client, args: list[bytes]) -> Any:
     key = args[1]
     old = get_string(c.db, key)
     try:
-        value = _LD_ZERO if old is None else parse_long_double(old)
+        value = LD_ZERO if old is None else parse_long_double(old)
         incr = parse_long_double(args[2])
         total = add_long_double(value, incr)
-    except _Infinite:
+    except Infinite:
         raise NAN_OR_INF from None
     new = format_long_double(total)
     _put(c, key, old, new)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, TypeVar
 
-from minikv.keyspace import compile_pattern
+from minikv.parsing import NOT_INTEGER, compile_pattern, parse_int
 from minikv.protocol import ReplyError
 
 if TYPE_CHECKING:
@@ -14,29 +14,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-NOT_INTEGER = ReplyError("ERR value is not an integer or out of range")
-NOT_FLOAT = ReplyError("ERR value is not a valid float")
 SYNTAX = ReplyError("ERR syntax error")
 WRONGTYPE = ReplyError("WRONGTYPE Operation against a key holding the wrong kind of value")
-
-LLONG_MIN = -(2**63)
-LLONG_MAX = 2**63 - 1
-
-
-def parse_int(b: bytes, err: ReplyError = NOT_INTEGER) -> int:
-    """A signed 64-bit integer as Redis's string2ll accepts it: digits with an optional '-',
-    no '+', no spaces, no leading zeros, no "-0". Checked by formatting the number back:
-    only the canonical spelling of a value equals its own decimal form."""
-    if len(b) > 20:
-        raise err
-    try:
-        v = int(b)
-    except ValueError:
-        raise err from None
-    if b"%d" % v != b or not LLONG_MIN <= v <= LLONG_MAX:
-        raise err
-    return v
-
 
 # --- shared by the collection types (hashes, sets, lists, sorted sets) -------------------------
 

@@ -5,43 +5,40 @@ Values are ``minikv.zset.ZSet``. Handlers change a set in place, then ``_changed
 key if it became empty or tells ``Db`` it was touched (WATCH, blocked clients) and counts the
 changes in ``keyspace.dirty`` as Redis counts ``server.dirty``.
 
-Numbers are parsed as Redis parses them, with C's ``strtod`` (``_strtod``): scores and weights
-as ``getDoubleFromObject`` (whole string, no leading space, hex floats accepted, overflow and
-underflow to zero rejected), range ends as ``zslParseRange`` (leading spaces and the empty
-string accepted, no overflow check).
+Numbers are parsed as Redis parses them, with C's ``strtod`` (``minikv.parsing``): scores and
+weights as ``getDoubleFromObject`` (whole string, no leading space, hex floats accepted,
+overflow and underflow to zero rejected), range ends as ``zslParseRange`` (leading spaces and
+the empty string accepted, no overflow check).
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
-from minikv import zset as zset_mod
+from minikv import limits
 from minikv.blocking import block, parse_timeout
 from minikv.commands import KeySpec, command
 from minikv.commands.keys import parse_cursor
 from minikv.commands.util import (
-    NOT_FLOAT,
     SYNTAX,
     WRONGTYPE,
     get_typed,
-    parse_int,
     parse_long_range,
     parse_scan_options,
     scan_slice,
 )
-from minikv.keyspace import ValueType, register_type, value_type
+from minikv.parsing import LLONG_MAX, parse_double, parse_int, strtod
 from minikv.protocol import NULL_ARRAY, ReplyError
+from minikv.valuetypes import value_type
 from minikv.zset import MINUS, PLUS, ZSet
 
 if TYPE_CHECKING:
     from minikv.connection import Client
 
 Z = "sorted-set"
-LONG_MAX = 2**63 - 1
 
 NAN_RESULT = ReplyError("ERR resulting score is not a number (NaN)")
 NOT_FLOAT_RANGE = ReplyError("ERR min or max is not a float")
@@ -53,53 +50,7 @@ WITHSCORES_WITH_LEX = ReplyError(
     "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
 )
 
-register_type(ZSet, ValueType("zset", ZSet.encoding, ZSet.copy))
-
-
 # --- number parsing ---------------------------------------------------------------------------
-
-_STRTOD = re.compile(
-    rb"[ \t\n\v\f\r]*([+-]?)(?:"
-    rb"(0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?[0-9]+)?)"  # hex float
-    rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)"  # decimal
-    rb"|(inf(?:inity)?)"
-    rb"|(nan(?:\([0-9a-z_]*\))?))",
-    re.I,
-)
-_NONZERO_MANTISSA = re.compile(rb"^[^eEpP]*[1-9a-fA-F]")
-
-
-def _strtod(b: bytes) -> tuple[float, bool] | None:
-    """C's strtod on all of ``b``: (value, out of range) or None if ``b`` is not entirely one
-    number (leading white space is allowed, as in C)."""
-    m = _STRTOD.fullmatch(b)
-    if m is None:
-        return None
-    sign, hexa, dec, inf, _ = m.groups()
-    neg = sign == b"-"
-    if inf:
-        return (-math.inf if neg else math.inf), False
-    if hexa is None and dec is None:
-        return math.nan, False
-    text = hexa if hexa is not None else dec
-    try:
-        v = float.fromhex(text.decode()) if hexa is not None else float(text)
-    except OverflowError:
-        v = math.inf
-    digits = text[2:] if hexa is not None else text
-    erange = math.isinf(v) or (v == 0 and _NONZERO_MANTISSA.match(digits) is not None)
-    return (-v if neg else v), erange
-
-
-def parse_score(b: bytes, err: ReplyError = NOT_FLOAT) -> float:
-    """A double as Redis's getDoubleFromObject (string2d) accepts it."""
-    if not b or b[0] in b" \t\n\v\f\r":
-        raise err
-    r = _strtod(b)
-    if r is None or r[1] or math.isnan(r[0]):
-        raise err
-    return r[0]
-
 
 def _range_end(b: bytes) -> tuple[float, bool]:
     """One end of a score range, "(" for exclusive (zslParseRange): (value, exclusive)."""
@@ -109,7 +60,7 @@ def _range_end(b: bytes) -> tuple[float, bool]:
         b = b[1:]
     if not b:
         return 0.0, exclusive  # strtod("") converts nothing and stops at the end: 0
-    r = _strtod(b)
+    r = strtod(b)
     if r is None or math.isnan(r[0]):
         raise NOT_FLOAT_RANGE
     return r[0], exclusive
@@ -193,7 +144,7 @@ def _zadd(c: Client, key: bytes, flags: int, pairs: list[bytes]) -> Any:
     incr = flags & _INCR
     if incr and n > 2:
         raise ReplyError("ERR INCR option supports a single increment-element pair")
-    scores = [parse_score(pairs[i]) for i in range(0, n, 2)]
+    scores = [parse_double(pairs[i]) for i in range(0, n, 2)]
     db = c.db
     z = _get(c, key)
     if z is None:
@@ -562,7 +513,7 @@ def _zrange(
     # encoding and the listpack's -0 -> 0 come out the same.
     out = ZSet()
     if lo < hi:
-        if kind is _RANK and hi - lo > zset_mod.MAX_LISTPACK_ENTRIES:
+        if kind is _RANK and hi - lo > limits.current.zset_max_listpack_entries:
             out.to_skiplist()
         for s, m in z.entries(lo, hi, reverse):
             out.add(m, s)
@@ -801,7 +752,7 @@ def _zpop(c: Client, args: list[bytes], last: bool) -> Any:
     count = -1
     if len(args) == 3:
         count = parse_long_range(
-            args[2], 0, LONG_MAX, "ERR value is out of range, must be positive"
+            args[2], 0, LLONG_MAX, "ERR value is out of range, must be positive"
         )
     z = _get(c, args[1])
     if z is None or count == 0:
@@ -850,7 +801,7 @@ def zpopmax(c: Client, args: list[bytes]) -> Any:
 def parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, int]:
     """ZMPOP/BZMPOP's ``numkeys key [key ...] MIN|MAX [COUNT count]``: (keys, max?, count)."""
     numkeys = parse_long_range(
-        args[numkeys_idx], 1, LONG_MAX, "ERR numkeys should be greater than 0"
+        args[numkeys_idx], 1, LLONG_MAX, "ERR numkeys should be greater than 0"
     )
     where_idx = numkeys_idx + numkeys + 1
     if where_idx >= len(args):
@@ -862,7 +813,9 @@ def parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, 
     j = where_idx + 1
     while j < len(args):
         if count == -1 and args[j].upper() == b"COUNT" and j + 1 < len(args):
-            count = parse_long_range(args[j + 1], 1, LONG_MAX, "ERR count should be greater than 0")
+            count = parse_long_range(
+                args[j + 1], 1, LLONG_MAX, "ERR count should be greater than 0"
+            )
             j += 2
         else:
             raise SYNTAX
@@ -911,13 +864,13 @@ def zrandmember(c: Client, args: list[bytes]) -> Any:
         if z is None:
             return None
         return z.member_at(random.randrange(len(z)))
-    n = parse_long_range(args[2], -LONG_MAX, LONG_MAX)
+    n = parse_long_range(args[2], -LLONG_MAX, LLONG_MAX)
     withscores = False
     if len(args) > 4 or (len(args) == 4 and args[3].upper() != b"WITHSCORES"):
         raise SYNTAX
     if len(args) == 4:
         withscores = True
-        if n < -LONG_MAX // 2 or n > LONG_MAX // 2:
+        if n < -LLONG_MAX // 2 or n > LLONG_MAX // 2:
             raise ReplyError("ERR value is out of range")
     z = _get(c, args[1])
     if z is None or n == 0:
@@ -999,7 +952,7 @@ def _setop(
         left = n - j
         if op != "diff" and not card and left >= setnum + 1 and opt == b"WEIGHTS":
             weights = [
-                parse_score(w, ReplyError("ERR weight value is not a float"))
+                parse_double(w, ReplyError("ERR weight value is not a float"))
                 for w in args[j + 1 : j + 1 + setnum]
             ]
             j += setnum + 1
@@ -1012,7 +965,7 @@ def _setop(
             withscores = True
             j += 1
         elif card and left >= 2 and opt == b"LIMIT":
-            limit = parse_long_range(args[j + 1], 0, LONG_MAX, "ERR LIMIT can't be negative")
+            limit = parse_long_range(args[j + 1], 0, LLONG_MAX, "ERR LIMIT can't be negative")
             j += 2
         else:
             raise SYNTAX

@@ -1,0 +1,99 @@
+"""What a stored value is to Redis: its type name and its encoding.
+
+The keyspace stores Python objects without looking at them; this module is the one place that
+maps each Python class to what TYPE, OBJECT ENCODING, OBJECT REFCOUNT, SCAN ... TYPE and COPY
+need (``ValueType``), for the five types minikv has:
+
+==========  =============  ===========================================================
+Redis type  Python class   encodings (as Redis 7.0 reports them)
+==========  =============  ===========================================================
+string      ``bytes``      int, embstr, raw
+hash        ``dict``       listpack, hashtable
+set         ``SetValue``   intset, hashtable
+list        ``QuickList``  quicklist
+zset        ``ZSet``       listpack, skiplist
+==========  =============  ===========================================================
+
+Encodings follow the thresholds in ``minikv.limits`` (CONFIG's ``*-max-*`` parameters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from minikv import limits
+from minikv.parsing import as_long
+from minikv.quicklist import QuickList
+from minikv.setvalue import SetValue
+from minikv.zset import ZSet
+
+
+@dataclass(frozen=True, slots=True)
+class ValueType:
+    """What the generic commands need to know about one kind of value."""
+
+    name: str  # TYPE's reply, also SCAN ... TYPE's filter
+    encoding: Callable[[Any], str]  # OBJECT ENCODING's reply for a value
+    dup: Callable[[Any], Any]  # COPY: a copy that shares nothing mutable with the original
+    refcount: Callable[[Any], int] = lambda v: 1  # OBJECT REFCOUNT
+
+
+#: Python class of a stored value -> its ValueType.
+VALUE_TYPES: dict[type, ValueType] = {}
+
+
+def value_type(v: Any) -> ValueType:
+    return VALUE_TYPES[type(v)]
+
+
+# --- strings ------------------------------------------------------------------------------
+
+_SHARED_INTEGERS = 10000  # Redis shares the objects for 0..9999 (OBJ_SHARED_INTEGERS)
+_SHARED_REFCOUNT = 2**31 - 1
+
+
+def _string_encoding(v: bytes) -> str:
+    # Redis picks the encoding when a value is stored by SET and the like; values changed in
+    # place by APPEND/SETRANGE are "raw" there whatever their length, which we do not track.
+    if as_long(v) is not None:
+        return "int"
+    return "embstr" if len(v) <= 44 else "raw"
+
+
+def _string_refcount(v: bytes) -> int:
+    n = as_long(v)
+    return _SHARED_REFCOUNT if n is not None and 0 <= n < _SHARED_INTEGERS else 1
+
+
+# --- hashes and sets ----------------------------------------------------------------------
+
+
+def is_listpack(h: dict[bytes, bytes]) -> bool:
+    """Whether Redis would keep this hash as a listpack (small, short fields and values)."""
+    lim = limits.current
+    if len(h) > lim.hash_max_listpack_entries:
+        return False
+    limit = lim.hash_max_listpack_value
+    return all(len(k) <= limit and len(v) <= limit for k, v in h.items())
+
+
+def _is_int(m: bytes) -> bool:
+    return as_long(m) is not None
+
+
+def is_intset(s: Collection[bytes]) -> bool:
+    """Whether Redis would keep this set as an intset (few members, all integers)."""
+    return len(s) <= limits.current.set_max_intset_entries and all(map(_is_int, s))
+
+
+VALUE_TYPES[bytes] = ValueType("string", _string_encoding, lambda v: v, _string_refcount)
+VALUE_TYPES[dict] = ValueType(
+    "hash", lambda h: "listpack" if is_listpack(h) else "hashtable", dict
+)
+VALUE_TYPES[SetValue] = ValueType(
+    "set", lambda s: "intset" if is_intset(s) else "hashtable", SetValue.copy
+)
+VALUE_TYPES[QuickList] = ValueType("list", lambda d: "quicklist", QuickList.copy)
+VALUE_TYPES[ZSet] = ValueType("zset", ZSet.encoding, ZSet.copy)
