@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from minikv.server import Server
 
 NOAUTH = ReplyError("NOAUTH Authentication required.")
-EXECABORT = ReplyError("EXECABORT Transaction discarded because of previous errors.")
 
 _HTTP_WORDS = frozenset({b"post", b"host:"})
 _NOTHING = Raw(b"")

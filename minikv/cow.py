@@ -1,4 +1,4 @@
-"""How much memory a process has copied since fork: ``Private_Dirty`` from /proc.
+"""How much memory a process holds and has copied since fork (``Private_Dirty``) from /proc.
 
 Reads ``/proc/self/smaps_rollup`` (one summary, cheap) or, on kernels without it, sums
 ``Private_Dirty`` over ``/proc/self/smaps``. On a system without /proc it reports 0.
@@ -8,6 +8,7 @@ with a duty cycle (``CowSampler``) rather than per key.
 
 from __future__ import annotations
 
+import resource
 import time
 
 
@@ -33,10 +34,19 @@ def rss_bytes() -> int:
         with open("/proc/self/statm", "rb") as f:
             pages = int(f.read().split()[1])
     except (OSError, IndexError, ValueError):
-        return 0
-    import resource
-
+        # No /proc: the peak RSS is the closest figure getrusage gives.
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return pages * resource.getpagesize()
+
+
+def bytes_to_human(n: int) -> str:
+    """Redis's bytesToHuman: 1023B, 1.00K, 1.50M..."""
+    if n < 1024:
+        return f"{n}B"
+    for unit, power in (("K", 1), ("M", 2), ("G", 3), ("T", 4), ("P", 5)):
+        if n < 1024 ** (power + 1) or unit == "P":
+            return f"{n / 1024**power:.2f}{unit}"
+    return f"{n}B"
 
 
 class CowSampler:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from minikv import REDIS_VERSION, __version__
 from minikv.commands import Command, iter_commands
+from minikv.cow import bytes_to_human, rss_bytes
 
 if TYPE_CHECKING:
     from minikv.server import Server
@@ -28,15 +29,6 @@ if TYPE_CHECKING:
 Lines = list[str]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_bytes() -> int:
-    """Resident set size of this process, from /proc/self/statm (0 where unavailable)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def total_system_memory() -> int:
@@ -52,16 +44,6 @@ def total_system_memory() -> int:
 # by the allocator. used_memory_startup is the RSS when the command table was loaded, so
 # used_memory_dataset (used minus startup) approximates what the data and clients cost.
 _STARTUP_RSS = rss_bytes()
-
-
-def bytes_to_human(n: int) -> str:
-    """Redis's bytesToHuman: 1023B, 1.00K, 1.50M..."""
-    if n < 1024:
-        return f"{n}B"
-    for unit, power in (("K", 1), ("M", 2), ("G", 3), ("T", 4), ("P", 5)):
-        if n < 1024 ** (power + 1) or unit == "P":
-            return f"{n / 1024**power:.2f}{unit}"
-    return f"{n}B"
 
 
 class Metrics:

@@ -15,11 +15,12 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from minikv import REDIS_VERSION, __version__, limits
-from minikv.commands import load_all
+from minikv import REDIS_VERSION, __version__, info, limits
+from minikv.commands import ALL
+from minikv.commands.catalog import load_all
 from minikv.config import Config
 from minikv.connection import Client
 from minikv.keyspace import Keyspace
@@ -93,7 +94,7 @@ class Server:
         limits.use(config)  # the containers read their encoding thresholds from it
         self.config = config
         self.keyspace = Keyspace(config.databases)
-        self.persistence = Persistence(self)
+        self.persistence = Persistence(config, self.keyspace, self.close_inherited_sockets)
         self.stats = Stats()
         self.clients: dict[int, Client] = {}
         self.log = log
@@ -291,6 +292,20 @@ class Server:
         self.keyspace.active_expire_cycle(0.25 / self.config.hz)
 
     # --- INFO helpers ----------------------------------------------------------
+
+    def info_text(self, sections: list[str]) -> str:
+        """INFO's text for ``sections`` (the INFO command asks the server: info.py reads it)."""
+        return info.generate(self, sections)
+
+    def reset_stats(self) -> None:
+        """CONFIG RESETSTAT: every counter INFO stats, commandstats and errorstats show."""
+        for f in fields(self.stats):
+            default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+            setattr(self.stats, f.name, default)
+        self.keyspace.stat_expired_keys = 0
+        for cmd in ALL.values():
+            cmd.calls = cmd.usec_ns = cmd.rejected_calls = cmd.failed_calls = 0
+        info.metrics(self).reset()
 
     def uptime(self) -> float:
         return time.monotonic() - self.start_monotonic

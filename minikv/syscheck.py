@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 import os
 
+from minikv.cow import bytes_to_human, rss_bytes
+
 OVERCOMMIT_PATH = "/proc/sys/vm/overcommit_memory"
 THP_PATH = "/sys/kernel/mm/transparent_hugepage/enabled"
 SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn"
@@ -187,7 +189,6 @@ def fork_memory_warning(
     limit = cgroup_memory_limit(root, proc_cgroup)
     if limit is None or rss <= 0 or 2 * rss <= limit:
         return None
-    from minikv.info import bytes_to_human
 
     return (
         f"This process uses {bytes_to_human(rss)} of RSS and its cgroup's memory limit is "
@@ -226,7 +227,6 @@ def startup_warnings(
 
 def log_startup_warnings(log: logging.Logger) -> None:
     """Log the start-up warnings at warning level (``#`` in the log), as Redis does."""
-    from minikv.info import rss_bytes
 
     for line in startup_warnings(rss_bytes()):
         log.warning("%s", line)

@@ -15,7 +15,8 @@ import pytest
 from conftest import Differential
 from helpers import ServerProcess, run_raw
 
-from minikv.commands import ALL, Command, KeySpec, command, legacy_range, load_all
+from minikv.commands import ALL, Command, KeySpec, command, legacy_range
+from minikv.commands.catalog import load_all
 
 load_all()
 

@@ -328,22 +328,6 @@ def arity_error(cmd: Command) -> ReplyError:
     return ReplyError(f"ERR wrong number of arguments for '{cmd.fullname}' command")
 
 
-def load_all() -> None:
-    """Import every command module so their handlers register themselves."""
-    from minikv.commands import (  # noqa: F401
-        connection,
-        hashes,
-        keys,
-        lists,
-        persistence,
-        server,
-        sets,
-        strings,
-        transactions,
-        zsets,
-    )
-
-
 def iter_commands() -> list[Command]:
     """Every top-level command once, in registration order."""
     seen: dict[str, Command] = {}

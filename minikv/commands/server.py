@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from minikv import info
 from minikv.commands import (
     ACL_ORDER,
-    ALL,
     Command,
     KeySpec,
     command,
@@ -85,7 +82,7 @@ def is_local_client(c: Client) -> bool:
 )
 def info_(c: Client, args: list[bytes]) -> Any:
     sections = [a.decode(errors="replace") for a in args[1:]]
-    return Verbatim(info.generate(c.server, sections).encode())
+    return Verbatim(c.server.info_text(sections).encode())
 
 
 # --- TIME ------------------------------------------------------------------------------------
@@ -213,14 +210,7 @@ def config_set_(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
 )
 def config_resetstat(c: Client, args: list[bytes]) -> Any:
-    srv = c.server
-    for f in fields(srv.stats):
-        default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
-        setattr(srv.stats, f.name, default)
-    srv.keyspace.stat_expired_keys = 0
-    for cmd in ALL.values():
-        cmd.calls = cmd.usec_ns = cmd.rejected_calls = cmd.failed_calls = 0
-    info.metrics(srv).reset()
+    c.server.reset_stats()
     return OK
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from minikv.commands import command
-from minikv.connection import EXECABORT
 from minikv.protocol import NULL_ARRAY, OK, ReplyError
 
 if TYPE_CHECKING:
     from minikv.connection import Client
 
 TX = "transactions"
+
+EXECABORT = ReplyError("EXECABORT Transaction discarded because of previous errors.")
 
 
 @command(

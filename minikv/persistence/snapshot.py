@@ -24,6 +24,7 @@ import gc
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +36,8 @@ from minikv.persistence.format import SnapshotError, SnapshotWriter, read_snapsh
 from minikv.syscheck import fork_memory_warning
 
 if TYPE_CHECKING:
+    from minikv.config import Config
     from minikv.keyspace import Keyspace
-    from minikv.server import Server
 
 MB = 1024 * 1024
 BGSAVE_RETRY_DELAY = 5  # seconds before retrying a failed automatic save, as Redis
@@ -154,8 +155,14 @@ def load_file(keyspace: Keyspace, path: str) -> LoadResult:
 class Persistence:
     """Snapshot state of one server: the running child, last results, COW figures."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(
+        self, config: Config, keyspace: Keyspace, close_inherited_fds: Callable[[], None]
+    ) -> None:
+        """``close_inherited_fds`` runs first thing in a forked child: the server's sockets
+        (listeners and clients) are the server's business, not this module's."""
+        self.config = config
+        self.keyspace = keyspace
+        self.close_inherited_fds = close_inherited_fds
         self.child_pid = -1
         self.gc_was_enabled = True
         self.child_start = 0.0
@@ -185,7 +192,7 @@ class Persistence:
 
     @property
     def path(self) -> str:
-        cfg = self.server.config
+        cfg = self.config
         return os.path.join(cfg.dir, cfg.dbfilename)
 
     @property
@@ -209,7 +216,7 @@ class Persistence:
         self.loading = True
         t0 = time.monotonic()
         try:
-            res = load_file(self.server.keyspace, path)
+            res = load_file(self.keyspace, path)
         finally:
             self.loading = False
         self.last_load_keys_loaded = res.loaded
@@ -223,8 +230,8 @@ class Persistence:
 
     def save(self) -> None:
         """Synchronous save in the server process (SAVE, SHUTDOWN)."""
-        cfg = self.server.config
-        ks = self.server.keyspace
+        cfg = self.config
+        ks = self.keyspace
         dirty = ks.dirty
         try:
             save_to_file(ks, cfg.dir, cfg.dbfilename)
@@ -247,8 +254,7 @@ class Persistence:
 
     def bgsave(self) -> int:
         """Fork a child that writes the snapshot; returns its pid. Raises OSError if fork fails."""
-        server = self.server
-        ks = server.keyspace
+        ks = self.keyspace
         rfd, wfd = os.pipe()
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)
@@ -300,7 +306,7 @@ class Persistence:
                 signal.signal(sig, signal.SIG_DFL)
             with contextlib.suppress(ValueError):
                 signal.set_wakeup_fd(-1)
-            self.server.close_inherited_sockets()
+            self.close_inherited_fds()
             sampler = CowSampler()
             next_report = time.monotonic() + 1.0
 
@@ -319,9 +325,9 @@ class Persistence:
                         )
                         next_report = now + 1.0
 
-            cfg = self.server.config
+            cfg = self.config
             keys = save_to_file(
-                self.server.keyspace,
+                self.keyspace,
                 cfg.dir,
                 cfg.dbfilename,
                 progress,
@@ -374,7 +380,7 @@ class Persistence:
         pid = self.child_pid
         elapsed = time.time() - self.child_start
         self.last_bgsave_time_sec = round(elapsed)
-        ks = self.server.keyspace
+        ks = self.keyspace
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             log.info("Background saving terminated with success")
             ks.dirty -= self.dirty_before_fork
@@ -392,7 +398,7 @@ class Persistence:
                 log.warning("Background saving error")
             self.last_bgsave_ok = False
             with contextlib.suppress(OSError):
-                os.unlink(temp_path(self.server.config.dir, pid))
+                os.unlink(temp_path(self.config.dir, pid))
         os.close(self.child_fd)
         self.child_fd = -1
         self.child_pid = -1
@@ -428,12 +434,12 @@ class Persistence:
         self.check_child()
         if self.child_pid > 0:
             return
-        cfg = self.server.config
+        cfg = self.config
         now = time.time()
         if self.bgsave_scheduled:
             self._try_bgsave("scheduled")
             return
-        dirty = self.server.keyspace.dirty
+        dirty = self.keyspace.dirty
         for secs, changes in cfg.save:
             if (
                 dirty >= changes
@@ -453,7 +459,7 @@ class Persistence:
     # --- MISCONF ---------------------------------------------------------------------------------
 
     def writes_refused(self) -> bool:
-        cfg = self.server.config
+        cfg = self.config
         return bool(cfg.stop_writes_on_bgsave_error and cfg.save and not self.last_bgsave_ok)
 
     def cow_average(self) -> int:
