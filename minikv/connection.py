@@ -230,8 +230,8 @@ class Client(asyncio.Protocol):
                 and cmd.plain
                 and self.multi is None
                 and self.authenticated
-                and ((len(args) == cmd.arity) if cmd.arity > 0 else (len(args) >= -cmd.arity))
-                and (persistence.last_bgsave_ok or not (cmd.is_write or cmd.name == "ping"))
+                and cmd.min_args <= len(args) <= cmd.max_args
+                and (persistence.last_bgsave_ok or not cmd.denied_on_misconf)
             ):
                 if cmd is not run or eager:
                     t = clock()
@@ -328,9 +328,7 @@ class Client(asyncio.Protocol):
             self.server.stats.unknown_commands += 1
             return self._reject(unknown_command_error(args), None)
         self.last_cmd = cmd.name  # as Redis's lastcmd: set even if rejected or queued
-        a = cmd.arity
-        n = len(args)
-        if (n != a) if a > 0 else (n < -a):
+        if not cmd.min_args <= len(args) <= cmd.max_args:
             return self._reject(arity_error(cmd), cmd)
         if not self.authenticated and "no_auth" not in cmd.flags:
             return self._reject(NOAUTH, cmd)
@@ -342,10 +340,7 @@ class Client(asyncio.Protocol):
                     return self._reject(refusal, cmd)
                 self.multi.append((cmd, args))
                 return QUEUED
-        elif (cmd.is_write or cmd.name == "ping") and (
-            refusal := self.server.write_refusal()
-        ) is not None:
-            # Redis refuses PING too while writes are refused, so health checks see MISCONF.
+        elif cmd.denied_on_misconf and (refusal := self.server.write_refusal()) is not None:
             return self._reject(refusal, cmd)
         return self.call(cmd, args)
 

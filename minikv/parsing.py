@@ -38,6 +38,7 @@ def parse_int(b: bytes, err: ReplyError = NOT_INTEGER) -> int:
         raise err
     return v
 
+
 _LONG_RE = re.compile(rb"0|-?[1-9][0-9]{0,19}")
 
 

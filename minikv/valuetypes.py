@@ -89,9 +89,7 @@ def is_intset(s: Collection[bytes]) -> bool:
 
 
 VALUE_TYPES[bytes] = ValueType("string", _string_encoding, lambda v: v, _string_refcount)
-VALUE_TYPES[dict] = ValueType(
-    "hash", lambda h: "listpack" if is_listpack(h) else "hashtable", dict
-)
+VALUE_TYPES[dict] = ValueType("hash", lambda h: "listpack" if is_listpack(h) else "hashtable", dict)
 VALUE_TYPES[SetValue] = ValueType(
     "set", lambda s: "intset" if is_intset(s) else "hashtable", SetValue.copy
 )

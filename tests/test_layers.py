@@ -114,9 +114,7 @@ MODULES = sorted((module_name(p), p) for p in ROOT.rglob("*.py"))
 def test_no_runtime_import_runs_upward(name: str, path: Path) -> None:
     mine = layer_of(name)
     upward = {
-        imp: LAYERS[layer_of(imp)][0]
-        for imp in runtime_imports(path, name)
-        if layer_of(imp) > mine
+        imp: LAYERS[layer_of(imp)][0] for imp in runtime_imports(path, name) if layer_of(imp) > mine
     }
     assert not upward, f"{name} ({LAYERS[mine][0]}) imports upward: {upward}"
 

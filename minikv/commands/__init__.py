@@ -148,6 +148,11 @@ class Command:
     failed_calls: int = 0
     # Derived once: the dispatcher reads these on every request.
     is_write: bool = False
+    #: The argument counts ``arity`` allows (command name included): the one arity rule.
+    min_args: int = 0
+    max_args: int = 0
+    #: Refused while writes are (MISCONF): every write, and PING, as Redis 7 refuses it then.
+    denied_on_misconf: bool = False
     is_container: bool = False
     #: Dispatched on the inline fast path (not a container: no subcommand to resolve).
     plain: bool = True
@@ -182,9 +187,10 @@ class Command:
         )
 
     def check_arity(self, nargs: int) -> bool:
-        a = self.arity
-        return nargs == a if a > 0 else nargs >= -a
+        return self.min_args <= nargs <= self.max_args
 
+
+_ARGS_UNBOUNDED = 2**62  # a negative arity: at least -arity arguments, no upper bound
 
 #: name (lower and upper case bytes) -> Command. Only top-level commands.
 TABLE: dict[bytes, Command] = {}
@@ -266,6 +272,9 @@ def command(
             history=history,
         )
         cmd.is_write = WRITE in flagset
+        cmd.min_args = abs(arity)
+        cmd.max_args = arity if arity > 0 else _ARGS_UNBOUNDED
+        cmd.denied_on_misconf = cmd.is_write or full == "ping"
         if parent:
             owner = ALL[parent]
             owner.is_container = True

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 H = "hash"
 
+
 def get_hash(db: Db, key: bytes) -> dict[bytes, bytes] | None:
     return get_typed(db, key, dict)
 

@@ -38,6 +38,7 @@ RANK_ZERO = ReplyError(
     "or use negative to start from the end of the list"
 )
 
+
 def get_list(db: Db, key: bytes) -> QuickList | None:
     return get_typed(db, key, QuickList)
 

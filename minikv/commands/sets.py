@@ -49,6 +49,7 @@ S = "set"
 
 SPOP_MOVE_STRATEGY_MUL = 5  # Redis's t_set.c: SPOP with a count listing the set as it iterates
 
+
 def get_set(db: Db, key: bytes) -> SetValue | None:
     return get_typed(db, key, SetValue)
 

@@ -52,6 +52,7 @@ WITHSCORES_WITH_LEX = ReplyError(
 
 # --- number parsing ---------------------------------------------------------------------------
 
+
 def _range_end(b: bytes) -> tuple[float, bool]:
     """One end of a score range, "(" for exclusive (zslParseRange): (value, exclusive)."""
     b = b.split(b"\0", 1)[0]  # strtod stops at a NUL byte, and so does the check after it
