@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from minikv.commands import ALL
+from minikv.commands import ALL, Command
 from minikv.keyspace import now_ms
 from minikv.parsing import Infinite, parse_long_double, round_long_double
 from minikv.protocol import Raw, ReplyError
@@ -49,21 +49,29 @@ class BlockState:
 
     db: Db
     keys: list[bytes]
+    #: The blocking command and its arguments: a served pop is propagated by its rule.
+    cmd: Command
+    args: list[bytes]
     serve: Serve
     timeout_reply: Any
     timer: asyncio.TimerHandle | None
 
 
-def may_block(c: Client) -> bool:
-    """Whether the command being run is the client's own top-level request. ``last_cmd`` is set
-    by the dispatcher for that request only, so inside EXEC it names "exec" (and inside a script
-    would name the script command): none of those is a blocking command."""
+def _blocking_command(c: Client) -> Command | None:
+    """The command being run if it is the client's own top-level request and a blocking one.
+    ``last_cmd`` is set by the dispatcher for that request only, so inside EXEC it names "exec"
+    (and inside a script would name the script command): none of those is a blocking command."""
     cmd = ALL.get(c.last_cmd)
-    return cmd is not None and "blocking" in cmd.flags
+    return cmd if cmd is not None and "blocking" in cmd.flags else None
+
+
+def may_block(c: Client) -> bool:
+    return _blocking_command(c) is not None
 
 
 def block(
     c: Client,
+    args: list[bytes],
     keys: list[bytes],
     timeout: float,
     serve: Serve,
@@ -76,7 +84,8 @@ def block(
     to keep waiting. On timeout the client gets ``timeout_reply`` (e.g. ``NULL_ARRAY``). A client
     that may not block (inside EXEC) gets ``timeout_reply`` right away instead.
     """
-    if not may_block(c):
+    cmd = _blocking_command(c)
+    if cmd is None:
         return timeout_reply
     db = c.db
     keys = list(dict.fromkeys(keys))  # BLPOP k k 0 waits once on k
@@ -84,7 +93,7 @@ def block(
     if timeout > 0:
         loop = asyncio.get_running_loop()
         timer = loop.call_later(timeout, _timed_out, c)
-    c.blocked = BlockState(db, keys, serve, timeout_reply, timer)
+    c.blocked = BlockState(db, keys, cmd, args, serve, timeout_reply, timer)
     bk = db.blocking_keys
     for key in keys:
         waiters = bk.get(key)
@@ -136,9 +145,16 @@ def handle_ready_keys(ks: Keyspace) -> None:
                 st = c.blocked
                 if st is None or c.closed:
                     continue
+                dirty = ks.dirty
                 reply = st.serve(c, key)
                 if reply is not None:
+                    if ks.dirty != dirty and not isinstance(reply, ReplyError):
+                        # Propagated as the plain command it did, on its own (Redis's order:
+                        # after the command that made the key ready).
+                        ks.propagation.command(st.cmd.propagate, st.args, reply, db)
+                        ks.propagation.flush()
                     unblock(c, reply)
+        ks.propagation.flush()  # keys that expired while being looked at: DEL on their own
 
 
 def unblock(c: Client, reply: Any) -> None:

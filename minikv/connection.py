@@ -206,6 +206,8 @@ class Client(asyncio.Protocol):
         keyspace = server.keyspace
         persistence = server.persistence
         ready_keys = keyspace.ready_keys  # never rebound: handle_ready_keys empties it
+        propagation = keyspace.propagation
+        consumers = propagation.consumers  # never rebound either
         table_get = TABLE.get
         clock = time.perf_counter_ns
         blocked = BLOCKED
@@ -222,8 +224,9 @@ class Client(asyncio.Protocol):
         for args in requests:
             i += 1  # noqa: SIM113 - enumerate() costs an object per batch (measured at -P 1)
             # The common case, checked inline: a known plain command with the right arity from
-            # an authenticated client outside MULTI, writes allowed. Anything else (and every
-            # error) goes through execute(), which knows all the rules.
+            # an authenticated client outside MULTI, writes allowed, nobody consuming the
+            # propagation stream. Anything else (and every error) goes through execute(),
+            # which knows all the rules; the checks here read the same derived fields.
             cmd = table_get(args[0])
             if (
                 cmd is not None
@@ -232,6 +235,7 @@ class Client(asyncio.Protocol):
                 and self.authenticated
                 and cmd.min_args <= len(args) <= cmd.max_args
                 and (persistence.last_bgsave_ok or not cmd.denied_on_misconf)
+                and not consumers
             ):
                 if cmd is not run or eager:
                     t = clock()
@@ -256,6 +260,8 @@ class Client(asyncio.Protocol):
                     run.usec_ns += clock() - t_prev
                     run = None
                 value = self.execute(args)  # Client.call times the command itself
+                if propagation.pending:  # one unit of execution: a command, or a whole EXEC
+                    propagation.flush()
             if value is blocked:
                 self._backlog = requests[i:]
                 break
@@ -345,7 +351,15 @@ class Client(asyncio.Protocol):
         return self.call(cmd, args)
 
     def call(self, cmd: Any, args: list[bytes]) -> Any:
-        """Run a command's handler with stats (Redis's ``call()``)."""
+        """Run a command's handler with stats (Redis's ``call()``), and record what it
+        propagates when it changed the data and somebody consumes the stream."""
+        ks = self.server.keyspace
+        propagation = ks.propagation
+        watch = cmd.is_write and bool(propagation.consumers)
+        if watch:
+            dirty = ks.dirty
+            db = self.db  # the database it ran on (SELECT is not a write; MOVE names its own)
+            propagation.forced = False
         t0 = time.perf_counter_ns()
         try:
             reply = cmd.handler(self, args)
@@ -357,6 +371,12 @@ class Client(asyncio.Protocol):
             reply = self._internal_error(cmd, e)
         cmd.calls += 1
         cmd.usec_ns += time.perf_counter_ns() - t0
+        if watch and (ks.dirty != dirty or propagation.forced):
+            propagation.forced = False
+            # A failed call that changed data anyway is sent as it came: its rule expects
+            # the reply of a success.
+            rule = None if isinstance(reply, ReplyError) else cmd.propagate
+            propagation.command(rule, args, reply, db)
         return reply
 
     def _internal_error(self, cmd: Any, e: Exception) -> ReplyError:

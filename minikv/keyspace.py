@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any
+
+from minikv.propagation import Propagation
 
 NSHARDS = 1024
 _MASK = NSHARDS - 1
@@ -138,6 +140,31 @@ class Db:
                 return key
 
     # --- writes ----------------------------------------------------------
+    #
+    # The methods below only store. A write command reports each change through ``changed``
+    # (the one change hook) once it has made it.
+
+    def changed(self, key: bytes, event: str, n: int = 1) -> None:
+        """The one change hook: a command changed ``key`` (``n`` changes, for the dirty count
+        that save points read; 0 for a change Redis does not count, such as the deletion of a
+        container a pop emptied).
+
+        It tells WATCHers (their EXEC fails) and clients blocked on the key (they may now be
+        served). ``event`` is the name Redis's keyspace notifications give the change ("set",
+        "lpush", "del", "expire"...); nothing consumes it yet. What a command propagates (to an
+        append-only file or replicas) is decided by the dispatcher from the command table's
+        rule (``minikv.propagation``), not here.
+        """
+        self.keyspace.dirty += n
+        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
+            self.touched(key)
+
+    def changed_keys(self, keys: Sequence[bytes], event: str) -> None:
+        """``changed(key, event)`` for each of ``keys`` (MSET): one check for listeners."""
+        self.keyspace.dirty += len(keys)
+        if self.watched or self.blocking_keys:
+            for key in keys:
+                self.touched(key)
 
     def set(
         self, key: bytes, value: Any, expire_at: int | None = None, keepttl: bool = False
@@ -151,15 +178,12 @@ class Db:
             exp = self.expires[h]
             if exp:
                 exp.pop(key, None)
-        if self.watched or self.blocking_keys:
-            self.touched(key)
 
     def set_many(self, args: list[bytes], start: int = 1) -> None:
         """``set`` for each key/value pair in ``args[start:]`` (MSET): one loop with no call per
         key, since this is MSET's whole cost."""
         data = self.data
         expires = self.expires
-        notify = bool(self.watched or self.blocking_keys)
         for i in range(start, len(args), 2):
             key = args[i]
             h = hash(key) & _MASK
@@ -167,14 +191,10 @@ class Db:
             exp = expires[h]
             if exp:
                 exp.pop(key, None)
-            if notify:
-                self.touched(key)
 
     def replace_value(self, key: bytes, value: Any) -> None:
         """Overwrite the value of an existing key, keeping its deadline (APPEND, INCR...)."""
         self.data[hash(key) & _MASK][key] = value
-        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
-            self.touched(key)
 
     def delete(self, key: bytes) -> bool:
         h = hash(key) & _MASK
@@ -183,21 +203,13 @@ class Db:
         exp = self.expires[h]
         if exp:
             exp.pop(key, None)
-        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
-            self.touched(key)
         return True
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[hash(key) & _MASK][key] = when_ms
-        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
-            self.touched(key)
 
     def persist(self, key: bytes) -> bool:
-        if self.expires[hash(key) & _MASK].pop(key, None) is None:
-            return False
-        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
-            self.touched(key)
-        return True
+        return self.expires[hash(key) & _MASK].pop(key, None) is not None
 
     def clear(self) -> int:
         """FLUSHDB: drop every key; returns how many there were (expired ones included)."""
@@ -242,8 +254,15 @@ class Db:
     def _expire_key(self, h: int, key: bytes) -> None:
         self.data[h].pop(key, None)
         self.expires[h].pop(key, None)
-        self.keyspace.stat_expired_keys += 1
+        self.expired(key)
+
+    def expired(self, key: bytes) -> None:
+        """``key`` was deleted because its deadline passed (lazily or by the active cycle): the
+        change hook of expiry, which Redis does not count as dirty but propagates as DEL."""
+        ks = self.keyspace
+        ks.stat_expired_keys += 1
         self.touched(key)
+        ks.propagation.expired(self.id, key)
 
     # --- active expiry ----------------------------------------------------------
 
@@ -269,8 +288,8 @@ class Db:
                     deadline = exp.pop(key)
                     if deadline < now:
                         self.data[h].pop(key, None)
-                        self.keyspace.stat_expired_keys += 1
-                        self.touched(key)
+                        self.expired(key)
+                        self.keyspace.propagation.flush()  # each deletion on its own
                         expired += 1
                     else:
                         exp[key] = deadline
@@ -289,8 +308,17 @@ class Keyspace:
         # Emptied in place, never rebound: the dispatcher keeps a reference to it.
         self.ready_keys: dict[tuple[Db, bytes], None] = {}
         self.stat_expired_keys = 0
+        #: What the changes send on (append-only file, replicas): see minikv.propagation.
+        self.propagation = Propagation()
         self._expire_db = 0
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
+
+    def changed_dataset(self, n: int) -> None:
+        """The change hook of whole databases (FLUSHDB, FLUSHALL, SWAPDB), whose WATCHers and
+        blocked clients ``Db.clear`` and ``swap`` have told: ``n`` changes. Propagated even
+        when ``n`` is 0 (flushing an empty database), as Redis forces it."""
+        self.dirty += n
+        self.propagation.forced = True
 
     def flushall(self) -> int:
         return sum(db.clear() for db in self.dbs)

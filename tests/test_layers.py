@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.quicklist",
             "minikv.zset",
             "minikv.keyspace",
+            "minikv.propagation",
             "minikv.valuetypes",
             "minikv.syscheck",
             "minikv.persistence",

@@ -30,6 +30,7 @@ from minikv.protocol import ReplyError
 
 if TYPE_CHECKING:
     from minikv.connection import Client
+    from minikv.propagation import Rule
 
 Handler = Callable[["Client", list[bytes]], Any]
 
@@ -139,6 +140,8 @@ class Command:
     step: int = 0
     #: COMMAND DOCS history: (since, change) pairs.
     history: tuple[tuple[str, str], ...] = ()
+    #: How a call that changed the data is propagated (minikv.propagation): None is "as sent".
+    propagate: Rule | None = None
     subcommands: dict[bytes, Command] = field(default_factory=dict)
     parent: Command | None = None
     # INFO commandstats
@@ -216,6 +219,7 @@ def command(
     key_specs: Sequence[KeySpec] = (),
     getkeys: GetKeys | None = None,
     history: tuple[tuple[str, str], ...] = (),
+    propagate: Rule | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` as command ``name`` (or subcommand ``name`` of ``parent``).
 
@@ -229,6 +233,9 @@ def command(
     Documentation, all optional: ``args`` is the usage in Redis's docs syntax (COMMAND DOCS and
     redis-cli's hints are generated from it), ``acl`` extra ACL categories beyond those implied
     by the flags and group ("@keyspace @dangerous"), ``tips`` COMMAND INFO tips.
+
+    ``propagate``: the rule (from ``minikv.propagation``) that turns a call that changed the
+    data into what an append-only file or replica must apply; without one it goes as sent.
     """
     specs = tuple(key_specs)
     if keys[0]:
@@ -270,6 +277,7 @@ def command(
             last_key=last_key,
             step=step,
             history=history,
+            propagate=propagate,
         )
         cmd.is_write = WRITE in flagset
         cmd.min_args = abs(arity)

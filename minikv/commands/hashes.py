@@ -6,8 +6,8 @@ same order as from redis-server. OBJECT ENCODING is derived from the contents wi
 default thresholds (listpack up to 512 fields of at most 64 bytes); Redis never converts a
 hashtable back to a listpack, this reports what a freshly loaded copy would be.
 
-Changes are made in place, so every mutating handler calls ``db.touched`` (WATCH) and adds its
-change count to ``keyspace.dirty``; a hash left empty is deleted.
+Changes are made in place, so every mutating handler reports them through ``db.changed`` (the
+change hook); a hash left empty is deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import random
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from minikv import propagation
 from minikv.commands import command
 from minikv.commands.keys import parse_cursor
 from minikv.commands.util import SYNTAX, get_typed, parse_long_range, parse_scan_options, scan_slice
@@ -50,13 +51,13 @@ def _for_write(c: Client, key: bytes) -> tuple[dict[bytes, bytes], bool]:
     return ({}, True) if h is None else (h, False)
 
 
-def _stored(c: Client, key: bytes, h: dict[bytes, bytes], new: bool, changes: int) -> None:
-    """Record a change of ``h``: store it if it is new, else tell WATCH it changed in place."""
+def _stored(
+    c: Client, key: bytes, h: dict[bytes, bytes], new: bool, changes: int, event: str
+) -> None:
+    """Record a change of ``h``: store it if it is new, and report it."""
     if new:
         c.db.set(key, h)
-    else:
-        c.db.touched(key)
-    c.server.keyspace.dirty += changes
+    c.db.changed(key, event, changes)
 
 
 # --- setting and getting fields ---------------------------------------------------------------
@@ -71,7 +72,7 @@ def _hset(c: Client, args: list[bytes]) -> int:
     before = len(h)
     for i in range(2, len(args), 2):
         h[args[i]] = args[i + 1]
-    _stored(c, key, h, new, (len(args) - 2) // 2)
+    _stored(c, key, h, new, (len(args) - 2) // 2, "hset")
     return len(h) - before
 
 
@@ -128,7 +129,7 @@ def hsetnx(c: Client, args: list[bytes]) -> Any:
     if field in h:
         return 0
     h[field] = args[3]
-    _stored(c, key, h, new, 1)
+    _stored(c, key, h, new, 1, "hset")
     return 1
 
 
@@ -190,11 +191,10 @@ def hdel(c: Client, args: list[bytes]) -> Any:
         if h.pop(f, None) is not None:
             deleted += 1
     if deleted:
-        if h:
-            db.touched(key)
-        else:
+        db.changed(key, "hdel", deleted)
+        if not h:
             db.delete(key)
-        c.server.keyspace.dirty += deleted
+            db.changed(key, "del", 0)
     return deleted
 
 
@@ -331,7 +331,7 @@ def hincrby(c: Client, args: list[bytes]) -> Any:
     if not LLONG_MIN <= total <= LLONG_MAX:
         raise ReplyError("ERR increment or decrement would overflow")
     h[field] = b"%d" % total
-    _stored(c, key, h, new, 1)
+    _stored(c, key, h, new, 1, "hincrby")
     return total
 
 
@@ -350,6 +350,7 @@ _NOT_FLOAT_HASH = ReplyError("ERR hash value is not a float")
     complexity="O(1)",
     args="key field increment:double",
     key_flags="RW access update",
+    propagate=propagation.hincrbyfloat,
 )
 def hincrbyfloat(c: Client, args: list[bytes]) -> Any:
     # Computed in the x87 long double Redis uses (see strings.INCRBYFLOAT).
@@ -370,7 +371,7 @@ def hincrbyfloat(c: Client, args: list[bytes]) -> Any:
         raise NAN_OR_INF from None
     text = format_long_double(total)
     h[field] = text
-    _stored(c, key, h, new, 1)
+    _stored(c, key, h, new, 1, "hincrbyfloat")
     return text
 
 

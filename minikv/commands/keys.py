@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from minikv import propagation
 from minikv.commands import KeySpec, command, container
 from minikv.commands.util import SYNTAX
 from minikv.keyspace import NSHARDS, now_ms
@@ -69,8 +70,8 @@ def _delete(c: Client, args: list[bytes]) -> int:
     for key in args[1:]:
         # get() first: an expired key is reclaimed, not counted as deleted.
         if db.get(key) is not None and db.delete(key):
+            db.changed(key, "del")
             n += 1
-    c.server.keyspace.dirty += n
     return n
 
 
@@ -285,7 +286,8 @@ def _rename(c: Client, args: list[bytes], nx: bool) -> Any:
     deadline = db.get_expire(src)
     db.delete(src)
     db.set(dst, v, deadline)  # the TTL moves with the value; dst's own TTL is dropped
-    c.server.keyspace.dirty += 1
+    db.changed(src, "rename_from")
+    db.changed(dst, "rename_to", 0)  # one change, as Redis counts it
     return 1 if nx else OK
 
 
@@ -346,7 +348,8 @@ def move(c: Client, args: list[bytes]) -> Any:
         return 0
     dst.set(key, v, src.get_expire(key))
     src.delete(key)
-    c.server.keyspace.dirty += 1
+    src.changed(key, "move_from")
+    dst.changed(key, "move_to", 0)  # one change, as Redis counts it
     return 1
 
 
@@ -385,7 +388,7 @@ def copy(c: Client, args: list[bytes]) -> Any:
     if dst.get(newkey) is not None and not replace:
         return 0
     dst.set(newkey, value_type(v).dup(v), src.get_expire(key))
-    c.server.keyspace.dirty += 1
+    dst.changed(newkey, "copy_to")
     return 1
 
 
@@ -439,9 +442,10 @@ def _expire(c: Client, args: list[bytes], name: str, unit_ms: int, relative: boo
             return 0
     if when <= now_ms():
         db.delete(key)  # a deadline already past deletes the key at once
+        db.changed(key, "del")
     else:
         db.set_expire(key, when)
-    c.server.keyspace.dirty += 1
+        db.changed(key, "expire")
     return 1
 
 
@@ -456,6 +460,7 @@ def _expire(c: Client, args: list[bytes], name: str, unit_ms: int, relative: boo
     args="key seconds [NX | XX | GT | LT]",
     key_flags="RW update",
     history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
+    propagate=propagation.pexpireat,
 )
 def expire(c: Client, args: list[bytes]) -> Any:
     return _expire(c, args, "expire", 1000, True)
@@ -473,6 +478,7 @@ def expire(c: Client, args: list[bytes]) -> Any:
     args="key milliseconds [NX | XX | GT | LT]",
     key_flags="RW update",
     history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
+    propagate=propagation.pexpireat,
 )
 def pexpire(c: Client, args: list[bytes]) -> Any:
     return _expire(c, args, "pexpire", 1, True)
@@ -490,6 +496,7 @@ def pexpire(c: Client, args: list[bytes]) -> Any:
     args="key unix-time-seconds [NX | XX | GT | LT]",
     key_flags="RW update",
     history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
+    propagate=propagation.pexpireat,
 )
 def expireat(c: Client, args: list[bytes]) -> Any:
     return _expire(c, args, "expireat", 1000, False)
@@ -507,6 +514,7 @@ def expireat(c: Client, args: list[bytes]) -> Any:
     args="key unix-time-milliseconds [NX | XX | GT | LT]",
     key_flags="RW update",
     history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
+    propagate=propagation.pexpireat_as_sent,
 )
 def pexpireat(c: Client, args: list[bytes]) -> Any:
     return _expire(c, args, "pexpireat", 1, False)
@@ -602,7 +610,7 @@ def persist(c: Client, args: list[bytes]) -> Any:
     db = c.db
     if db.get(args[1]) is None or not db.persist(args[1]):
         return 0
-    c.server.keyspace.dirty += 1
+    db.changed(args[1], "persist")
     return 1
 
 
@@ -791,7 +799,7 @@ def _flush_option(args: list[bytes]) -> None:
 )
 def flushdb(c: Client, args: list[bytes]) -> Any:
     _flush_option(args)
-    c.server.keyspace.dirty += c.db.clear()
+    c.db.keyspace.changed_dataset(c.db.clear())
     return OK
 
 
@@ -817,14 +825,14 @@ def flushall(c: Client, args: list[bytes]) -> Any:
     p = server.persistence
     # As Redis: a snapshot being written is now stale, so its child is killed; with save
     # points set, the (empty) dataset is saved at once.
-    ks.dirty += ks.flushall()
+    ks.changed_dataset(ks.flushall())
     p.kill_child()
     if server.config.save:
         try:
             p.save()
         except OSError:
             pass  # logged by save(); status err makes writes refuse as configured
-    ks.dirty += 1
+    ks.changed_dataset(1)
     return OK
 
 
@@ -847,5 +855,5 @@ def swapdb(c: Client, args: list[bytes]) -> Any:
     if not (0 <= a < len(ks.dbs) and 0 <= b < len(ks.dbs)):
         raise DB_RANGE
     ks.swap(a, b)
-    ks.dirty += 1
+    ks.changed_dataset(1)
     return OK

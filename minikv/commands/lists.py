@@ -7,8 +7,8 @@ laid out like Redis's quicklist of listpacks (so a forked snapshot child encodes
 copy-on-write), used as a sequence of elements: O(1) at both ends, indexes and ranges found from
 the nearer end a block at a time. Redis 7.0 reports every list as OBJECT ENCODING "quicklist".
 
-Changes are made in place, so every mutating handler calls ``db.touched`` (WATCH, and clients
-blocked on the key) and adds its change count to ``keyspace.dirty``; a list left empty is
+Changes are made in place, so every mutating handler reports them through ``db.changed`` (the
+change hook: dirty count, WATCH, clients blocked on the key); a list left empty is
 deleted. The blocking commands wait through ``minikv.blocking``: each passes a ``serve``
 callback that pops for the woken client once its key holds a list again.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from minikv import propagation
 from minikv.blocking import block, may_block, parse_timeout
 from minikv.commands import ALL, KeySpec, arity_error, command
 from minikv.commands.util import SYNTAX, get_typed, parse_long_range
@@ -47,13 +48,14 @@ def _pop(d: QuickList, left: bool) -> bytes:
     return d.popleft() if left else d.pop()
 
 
-def _popped(c: Client, key: bytes, d: QuickList, count: int) -> None:
-    """After ``count`` elements were taken from ``d``: delete the key if it is empty."""
-    if d.size:  # the element count; ``size`` rather than len(): this is every pop's path
-        c.db.touched(key)
-    else:
-        c.db.delete(key)
-    c.server.keyspace.dirty += count
+def _popped(c: Client, key: bytes, d: QuickList, count: int, event: str) -> None:
+    """After ``count`` elements were taken from ``d``: report it; delete the key if it is
+    empty."""
+    db = c.db
+    db.changed(key, event, count)
+    if not d.size:  # the element count; ``size`` rather than len(): this is every pop's path
+        db.delete(key)
+        db.changed(key, "del", 0)
 
 
 def _where(arg: bytes) -> bool:
@@ -84,9 +86,7 @@ def _push(c: Client, args: list[bytes], left: bool, only_existing: bool) -> int:
         d.extendleft(args[2:]) if left else d.extend(args[2:])
     if new:
         db.set(key, d)
-    else:
-        db.touched(key)
-    c.server.keyspace.dirty += len(args) - 2
+    db.changed(key, "lpush" if left else "rpush", len(args) - 2)
     return d.size
 
 
@@ -176,12 +176,12 @@ def _pop_command(c: Client, args: list[bytes], left: bool) -> Any:
         return None if count is None else NULL_ARRAY
     if count is None:
         v = _pop(d, left)
-        _popped(c, key, d, 1)
+        _popped(c, key, d, 1, "lpop" if left else "rpop")
         return v
     if count == 0:
         return []
     out = d.pop_many(count, left)
-    _popped(c, key, d, len(out))
+    _popped(c, key, d, len(out), "lpop" if left else "rpop")
     return out
 
 
@@ -369,8 +369,7 @@ def lset(c: Client, args: list[bytes]) -> Any:
     if not -len(d) <= i < len(d):
         raise OUT_OF_RANGE
     d[i] = args[3]
-    c.db.touched(key)
-    c.server.keyspace.dirty += 1
+    c.db.changed(key, "lset")
     return OK
 
 
@@ -401,8 +400,7 @@ def linsert(c: Client, args: list[bytes]) -> Any:
     except ValueError:
         return -1
     d.insert_at(i, args[4], where == b"after")
-    c.db.touched(key)
-    c.server.keyspace.dirty += 1
+    c.db.changed(key, "linsert")
     return len(d)
 
 
@@ -425,7 +423,7 @@ def lrem(c: Client, args: list[bytes]) -> Any:
         return 0
     removed = d.lrem(args[3], count)
     if removed:
-        _popped(c, key, d, removed)
+        _popped(c, key, d, removed, "lrem")
     return removed
 
 
@@ -460,7 +458,7 @@ def ltrim(c: Client, args: list[bytes]) -> Any:
         end = min(end, n - 1)
         left, right = start, n - 1 - end
     d.trim(left, right)
-    _popped(c, key, d, left + right)
+    _popped(c, key, d, left + right, "ltrim")
     return OK
 
 
@@ -479,8 +477,9 @@ def _lmove(c: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool) ->
         db.set(dst, QuickList((v,)))
     else:
         target.appendleft(v) if to_left else target.append(v)
-        db.touched(dst)
-    _popped(c, src, d, 1)
+    # dst first: clients blocked on it are served before those on src, as before.
+    db.changed(dst, "lpush" if to_left else "rpush", 0)  # a move counts as one change
+    _popped(c, src, d, 1, "lpop" if from_left else "rpop")
     return v
 
 
@@ -541,7 +540,7 @@ def _parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool,
 def _pop_with_key(c: Client, key: bytes, d: QuickList, left: bool, count: int) -> Any:
     """[key, [elements]] of up to ``count`` elements popped from the non-empty ``d``."""
     out = d.pop_many(count, left)
-    _popped(c, key, d, len(out))
+    _popped(c, key, d, len(out), "lpop" if left else "rpop")
     return [key, out]
 
 
@@ -556,6 +555,7 @@ def _pop_with_key(c: Client, key: bytes, d: QuickList, left: bool, count: int) -
     "returned.",
     args="numkeys key [key ...] <LEFT | RIGHT> [COUNT count]",
     key_specs=(KeySpec("RW access delete", 1, keynum=0),),
+    propagate=propagation.list_mpop,
 )
 def lmpop(c: Client, args: list[bytes]) -> Any:
     keys, left, count = _parse_mpop(args, 1)
@@ -578,7 +578,7 @@ def _bpop(c: Client, args: list[bytes], left: bool) -> Any:
         d = get_list(db, key)
         if d:
             v = _pop(d, left)
-            _popped(c, key, d, 1)
+            _popped(c, key, d, 1, "lpop" if left else "rpop")
             return [key, v]
 
     def serve(c: Client, key: bytes) -> Any:
@@ -586,10 +586,10 @@ def _bpop(c: Client, args: list[bytes], left: bool) -> Any:
         if type(d) is not QuickList or not d:
             return None  # not a list (any more): keep waiting
         v = _pop(d, left)
-        _popped(c, key, d, 1)
+        _popped(c, key, d, 1, "lpop" if left else "rpop")
         return [key, v]
 
-    return block(c, keys, timeout, serve, NULL_ARRAY)
+    return block(c, args, keys, timeout, serve, NULL_ARRAY)
 
 
 _BPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an integer."),)
@@ -607,6 +607,7 @@ _BPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an i
     args="key [key ...] timeout:double",
     key_flags="RW access delete",
     history=_BPOP_HISTORY,
+    propagate=propagation.blocking_pop,
 )
 def blpop(c: Client, args: list[bytes]) -> Any:
     return _bpop(c, args, True)
@@ -624,13 +625,20 @@ def blpop(c: Client, args: list[bytes]) -> Any:
     args="key [key ...] timeout:double",
     key_flags="RW access delete",
     history=_BPOP_HISTORY,
+    propagate=propagation.blocking_pop,
 )
 def brpop(c: Client, args: list[bytes]) -> Any:
     return _bpop(c, args, False)
 
 
 def _blmove(
-    c: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool, timeout: float
+    c: Client,
+    args: list[bytes],
+    src: bytes,
+    dst: bytes,
+    from_left: bool,
+    to_left: bool,
+    timeout: float,
 ) -> Any:
     if get_list(c.db, src) is not None:
         return _lmove(c, src, dst, from_left, to_left)
@@ -646,7 +654,7 @@ def _blmove(
 
     if not may_block(c):
         return None  # inside EXEC: a null bulk, though a timeout replies with a null array
-    return block(c, [src], timeout, serve, NULL_ARRAY)
+    return block(c, args, [src], timeout, serve, NULL_ARRAY)
 
 
 @command(
@@ -660,6 +668,7 @@ def _blmove(
     "returned.",
     args="timeout:double numkeys key [key ...] <LEFT | RIGHT> [COUNT count]",
     key_specs=(KeySpec("RW access delete", 2, keynum=0),),
+    propagate=propagation.list_mpop,
 )
 def blmpop(c: Client, args: list[bytes]) -> Any:
     keys, left, count = _parse_mpop(args, 2)
@@ -676,7 +685,7 @@ def blmpop(c: Client, args: list[bytes]) -> Any:
             return None
         return _pop_with_key(c, key, d, left, count)
 
-    return block(c, keys, timeout, serve, NULL_ARRAY)
+    return block(c, args, keys, timeout, serve, NULL_ARRAY)
 
 
 @command(
@@ -690,12 +699,13 @@ def blmpop(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     args="source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout:double",
     key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
+    propagate=propagation.blmove,
 )
 def blmove(c: Client, args: list[bytes]) -> Any:
     from_left = _where(args[3])
     to_left = _where(args[4])
     timeout = parse_timeout(args[5])
-    return _blmove(c, args[1], args[2], from_left, to_left, timeout)
+    return _blmove(c, args, args[1], args[2], from_left, to_left, timeout)
 
 
 @command(
@@ -710,7 +720,8 @@ def blmove(c: Client, args: list[bytes]) -> Any:
     args="source destination timeout:double",
     history=_BPOP_HISTORY,
     key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
+    propagate=propagation.brpoplpush,
 )
 def brpoplpush(c: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[3])
-    return _blmove(c, args[1], args[2], False, True, timeout)
+    return _blmove(c, args, args[1], args[2], False, True, timeout)

@@ -24,6 +24,7 @@ from minikv.commands import (
 from minikv.commands.util import SYNTAX
 from minikv.config import ConfigError, config_set, get_params, rewrite_config_file
 from minikv.parsing import glob_match, parse_int
+from minikv.propagation import Capture
 from minikv.protocol import OK, Raw, ReplyError, Verbatim
 from minikv.quicklist import QuickList
 from minikv.valuetypes import value_type
@@ -610,6 +611,9 @@ _DEBUG_HELP = [
     "    the RDB file and load it back.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
+    "PROPAGATION <ON|OFF|READ>",
+    "    Capture what writes propagate (as an append-only file or replica would get it),",
+    "    stop capturing, or return and clear the captured commands (minikv only).",
 ]
 
 NOT_POSITIVE = ReplyError("ERR value is out of range, must be positive")
@@ -647,12 +651,35 @@ def debug(c: Client, args: list[bytes]) -> Any:
         return _debug_object(c, args[2])
     if sub == b"reload":
         return _reload(c, args)
+    if sub == b"propagation" and n == 3:
+        return _propagation(c, args[2].lower())
     if sub == b"assert" and n == 2:
         raise AssertionError("DEBUG ASSERT")
     raise ReplyError(
         f"ERR unknown subcommand or wrong number of arguments for "
         f"'{args[1].decode(errors='replace')[:128]}'. Try DEBUG HELP."
     )
+
+
+def _propagation(c: Client, what: bytes) -> Any:
+    consumers = c.db.keyspace.propagation.consumers
+    capture = next((f for f in consumers if isinstance(f, Capture)), None)
+    if what == b"on":
+        if capture is None:
+            consumers.append(Capture())
+        return OK
+    if what == b"off":
+        if capture is not None:
+            consumers.remove(capture)
+        return OK
+    if what == b"read":
+        if capture is None:
+            raise ReplyError("ERR propagation is not being captured (DEBUG PROPAGATION ON)")
+        commands, dropped = capture.take()
+        if dropped:
+            raise ReplyError(f"ERR the capture overflowed: {dropped} commands were dropped")
+        return commands
+    raise SYNTAX
 
 
 def _debug_allowed(c: Client) -> bool:
@@ -681,6 +708,7 @@ def _populate(c: Client, args: list[bytes]) -> Any:
             # Redis allocates `size` zeroed bytes and copies the value's prefix into them.
             val = val[:size].ljust(size, b"\0")
         db.set(key, val)
+        db.changed(key, "set", 0)  # not counted as dirty, as in Redis
     return OK
 
 

@@ -16,8 +16,8 @@ of bigger or non-numeric sets is unspecified in both (here: the set's insertion 
 Limits: SPOP and SRANDMEMBER walk the dict to a random position, O(N) per call where Redis is
 O(1) (see minikv/setvalue.py); SPOP/SRANDMEMBER with a count walk it once per call.
 
-Changes are made in place, so every mutating handler calls ``db.touched`` (WATCH) and adds its
-change count to ``keyspace.dirty``; a set left empty is deleted.
+Changes are made in place, so every mutating handler reports them through ``db.changed`` (the
+change hook); a set left empty is deleted.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable
 from itertools import filterfalse, islice
 from typing import TYPE_CHECKING, Any
 
+from minikv import propagation
 from minikv.commands import KeySpec, command
 from minikv.commands.keys import parse_cursor
 from minikv.commands.util import (
@@ -75,15 +76,15 @@ def set_reply(c: Client, s: Collection[bytes]) -> Raw:
     return _encode_members(_set_head(c), _ordered(s))
 
 
-def _store(c: Client, key: bytes, result: SetValue) -> int:
+def _store(c: Client, key: bytes, result: SetValue, name: bytes) -> int:
     """The *STORE commands: ``result`` replaces ``key`` (and its deadline), an empty result
     deletes it. Returns the reply (the result's size)."""
     db = c.db
     if result:
         db.set(key, result)
-        c.server.keyspace.dirty += 1
+        db.changed(key, name.lower().decode())  # the event is the command's name
     elif db.delete(key):
-        c.server.keyspace.dirty += 1
+        db.changed(key, "del")
     return len(result)
 
 
@@ -116,9 +117,8 @@ def sadd(c: Client, args: list[bytes]) -> Any:
         for m in args[2:]:
             s[m] = None
         added = len(s) - before
-        if added:
-            db.touched(key)
-    c.server.keyspace.dirty += added
+    if added:
+        db.changed(key, "sadd", added)
     return added
 
 
@@ -146,11 +146,10 @@ def srem(c: Client, args: list[bytes]) -> Any:
         pop(m, None)
     removed = before - len(s)
     if removed:
-        if s:
-            db.touched(key)
-        else:
+        db.changed(key, "srem", removed)
+        if not s:
             db.delete(key)
-        c.server.keyspace.dirty += removed
+            db.changed(key, "del", 0)
     return removed
 
 
@@ -176,18 +175,16 @@ def smove(c: Client, args: list[bytes]) -> Any:
     if member not in src:
         return 0
     del src[member]
-    if src:
-        db.touched(src_key)
-    else:
+    db.changed(src_key, "srem")
+    if not src:
         db.delete(src_key)
-    c.server.keyspace.dirty += 1
+        db.changed(src_key, "del", 0)
     if dst is None:
         db.set(dst_key, SetValue.fromkeys((member,)))
-        c.server.keyspace.dirty += 1
+        db.changed(dst_key, "sadd")
     elif member not in dst:
         dst[member] = None
-        db.touched(dst_key)
-        c.server.keyspace.dirty += 1
+        db.changed(dst_key, "sadd")
     return 1
 
 
@@ -273,6 +270,7 @@ def scard(c: Client, args: list[bytes]) -> Any:
     key_flags="RW access delete",
     tips="nondeterministic_output",
     history=(("3.2.0", "Added the `count` argument."),),
+    propagate=propagation.spop,
 )
 def spop(c: Client, args: list[bytes]) -> Any:
     if len(args) > 3:
@@ -298,7 +296,7 @@ def spop(c: Client, args: list[bytes]) -> Any:
         if count >= size:
             popped = set_reply(c, s)
             db.delete(key)
-            c.server.keyspace.dirty += size
+            db.changed(key, "spop", size)
             return popped
         intset = is_intset(s)
         members = s.sample(count)
@@ -312,11 +310,10 @@ def spop(c: Client, args: list[bytes]) -> Any:
             members.sort(key=int)
         popped = _encode_members(_set_head(c), members)
         n = count
-    c.server.keyspace.dirty += n
-    if s:
-        db.touched(key)
-    else:
+    db.changed(key, "spop", n)
+    if not s:
         db.delete(key)
+        db.changed(key, "del", 0)
     return popped
 
 
@@ -488,7 +485,7 @@ def sintercard(c: Client, args: list[bytes]) -> Any:
     key_specs=(KeySpec("RW update", 1), KeySpec("RO access", 2, lastkey=-1)),
 )
 def sinterstore(c: Client, args: list[bytes]) -> Any:
-    return _store(c, args[1], _inter(_sets(c, args[2:])))
+    return _store(c, args[1], _inter(_sets(c, args[2:])), args[0])
 
 
 @command(
@@ -517,7 +514,7 @@ def sunion(c: Client, args: list[bytes]) -> Any:
     key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, lastkey=-1)),
 )
 def sunionstore(c: Client, args: list[bytes]) -> Any:
-    return _store(c, args[1], _union(_sets(c, args[2:])))
+    return _store(c, args[1], _union(_sets(c, args[2:])), args[0])
 
 
 @command(
@@ -546,7 +543,7 @@ def sdiff(c: Client, args: list[bytes]) -> Any:
     key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, lastkey=-1)),
 )
 def sdiffstore(c: Client, args: list[bytes]) -> Any:
-    return _store(c, args[1], _diff(_sets(c, args[2:])))
+    return _store(c, args[1], _diff(_sets(c, args[2:])), args[0])
 
 
 @command(

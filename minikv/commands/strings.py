@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from minikv import propagation
 from minikv.commands import KeySpec, command
 from minikv.commands.util import SYNTAX, WRONGTYPE
 from minikv.keyspace import now_ms
@@ -55,13 +56,13 @@ def check_length(c: Client, total: int) -> None:
         raise TOO_BIG
 
 
-def _put(c: Client, key: bytes, old: bytes | None, new: bytes) -> None:
+def _put(c: Client, key: bytes, old: bytes | None, new: bytes, event: str) -> None:
     """Store a modified string: a new key, or a new value keeping the key's deadline."""
     if old is None:
         c.db.set(key, new)
     else:
         c.db.replace_value(key, new)
-    c.server.keyspace.dirty += 1
+    c.db.changed(key, event)
 
 
 # --- GET / SET and their variants ---------------------------------------------------------------
@@ -173,11 +174,12 @@ def _set_getkeys(args: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
         ),
     ),
     getkeys=_set_getkeys,
+    propagate=propagation.set_pxat,
 )
 def set_(c: Client, args: list[bytes]) -> Any:
     if len(args) == 3:  # the common case, kept short
         c.db.set(args[1], args[2])
-        c.server.keyspace.dirty += 1
+        c.db.changed(args[1], "set")
         return OK
     flags, expire = _parse_string_options(args, 3, True)
     # Redis validates the expiry before looking at the key.
@@ -191,7 +193,7 @@ def set_(c: Client, args: list[bytes]) -> Any:
     if (flags & _NX and old is not None) or (flags & _XX and old is None):
         return old if get_old else None
     db.set(key, args[2], when, bool(flags & _KEEPTTL))
-    c.server.keyspace.dirty += 1
+    db.changed(key, "set")
     return old if get_old else OK
 
 
@@ -210,14 +212,14 @@ def setnx(c: Client, args: list[bytes]) -> Any:
     if c.db.get(args[1]) is not None:
         return 0
     c.db.set(args[1], args[2])
-    c.server.keyspace.dirty += 1
+    c.db.changed(args[1], "set")
     return 1
 
 
 def _setex(c: Client, args: list[bytes], unit_ms: int) -> Any:
     when = parse_expire(args[0].decode(errors="replace").lower(), unit_ms, args[2], False)
     c.db.set(args[1], args[3], when)
-    c.server.keyspace.dirty += 1
+    c.db.changed(args[1], "set")
     return OK
 
 
@@ -232,6 +234,7 @@ def _setex(c: Client, args: list[bytes], unit_ms: int) -> Any:
     since="2.0.0",
     complexity="O(1)",
     key_flags="OW update",
+    propagate=propagation.setex_pxat,
 )
 def setex(c: Client, args: list[bytes]) -> Any:
     return _setex(c, args, 1000)
@@ -248,6 +251,7 @@ def setex(c: Client, args: list[bytes]) -> Any:
     since="2.6.0",
     complexity="O(1)",
     key_flags="OW update",
+    propagate=propagation.setex_pxat,
 )
 def psetex(c: Client, args: list[bytes]) -> Any:
     return _setex(c, args, 1)
@@ -266,7 +270,7 @@ def psetex(c: Client, args: list[bytes]) -> Any:
 def getset(c: Client, args: list[bytes]) -> Any:
     old = get_string(c.db, args[1])
     c.db.set(args[1], args[2])  # drops any deadline, as SET does
-    c.server.keyspace.dirty += 1
+    c.db.changed(args[1], "set")
     return old
 
 
@@ -281,11 +285,12 @@ def getset(c: Client, args: list[bytes]) -> Any:
     since="6.2.0",
     complexity="O(1)",
     key_flags="RW access delete",
+    propagate=propagation.as_del,
 )
 def getdel(c: Client, args: list[bytes]) -> Any:
     v = get_string(c.db, args[1])
     if v is not None and c.db.delete(args[1]):
-        c.server.keyspace.dirty += 1
+        c.db.changed(args[1], "del")
     return v
 
 
@@ -300,6 +305,7 @@ def getdel(c: Client, args: list[bytes]) -> Any:
     since="6.2.0",
     complexity="O(1)",
     key_specs=(KeySpec("RW access update", 1, notes="RW and UPDATE because it changes the TTL"),),
+    propagate=propagation.getex,
 )
 def getex(c: Client, args: list[bytes]) -> Any:
     flags, expire = _parse_string_options(args, 2, False)
@@ -312,11 +318,12 @@ def getex(c: Client, args: list[bytes]) -> Any:
         when = parse_expire("getex", *expire)
         if expire[2] and when <= now_ms():
             db.delete(key)  # an absolute time already past deletes the key
+            db.changed(key, "del")
         else:
             db.set_expire(key, when)
-        c.server.keyspace.dirty += 1
+            db.changed(key, "expire")
     elif flags & _PERSIST and db.persist(key):
-        c.server.keyspace.dirty += 1
+        db.changed(key, "persist")
     return v
 
 
@@ -356,7 +363,7 @@ def mget(c: Client, args: list[bytes]) -> Any:
 def mset(c: Client, args: list[bytes]) -> Any:
     _check_pairs(args)
     c.db.set_many(args)
-    c.server.keyspace.dirty += (len(args) - 1) // 2
+    c.db.changed_keys(args[1::2], "set")
     return OK
 
 
@@ -379,7 +386,7 @@ def msetnx(c: Client, args: list[bytes]) -> Any:
     if any(db.get(args[i]) is not None for i in range(1, len(args), 2)):
         return 0
     db.set_many(args)
-    c.server.keyspace.dirty += (len(args) - 1) // 2
+    db.changed_keys(args[1::2], "set")
     return 1
 
 
@@ -399,7 +406,7 @@ def _incr(c: Client, key: bytes, delta: int) -> int:
     v = db.get(key)
     if v is None:
         db.set(key, b"%d" % delta)
-        c.server.keyspace.dirty += 1
+        db.changed(key, "incrby")
         return delta
     if type(v) is not bytes:
         raise WRONGTYPE
@@ -412,7 +419,7 @@ def _incr(c: Client, key: bytes, delta: int) -> int:
     if not LLONG_MIN <= new <= LLONG_MAX:
         raise OVERFLOW
     db.replace_value(key, b"%d" % new)
-    c.server.keyspace.dirty += 1
+    db.changed(key, "incrby")
     return new
 
 
@@ -435,7 +442,7 @@ def incr(c: Client, args: list[bytes]) -> Any:
     if type(v) is bytes and v.isdigit() and len(v) < 19 and (v[0] != 0x30 or v == b"0"):
         new = int(v) + 1
         db.replace_value(key, b"%d" % new)
-        c.server.keyspace.dirty += 1
+        db.changed(key, "incrby")
         return new
     return _incr(c, key, 1)
 
@@ -495,6 +502,7 @@ def decrby(c: Client, args: list[bytes]) -> Any:
     args="key increment:double",
     since="2.6.0",
     complexity="O(1)",
+    propagate=propagation.incrbyfloat,
 )
 def incrbyfloat(c: Client, args: list[bytes]) -> Any:
     key = args[1]
@@ -506,7 +514,7 @@ def incrbyfloat(c: Client, args: list[bytes]) -> Any:
     except Infinite:
         raise NAN_OR_INF from None
     new = format_long_double(total)
-    _put(c, key, old, new)
+    _put(c, key, old, new, "incrbyfloat")
     return new
 
 
@@ -548,7 +556,7 @@ def append(c: Client, args: list[bytes]) -> Any:
     else:
         check_length(c, len(old) + len(args[2]))
         new = old + args[2]
-    _put(c, key, old, new)
+    _put(c, key, old, new, "append")
     return len(new)
 
 
@@ -636,7 +644,7 @@ def setrange(c: Client, args: list[bytes]) -> Any:
         if len(head) < offset:
             head += bytes(offset - len(head))
         new = head + value + old[offset + len(value) :]
-    _put(c, key, old, new)
+    _put(c, key, old, new, "setrange")
     return len(new)
 
 
@@ -677,7 +685,7 @@ def setbit(c: Client, args: list[bytes]) -> Any:
         if byte >= len(buf):
             buf.extend(bytes(byte + 1 - len(buf)))
         buf[byte] = buf[byte] & ~(1 << shift) | on << shift
-        _put(c, key, old, bytes(buf))
+        _put(c, key, old, bytes(buf), "setbit")
     return was
 
 

@@ -2,8 +2,8 @@
 pops, random members, set algebra (sets count as sorted sets with score 1) and ZSCAN.
 
 Values are ``minikv.zset.ZSet``. Handlers change a set in place, then ``_changed`` deletes the
-key if it became empty or tells ``Db`` it was touched (WATCH, blocked clients) and counts the
-changes in ``keyspace.dirty`` as Redis counts ``server.dirty``.
+key if it became empty, and reports each change through ``db.changed`` (the change hook: the
+dirty count as Redis counts ``server.dirty``, WATCH, blocked clients).
 
 Numbers are parsed as Redis parses them, with C's ``strtod`` (``minikv.parsing``): scores and
 weights as ``getDoubleFromObject`` (whole string, no leading space, hex floats accepted,
@@ -18,7 +18,7 @@ import random
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
-from minikv import limits
+from minikv import limits, propagation
 from minikv.blocking import block, parse_timeout
 from minikv.commands import KeySpec, command
 from minikv.commands.keys import parse_cursor
@@ -86,25 +86,27 @@ def _get(c: Client, key: bytes) -> ZSet | None:
     return get_typed(c.db, key, ZSet)
 
 
-def _changed(c: Client, key: bytes, z: ZSet, n: int) -> None:
-    """``n`` changes were made to ``z`` in place: delete the key if it is empty now."""
+def _changed(c: Client, key: bytes, z: ZSet, n: int, event: str) -> None:
+    """``n`` changes were made to ``z`` in place: report them; delete the key if it is empty
+    now."""
     if not n:
         return
-    if z:
-        c.db.touched(key)
-    else:
-        c.db.delete(key)
-    c.server.keyspace.dirty += n
+    db = c.db
+    db.changed(key, event, n)
+    if not z:
+        db.delete(key)
+        db.changed(key, "del", 0)
 
 
-def _store(c: Client, dst: bytes, z: ZSet | None) -> int:
+def _store(c: Client, dst: bytes, z: ZSet | None, name: bytes) -> int:
     """Store a computed set at ``dst`` (deleting ``dst`` if it is empty): the reply."""
+    db = c.db
     if z is not None and z:
-        c.db.set(dst, z)
-        c.server.keyspace.dirty += 1
+        db.set(dst, z)
+        db.changed(dst, name.lower().decode())  # the event is the command's name
         return len(z)
-    if c.db.delete(dst):
-        c.server.keyspace.dirty += 1
+    if db.delete(dst):
+        db.changed(dst, "del")
     return 0
 
 
@@ -177,7 +179,7 @@ def _zadd(c: Client, key: bytes, flags: int, pairs: list[bytes]) -> Any:
                 z.add(member, score)
                 updated += 1
         processed += 1
-    _changed(c, key, z, added + updated)
+    _changed(c, key, z, added + updated, "zincr" if incr else "zadd")
     if incr:
         return score if processed else None
     return added + updated if flags & _CH else added
@@ -251,7 +253,7 @@ def zrem(c: Client, args: list[bytes]) -> Any:
         deleted += z.remove(m)
         if not z:
             break
-    _changed(c, args[1], z, deleted)
+    _changed(c, args[1], z, deleted, "zrem")
     return deleted
 
 
@@ -490,7 +492,7 @@ def _zrange(
 
     z = _get(c, args[first])
     if z is None:
-        return _store(c, args[1], None) if store else []
+        return _store(c, args[1], None, args[0]) if store else []
     size = len(z)
     if kind is _RANK:
         bounds = _rank_bounds(size, start, end)
@@ -518,7 +520,7 @@ def _zrange(
             out.to_skiplist()
         for s, m in z.entries(lo, hi, reverse):
             out.add(m, s)
-    return _store(c, args[1], out)
+    return _store(c, args[1], out, args[0])
 
 
 _RANGE_DOC = (
@@ -667,7 +669,7 @@ def _zremrange(c: Client, args: list[bytes], kind: str) -> Any:
     else:
         lo, hi = z.lex_lo(lmin), z.lex_hi(lmax)
     deleted = z.delete_slice(lo, hi)
-    _changed(c, args[1], z, deleted)
+    _changed(c, args[1], z, deleted, args[0].lower().decode())
     return deleted
 
 
@@ -736,7 +738,7 @@ def pop_reply(
     (``nested``), preceded by the key for the blocking and multi-key pops."""
     n = min(count, len(z))
     popped = [z.pop_end(last) for _ in range(n)]
-    _changed(c, key, z, n)
+    _changed(c, key, z, n, "zpopmax" if last else "zpopmin")
     if nested:
         out: list[Any] = [[m, s] for s, m in popped]
         return [key, out] if with_key else out
@@ -834,6 +836,7 @@ def parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, 
     "of elements in the sorted set, and M being the number of elements popped.",
     args="numkeys key [key ...] MIN | MAX [COUNT count]",
     key_specs=(KeySpec("RW access delete", 1, keynum=0),),
+    propagate=propagation.zset_mpop,
 )
 def zmpop(c: Client, args: list[bytes]) -> Any:
     keys, last, count = parse_mpop(args, 1)
@@ -1013,7 +1016,7 @@ def _setop(
                     old = result.get(m)
                     result[m] = score if old is None else _aggregate(old, score, how)
     if store:
-        return _store(c, args[1], ZSet.from_scores(result))
+        return _store(c, args[1], ZSet.from_scores(result), args[0])
     ordered = [m for _, m in sorted(zip(result.values(), result, strict=True))]
     return _entries(c, ordered, _scores(result, ordered, withscores))
 
@@ -1200,7 +1203,7 @@ def _bzpop(c: Client, args: list[bytes], last: bool) -> Any:
             return None  # not a sorted set (any more): keep waiting
         return pop_reply(c, key, z, last, 1, False, True)
 
-    return block(c, keys, timeout, serve, NULL_ARRAY)
+    return block(c, args, keys, timeout, serve, NULL_ARRAY)
 
 
 _BZPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an integer."),)
@@ -1219,6 +1222,7 @@ _BZPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an 
     args="key [key ...] timeout:double",
     key_flags="RW access delete",
     history=_BZPOP_HISTORY,
+    propagate=propagation.blocking_pop,
 )
 def bzpopmin(c: Client, args: list[bytes]) -> Any:
     return _bzpop(c, args, False)
@@ -1237,6 +1241,7 @@ def bzpopmin(c: Client, args: list[bytes]) -> Any:
     args="key [key ...] timeout:double",
     key_flags="RW access delete",
     history=_BZPOP_HISTORY,
+    propagate=propagation.blocking_pop,
 )
 def bzpopmax(c: Client, args: list[bytes]) -> Any:
     return _bzpop(c, args, True)

@@ -1,0 +1,271 @@
+"""The propagation stream (minikv.propagation): what every write sends on, in replayable form.
+
+Captured with DEBUG PROPAGATION from a real server while a workload runs, then
+- replayed into a second, empty server: both must hold exactly the same data, deadlines to the
+  millisecond (a relative expiry replayed later, a random SPOP replayed as SPOP, or a served
+  BLPOP left out would each differ);
+- compared with what redis-server itself propagates for the same workload, read from its
+  replication stream (SYNC), absolute times masked.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import hiredis
+import pytest
+import redis
+from helpers import ServerProcess, have_redis_server
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    a, b = ServerProcess(), ServerProcess()
+    yield a, b
+    a.cleanup()
+    b.cleanup()
+
+
+def _later_push(port: int, key: str, value: str) -> threading.Thread:
+    def push() -> None:
+        time.sleep(0.2)
+        with redis.Redis(port=port) as other:
+            other.lpush(key, value)
+
+    t = threading.Thread(target=push)
+    t.start()
+    return t
+
+
+def workload(r: redis.Redis, port: int, deterministic: bool = False) -> None:
+    """Writes that each exercise a propagation rule (and some that change nothing)."""
+    r.set("s", "v")
+    r.set("s:ex", "v", ex=100)
+    r.set("s:px", "v", px=100_000, get=True)
+    r.set("s:keep", "v", keepttl=True)
+    r.set("s:nx", "w", nx=True)
+    r.set("s:nx", "never", nx=True)  # changes nothing: not propagated
+    r.setex("s:setex", 100, "v")
+    r.psetex("s:psetex", 100_000, "v")
+    r.set("g", "v")
+    r.getex("g", ex=200)
+    r.set("g2", "v", ex=10)
+    r.getex("g2", persist=True)
+    r.set("gd", "v")
+    r.getdel("gd")
+    r.set("f", "1.5")
+    r.incrbyfloat("f", "2.25")
+    r.hset("h", "x", "1")
+    r.hincrbyfloat("h", "x", "0.5")
+    r.incr("n")
+    r.expire("n", 300)
+    r.pexpire("s", 300_000, nx=True)
+    r.expireat("s:nx", int(time.time()) + 500)
+    r.set("gone", "v")
+    r.expire("gone", -1)  # a deadline already past: DEL
+    r.expire("missing", 10)  # no key: nothing
+    r.sadd("one", "m")
+    r.spop("one")
+    if not deterministic:
+        r.sadd("set", *range(20))
+        r.spop("set", 5)
+        r.spop("set")
+    r.sadd("all", "a", "b")
+    r.spop("all", 10)  # the whole set: DEL
+    r.rpush("l", "a", "b", "c", "d")
+    r.blpop(["l"], 1)
+    r.execute_command("LMPOP", 1, "l", "RIGHT", "COUNT", 2)
+    r.rpush("l2", "x", "y")
+    r.blmove("l2", "l3", 1, "LEFT", "RIGHT")
+    r.brpoplpush("l2", "l3", 1)
+    r.zadd("z", {"a": 1, "b": 2, "c": 3})
+    r.bzpopmin(["z"], 1)
+    r.execute_command("ZMPOP", 1, "z", "MAX", "COUNT", 5)
+    t = _later_push(port, "wait", "w1")  # served while this client is blocked
+    assert list(r.blpop(["wait"], 5)) == [b"wait", b"w1"]
+    t.join()
+    with r.pipeline(transaction=True) as p:  # MULTI/EXEC stays atomic
+        p.set("t1", "1", ex=50)
+        p.incr("t2")
+        p.execute()
+    with r.pipeline(transaction=True) as p:
+        p.get("t1")
+        p.execute()
+    r.select(3)
+    r.set("in3", "v")
+    r.move("in3", 0)
+    r.select(0)
+    r.swapdb(0, 5)
+    r.swapdb(0, 5)
+    r.select(7)
+    r.flushdb()  # an empty database: propagated anyway
+    r.select(0)
+    r.set("lazy", "v", px=50)
+    time.sleep(0.2)
+    assert r.get("lazy") is None  # read after its deadline: DEL
+    r.rename("s:keep", "renamed")
+    r.copy("renamed", "copied")
+
+
+def dump(r: redis.Redis) -> dict[tuple[int, bytes], Any]:
+    out: dict[tuple[int, bytes], Any] = {}
+    for db in range(16):
+        r.select(db)
+        for key in r.keys("*"):
+            kind = r.type(key)
+            value: Any
+            if kind == b"string":
+                value = r.get(key)
+            elif kind == b"list":
+                value = r.lrange(key, 0, -1)
+            elif kind == b"hash":
+                value = r.hgetall(key)
+            elif kind == b"set":
+                value = sorted(r.smembers(key))
+            else:
+                value = r.zrange(key, 0, -1, withscores=True)
+            out[(db, key)] = (kind, value, r.pexpiretime(key))
+    r.select(0)
+    return out
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_replaying_the_stream_rebuilds_the_same_data(
+    pair: tuple[ServerProcess, ServerProcess], protocol: int
+) -> None:
+    a, b = pair
+    ra = a.client(protocol=protocol)
+    rb = b.client(protocol=protocol)
+    assert ra.execute_command("DEBUG", "PROPAGATION", "ON") == b"OK"
+    workload(ra, a.port)
+    stream = ra.execute_command("DEBUG", "PROPAGATION", "READ")
+    names = [cmd[0].upper() for cmd in stream]
+    for sent_as_is in (b"SPOP", b"BLPOP", b"EXPIRE", b"SETEX", b"INCRBYFLOAT", b"GETEX", b"LMPOP"):
+        assert sent_as_is not in names
+    assert names[0] == b"SELECT"
+    assert [b"MULTI"] in stream and [b"EXEC"] in stream
+    assert [b"DEL", b"lazy"] in stream
+    assert [b"SET", b"f", b"3.75", b"KEEPTTL"] in stream
+    assert [b"FLUSHDB"] in stream
+    assert not any(cmd[:2] == [b"SET", b"s:nx"] and b"never" in cmd for cmd in stream)
+    time.sleep(0.05)  # a relative expiry replayed now would land on another millisecond
+    rb.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    for cmd in stream:
+        rb.execute_command(*cmd)
+    assert dump(ra) == dump(rb)
+    # Read and cleared: nothing new since.
+    assert ra.execute_command("DEBUG", "PROPAGATION", "READ") == []
+    assert ra.execute_command("DEBUG", "PROPAGATION", "OFF") == b"OK"
+    with pytest.raises(redis.ResponseError, match="not being captured"):
+        ra.execute_command("DEBUG", "PROPAGATION", "READ")
+
+
+def test_active_expiry_is_propagated_as_del(server: ServerProcess) -> None:
+    r = server.client()
+    r.flushall()
+    r.execute_command("DEBUG", "PROPAGATION", "ON")
+    try:
+        r.execute_command("DEBUG", "PROPAGATION", "READ")
+        r.set("short", "v", px=1)
+        deadline = time.monotonic() + 5
+        while r.dbsize() and time.monotonic() < deadline:  # DBSIZE does not expire keys
+            time.sleep(0.05)
+        stream = r.execute_command("DEBUG", "PROPAGATION", "READ")
+    finally:
+        r.execute_command("DEBUG", "PROPAGATION", "OFF")
+    assert stream[-1] == [b"DEL", b"short"]
+    assert [b"MULTI"] not in stream  # on its own, not wrapped with anything
+
+
+# --- against redis-server's own replication stream ----------------------------------------------
+
+
+def _redis_stream(port: int) -> tuple[socket.socket, Any]:
+    """Attach to redis-server as a replica (SYNC): skip the snapshot, return the socket and a
+    reader positioned at the command stream."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"SYNC\r\n")
+    buf = b""
+    while True:
+        buf += sock.recv(65536)
+        buf = buf.lstrip(b"\n")  # keep-alive newlines while the snapshot is made
+        m = re.match(rb"\$(\d+)\r\n", buf)
+        if m:
+            break
+    size = int(m.group(1))
+    rest = buf[m.end() :]
+    while len(rest) < size:
+        rest += sock.recv(65536)
+    reader = hiredis.Reader()
+    reader.feed(rest[size:])
+    return sock, reader
+
+
+def _read_until(sock: socket.socket, reader: Any, last: list[bytes]) -> list[list[bytes]]:
+    out: list[list[bytes]] = []
+    while True:
+        item = reader.gets()
+        if item is False:
+            reader.feed(sock.recv(65536))
+            continue
+        if [a.upper() for a in item] == [b"PING"]:
+            continue
+        out.append(item)
+        if item == last:
+            return out
+
+
+_TIME = re.compile(rb"^\d{12,}$")
+
+
+def _masked(stream: list[list[bytes]]) -> list[list[bytes]]:
+    """Absolute times differ between two servers: mask them, and spell names one way."""
+    return [
+        [cmd[0].upper()] + [b"<ms>" if _TIME.match(a) else a for a in cmd[1:]] for cmd in stream
+    ]
+
+
+def test_stream_matches_redis_server(server: ServerProcess, redis_server: ServerProcess) -> None:
+    if not have_redis_server():
+        pytest.skip("redis-server is not installed")
+    end = [b"SET", b"__end__", b"1"]
+    rd = redis_server.client()
+    rd.flushall()
+    sock, reader = _redis_stream(redis_server.port)
+    try:
+        workload(rd, redis_server.port, deterministic=True)
+        rd.execute_command(*end)
+        theirs = _read_until(sock, reader, end)
+    finally:
+        sock.close()
+    mk = server.client()
+    mk.flushall()
+    mk.execute_command("DEBUG", "PROPAGATION", "ON")
+    try:
+        mk.execute_command("DEBUG", "PROPAGATION", "READ")
+        workload(mk, server.port, deterministic=True)
+        mk.execute_command(*end)
+        ours = mk.execute_command("DEBUG", "PROPAGATION", "READ")
+    finally:
+        mk.execute_command("DEBUG", "PROPAGATION", "OFF")
+    assert _masked(ours) == _masked(theirs)
+
+
+def test_commands_report_changes_only_through_the_hook() -> None:
+    """The dirty count, WATCH and blocked-client wake-ups are the change hook's business
+    (``Db.changed``): no command module bumps the counter or touches keys itself."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "minikv" / "commands"
+    offenders = [
+        f"{path.name}:{n}: {line.strip()}"
+        for path in sorted(root.glob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\bdirty\s*[+-]=|\.touched\(|\.touch_all_watched\(", line)
+    ]
+    assert offenders == []
