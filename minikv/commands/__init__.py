@@ -29,10 +29,10 @@ from minikv.parsing import parse_int
 from minikv.protocol import ReplyError
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
     from minikv.propagation import Rule
 
-Handler = Callable[["Client", list[bytes]], Any]
+Handler = Callable[["Context", list[bytes]], Any]
 
 # Flag names as Redis 7 reports them in COMMAND.
 WRITE = "write"
@@ -301,7 +301,7 @@ def command(
 def container(name: str, arity: int = -2, flags: str = "", **kw: Any) -> None:
     """Register a container command (CONFIG, CLIENT...) whose work is done by subcommands."""
 
-    def no_handler(client: Client, args: list[bytes]) -> Any:
+    def no_handler(client: Context, args: list[bytes]) -> Any:
         raise ReplyError(
             f"ERR unknown subcommand '{args[1].decode(errors='replace')}'. Try {name.upper()} HELP."
         )

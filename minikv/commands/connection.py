@@ -12,7 +12,7 @@ from minikv.parsing import parse_int
 from minikv.protocol import OK, PONG, ReplyError
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
 
 WRONGPASS = ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
 CONN = "connection"
@@ -26,14 +26,14 @@ CONN = "connection"
     summary="Ping the server",
     tips="request_policy:all_shards response_policy:all_succeeded",
 )
-def ping(c: Client, args: list[bytes]) -> Any:
+def ping(c: Context, args: list[bytes]) -> Any:
     if len(args) > 2:
         raise ReplyError("ERR wrong number of arguments for 'ping' command")
     return PONG if len(args) == 1 else args[1]
 
 
 @command("echo", 2, "loading stale fast", group=CONN, summary="Echo the given string")
-def echo(c: Client, args: list[bytes]) -> Any:
+def echo(c: Context, args: list[bytes]) -> Any:
     return args[1]
 
 
@@ -44,12 +44,12 @@ def echo(c: Client, args: list[bytes]) -> Any:
     group=CONN,
     summary="Close the connection",
 )
-def quit_(c: Client, args: list[bytes]) -> Any:
+def quit_(c: Context, args: list[bytes]) -> Any:
     c.close_after_reply = True
     return OK
 
 
-def _check_password(c: Client, user: bytes, password: bytes) -> None:
+def _check_password(c: Context, user: bytes, password: bytes) -> None:
     cfg = c.server.config
     if user != b"default" or (
         cfg.requirepass and password.decode(errors="replace") != cfg.requirepass
@@ -66,7 +66,7 @@ def _check_password(c: Client, user: bytes, password: bytes) -> None:
     summary="Authenticate to the server",
     since="1.0.0",
 )
-def auth(c: Client, args: list[bytes]) -> Any:
+def auth(c: Context, args: list[bytes]) -> Any:
     if len(args) > 3:
         raise SYNTAX
     if len(args) == 2:
@@ -89,7 +89,7 @@ def auth(c: Client, args: list[bytes]) -> Any:
     summary="Handshake with Redis",
     since="6.0.0",
 )
-def hello(c: Client, args: list[bytes]) -> Any:
+def hello(c: Context, args: list[bytes]) -> Any:
     ver = c.resp
     i = 1
     if len(args) >= 2:
@@ -137,7 +137,7 @@ def hello(c: Client, args: list[bytes]) -> Any:
 
 
 @command("select", 2, "loading stale fast", group=CONN, summary="Change the selected database")
-def select(c: Client, args: list[bytes]) -> Any:
+def select(c: Context, args: list[bytes]) -> Any:
     try:
         idx = parse_int(args[1])
     except ReplyError:
@@ -156,7 +156,7 @@ def select(c: Client, args: list[bytes]) -> Any:
     summary="Reset the connection",
     since="6.2.0",
 )
-def reset(c: Client, args: list[bytes]) -> Any:
+def reset(c: Context, args: list[bytes]) -> Any:
     c.multi = None
     c.multi_error = False
     c.unwatch_all()
@@ -187,7 +187,7 @@ def _validate_name(name: bytes) -> None:
     summary="Returns the client ID for the current connection",
     since="5.0.0",
 )
-def client_id(c: Client, args: list[bytes]) -> Any:
+def client_id(c: Context, args: list[bytes]) -> Any:
     return c.id
 
 
@@ -200,7 +200,7 @@ def client_id(c: Client, args: list[bytes]) -> Any:
     summary="Set the current connection name",
     since="2.6.9",
 )
-def client_setname(c: Client, args: list[bytes]) -> Any:
+def client_setname(c: Context, args: list[bytes]) -> Any:
     _validate_name(args[2])
     c.name = args[2]
     return OK
@@ -215,7 +215,7 @@ def client_setname(c: Client, args: list[bytes]) -> Any:
     summary="Get the current connection name",
     since="2.6.9",
 )
-def client_getname(c: Client, args: list[bytes]) -> Any:
+def client_getname(c: Context, args: list[bytes]) -> Any:
     return c.name or None
 
 
@@ -228,7 +228,7 @@ def client_getname(c: Client, args: list[bytes]) -> Any:
     summary="Set client or connection specific info",
     since="7.2.0",
 )
-def client_setinfo(c: Client, args: list[bytes]) -> Any:
+def client_setinfo(c: Context, args: list[bytes]) -> Any:
     attr = args[2].lower()
     value = args[3]
     if attr not in (b"lib-name", b"lib-ver"):
@@ -253,7 +253,7 @@ def client_setinfo(c: Client, args: list[bytes]) -> Any:
     summary="Set client eviction mode for the current connection",
     since="7.0.0",
 )
-def client_no_evict(c: Client, args: list[bytes]) -> Any:
+def client_no_evict(c: Context, args: list[bytes]) -> Any:
     v = args[2].lower()
     if v == b"on":
         c.no_evict = True
@@ -264,7 +264,7 @@ def client_no_evict(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
-def _clients_matching(c: Client, args: list[bytes], start: int) -> list[Client]:
+def _clients_matching(c: Context, args: list[bytes], start: int) -> list[Context]:
     """CLIENT LIST / KILL filters: ID, ADDR, LADDR, TYPE, USER, SKIPME."""
     clients = list(c.server.clients.values())
     i = start
@@ -326,7 +326,7 @@ def _clients_matching(c: Client, args: list[bytes], start: int) -> list[Client]:
     since="2.4.0",
     tips="nondeterministic_output",
 )
-def client_list(c: Client, args: list[bytes]) -> Any:
+def client_list(c: Context, args: list[bytes]) -> Any:
     if len(args) == 2:
         clients = list(c.server.clients.values())
     else:
@@ -347,7 +347,7 @@ def client_list(c: Client, args: list[bytes]) -> Any:
     since="6.2.0",
     tips="nondeterministic_output",
 )
-def client_info(c: Client, args: list[bytes]) -> Any:
+def client_info(c: Context, args: list[bytes]) -> Any:
     return c.info_line().encode() + b"\n"
 
 
@@ -360,7 +360,7 @@ def client_info(c: Client, args: list[bytes]) -> Any:
     summary="Kill the connection of a client",
     since="2.4.0",
 )
-def client_kill(c: Client, args: list[bytes]) -> Any:
+def client_kill(c: Context, args: list[bytes]) -> Any:
     if len(args) == 3:  # old form: CLIENT KILL addr:port
         target = args[2]
         for x in list(c.server.clients.values()):
@@ -374,7 +374,7 @@ def client_kill(c: Client, args: list[bytes]) -> Any:
     return len(victims)
 
 
-def _kill(me: Client, victim: Client) -> None:
+def _kill(me: Context, victim: Context) -> None:
     if victim is me:
         me.close_after_reply = True
     else:
@@ -392,7 +392,7 @@ def _kill(me: Client, victim: Client) -> None:
     complexity="O(log N) where N is the number of client connections",
     args="client-id:integer [TIMEOUT | ERROR]",
 )
-def client_unblock(c: Client, args: list[bytes]) -> Any:
+def client_unblock(c: Context, args: list[bytes]) -> Any:
     mode = args[3].lower() if len(args) == 4 else b"timeout"
     if len(args) > 4 or mode not in (b"timeout", b"error"):
         raise ReplyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
@@ -410,7 +410,7 @@ def client_unblock(c: Client, args: list[bytes]) -> Any:
     summary="Show helpful text about the different subcommands",
     since="5.0.0",
 )
-def client_help(c: Client, args: list[bytes]) -> Any:
+def client_help(c: Context, args: list[bytes]) -> Any:
     return [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ID",

@@ -34,7 +34,7 @@ from minikv.protocol import OK, ReplyError
 from minikv.valuetypes import is_listpack
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
     from minikv.keyspace import Db
 
 H = "hash"
@@ -44,7 +44,7 @@ def get_hash(db: Db, key: bytes) -> dict[bytes, bytes] | None:
     return get_typed(db, key, dict)
 
 
-def _for_write(c: Client, key: bytes) -> tuple[dict[bytes, bytes], bool]:
+def _for_write(c: Context, key: bytes) -> tuple[dict[bytes, bytes], bool]:
     """(the hash at ``key``, whether it is new): a missing one is created empty, to be stored
     by ``_stored`` once filled."""
     h = get_hash(c.db, key)
@@ -52,7 +52,7 @@ def _for_write(c: Client, key: bytes) -> tuple[dict[bytes, bytes], bool]:
 
 
 def _stored(
-    c: Client, key: bytes, h: dict[bytes, bytes], new: bool, changes: int, event: str
+    c: Context, key: bytes, h: dict[bytes, bytes], new: bool, changes: int, event: str
 ) -> None:
     """Record a change of ``h``: store it if it is new, and report it."""
     if new:
@@ -63,7 +63,7 @@ def _stored(
 # --- setting and getting fields ---------------------------------------------------------------
 
 
-def _hset(c: Client, args: list[bytes]) -> int:
+def _hset(c: Context, args: list[bytes]) -> int:
     if len(args) % 2:
         name = args[0].decode(errors="replace").lower()
         raise ReplyError(f"ERR wrong number of arguments for '{name}' command")
@@ -90,7 +90,7 @@ def _hset(c: Client, args: list[bytes]) -> int:
     key_flags="RW update",
     history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),),
 )
-def hset(c: Client, args: list[bytes]) -> Any:
+def hset(c: Context, args: list[bytes]) -> Any:
     return _hset(c, args)
 
 
@@ -106,7 +106,7 @@ def hset(c: Client, args: list[bytes]) -> Any:
     args="key field value [field value ...]",
     key_flags="RW update",
 )
-def hmset(c: Client, args: list[bytes]) -> Any:
+def hmset(c: Context, args: list[bytes]) -> Any:
     _hset(c, args)
     return OK
 
@@ -123,7 +123,7 @@ def hmset(c: Client, args: list[bytes]) -> Any:
     args="key field value",
     key_flags="RW insert",
 )
-def hsetnx(c: Client, args: list[bytes]) -> Any:
+def hsetnx(c: Context, args: list[bytes]) -> Any:
     key, field = args[1], args[2]
     h, new = _for_write(c, key)
     if field in h:
@@ -144,7 +144,7 @@ def hsetnx(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     args="key field",
 )
-def hget(c: Client, args: list[bytes]) -> Any:
+def hget(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1])
     return None if h is None else h.get(args[2])
 
@@ -160,7 +160,7 @@ def hget(c: Client, args: list[bytes]) -> Any:
     complexity="O(N) where N is the number of fields being requested.",
     args="key field [field ...]",
 )
-def hmget(c: Client, args: list[bytes]) -> Any:
+def hmget(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1])
     if h is None:
         return [None] * (len(args) - 2)
@@ -180,7 +180,7 @@ def hmget(c: Client, args: list[bytes]) -> Any:
     key_flags="RW delete",
     history=(("2.4.0", "Accepts multiple `field` arguments."),),
 )
-def hdel(c: Client, args: list[bytes]) -> Any:
+def hdel(c: Context, args: list[bytes]) -> Any:
     db = c.db
     key = args[1]
     h = get_hash(db, key)
@@ -210,7 +210,7 @@ def hdel(c: Client, args: list[bytes]) -> Any:
     args="key field",
     key_flags="RO",
 )
-def hexists(c: Client, args: list[bytes]) -> Any:
+def hexists(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1])
     return int(h is not None and args[2] in h)
 
@@ -227,7 +227,7 @@ def hexists(c: Client, args: list[bytes]) -> Any:
     args="key",
     key_flags="RO",
 )
-def hlen(c: Client, args: list[bytes]) -> Any:
+def hlen(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1])
     return 0 if h is None else len(h)
 
@@ -244,7 +244,7 @@ def hlen(c: Client, args: list[bytes]) -> Any:
     args="key field",
     key_flags="RO",
 )
-def hstrlen(c: Client, args: list[bytes]) -> Any:
+def hstrlen(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1])
     v = None if h is None else h.get(args[2])
     return 0 if v is None else len(v)
@@ -267,7 +267,7 @@ _ORDER = "nondeterministic_output_order"
     args="key",
     tips=_ORDER,
 )
-def hkeys(c: Client, args: list[bytes]) -> Any:
+def hkeys(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1])
     return [] if h is None else list(h)
 
@@ -284,7 +284,7 @@ def hkeys(c: Client, args: list[bytes]) -> Any:
     args="key",
     tips=_ORDER,
 )
-def hvals(c: Client, args: list[bytes]) -> Any:
+def hvals(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1])
     return [] if h is None else list(h.values())
 
@@ -301,7 +301,7 @@ def hvals(c: Client, args: list[bytes]) -> Any:
     args="key",
     tips=_ORDER,
 )
-def hgetall(c: Client, args: list[bytes]) -> Any:
+def hgetall(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1])
     # A copy: inside MULTI the reply is encoded after later commands ran.
     return {} if h is None else dict(h)
@@ -322,7 +322,7 @@ def hgetall(c: Client, args: list[bytes]) -> Any:
     args="key field increment",
     key_flags="RW access update",
 )
-def hincrby(c: Client, args: list[bytes]) -> Any:
+def hincrby(c: Context, args: list[bytes]) -> Any:
     incr = parse_int(args[3])
     key, field = args[1], args[2]
     h, new = _for_write(c, key)
@@ -352,7 +352,7 @@ _NOT_FLOAT_HASH = ReplyError("ERR hash value is not a float")
     key_flags="RW access update",
     propagate=propagation.hincrbyfloat,
 )
-def hincrbyfloat(c: Client, args: list[bytes]) -> Any:
+def hincrbyfloat(c: Context, args: list[bytes]) -> Any:
     # Computed in the x87 long double Redis uses (see strings.INCRBYFLOAT).
     try:
         incr = parse_long_double(args[3])
@@ -390,7 +390,7 @@ def hincrbyfloat(c: Client, args: list[bytes]) -> Any:
     args="key [count [WITHVALUES]]",
     tips="nondeterministic_output",
 )
-def hrandfield(c: Client, args: list[bytes]) -> Any:
+def hrandfield(c: Context, args: list[bytes]) -> Any:
     if len(args) == 2:
         h = get_hash(c.db, args[1])
         if h is None:
@@ -441,7 +441,7 @@ def _sample(h: dict[bytes, bytes], count: int) -> list[bytes]:
     args="key cursor [MATCH pattern] [COUNT count]",
     tips="nondeterministic_output",
 )
-def hscan(c: Client, args: list[bytes]) -> Any:
+def hscan(c: Context, args: list[bytes]) -> Any:
     cursor = parse_cursor(args[2])
     h = get_hash(c.db, args[1])
     if h is None:

@@ -24,7 +24,7 @@ from minikv.protocol import OK, ReplyError
 from minikv.valuetypes import value_type
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
     from minikv.keyspace import Db
 
 K = "generic"
@@ -53,7 +53,7 @@ def _parse_c_int(b: bytes, err: ReplyError | None = None) -> int:
     return v
 
 
-def _db_index(c: Client, b: bytes) -> Db:
+def _db_index(c: Context, b: bytes) -> Db:
     idx = _parse_c_int(b)
     dbs = c.server.keyspace.dbs
     if not 0 <= idx < len(dbs):
@@ -64,7 +64,7 @@ def _db_index(c: Client, b: bytes) -> Db:
 # --- existence and deletion ------------------------------------------------------------------
 
 
-def _delete(c: Client, args: list[bytes]) -> int:
+def _delete(c: Context, args: list[bytes]) -> int:
     db = c.db
     n = 0
     for key in args[1:]:
@@ -90,7 +90,7 @@ def _delete(c: Client, args: list[bytes]) -> int:
     tips="request_policy:multi_shard response_policy:agg_sum",
     key_flags="RM delete",
 )
-def del_(c: Client, args: list[bytes]) -> Any:
+def del_(c: Context, args: list[bytes]) -> Any:
     return _delete(c, args)
 
 
@@ -110,7 +110,7 @@ def del_(c: Client, args: list[bytes]) -> Any:
     tips="request_policy:multi_shard response_policy:agg_sum",
     key_flags="RM delete",
 )
-def unlink(c: Client, args: list[bytes]) -> Any:
+def unlink(c: Context, args: list[bytes]) -> Any:
     return _delete(c, args)
 
 
@@ -127,7 +127,7 @@ def unlink(c: Client, args: list[bytes]) -> Any:
     key_flags="RO",
     history=(("3.0.3", "Accepts multiple `key` arguments."),),
 )
-def exists(c: Client, args: list[bytes]) -> Any:
+def exists(c: Context, args: list[bytes]) -> Any:
     db = c.db
     return sum(1 for key in args[1:] if db.get(key) is not None)
 
@@ -146,7 +146,7 @@ def exists(c: Client, args: list[bytes]) -> Any:
     tips="request_policy:multi_shard response_policy:agg_sum",
     key_flags="RO",
 )
-def touch(c: Client, args: list[bytes]) -> Any:
+def touch(c: Context, args: list[bytes]) -> Any:
     return exists(c, args)
 
 
@@ -161,7 +161,7 @@ def touch(c: Client, args: list[bytes]) -> Any:
     args="key",
     key_flags="RO",
 )
-def type_(c: Client, args: list[bytes]) -> Any:
+def type_(c: Context, args: list[bytes]) -> Any:
     v = c.db.get(args[1])
     return "none" if v is None else value_type(v).name
 
@@ -181,7 +181,7 @@ def type_(c: Client, args: list[bytes]) -> Any:
     acl="@dangerous",
     tips="request_policy:all_shards nondeterministic_output_order",
 )
-def keys(c: Client, args: list[bytes]) -> Any:
+def keys(c: Context, args: list[bytes]) -> Any:
     pat = args[1]
     # Exactly "*" is special-cased by Redis (it also returns the empty key, which the matcher
     # would not).
@@ -224,7 +224,7 @@ def parse_cursor(b: bytes) -> int:
     tips="nondeterministic_output request_policy:special",
     history=(("6.0.0", "Added the `TYPE` subcommand."),),
 )
-def scan(c: Client, args: list[bytes]) -> Any:
+def scan(c: Context, args: list[bytes]) -> Any:
     cursor = parse_cursor(args[1])
     count = 10
     match = None
@@ -266,14 +266,14 @@ def scan(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     tips="request_policy:all_shards nondeterministic_output",
 )
-def randomkey(c: Client, args: list[bytes]) -> Any:
+def randomkey(c: Context, args: list[bytes]) -> Any:
     return c.db.random_key()
 
 
 # --- rename, copy, move ----------------------------------------------------------------------
 
 
-def _rename(c: Client, args: list[bytes], nx: bool) -> Any:
+def _rename(c: Context, args: list[bytes], nx: bool) -> Any:
     db = c.db
     src, dst = args[1], args[2]
     v = db.get(src)
@@ -301,7 +301,7 @@ def _rename(c: Client, args: list[bytes], nx: bool) -> Any:
     args="key newkey",
     key_specs=(KeySpec("RW access delete", 1), KeySpec("OW update", 2)),
 )
-def rename(c: Client, args: list[bytes]) -> Any:
+def rename(c: Context, args: list[bytes]) -> Any:
     return _rename(c, args, False)
 
 
@@ -322,7 +322,7 @@ def rename(c: Client, args: list[bytes]) -> Any:
     ),
     key_specs=(KeySpec("RW access delete", 1), KeySpec("OW insert", 2)),
 )
-def renamenx(c: Client, args: list[bytes]) -> Any:
+def renamenx(c: Context, args: list[bytes]) -> Any:
     return _rename(c, args, True)
 
 
@@ -337,7 +337,7 @@ def renamenx(c: Client, args: list[bytes]) -> Any:
     args="key db",
     key_flags="RW access update",
 )
-def move(c: Client, args: list[bytes]) -> Any:
+def move(c: Context, args: list[bytes]) -> Any:
     src = c.db
     dst = _db_index(c, args[2])
     if dst is src:
@@ -365,7 +365,7 @@ def move(c: Client, args: list[bytes]) -> Any:
     args="source destination [DB destination-db] [REPLACE]",
     key_specs=(KeySpec("RO access", 1), KeySpec("OW update", 2)),
 )
-def copy(c: Client, args: list[bytes]) -> Any:
+def copy(c: Context, args: list[bytes]) -> Any:
     src = dst = c.db
     replace = False
     i, n = 3, len(args)
@@ -399,7 +399,7 @@ GT_LT_CONFLICT = ReplyError("ERR GT and LT options at the same time are not comp
 _SECONDS_LIMIT = LLONG_MAX // 1000  # C's LLONG_MAX/1000 and -(LLONG_MIN/1000)
 
 
-def _expire(c: Client, args: list[bytes], name: str, unit_ms: int, relative: bool) -> int:
+def _expire(c: Context, args: list[bytes], name: str, unit_ms: int, relative: bool) -> int:
     nx = xx = gt = lt = False
     for opt in args[3:]:
         o = opt.lower()
@@ -462,7 +462,7 @@ def _expire(c: Client, args: list[bytes], name: str, unit_ms: int, relative: boo
     history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
     propagate=propagation.pexpireat,
 )
-def expire(c: Client, args: list[bytes]) -> Any:
+def expire(c: Context, args: list[bytes]) -> Any:
     return _expire(c, args, "expire", 1000, True)
 
 
@@ -480,7 +480,7 @@ def expire(c: Client, args: list[bytes]) -> Any:
     history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
     propagate=propagation.pexpireat,
 )
-def pexpire(c: Client, args: list[bytes]) -> Any:
+def pexpire(c: Context, args: list[bytes]) -> Any:
     return _expire(c, args, "pexpire", 1, True)
 
 
@@ -498,7 +498,7 @@ def pexpire(c: Client, args: list[bytes]) -> Any:
     history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
     propagate=propagation.pexpireat,
 )
-def expireat(c: Client, args: list[bytes]) -> Any:
+def expireat(c: Context, args: list[bytes]) -> Any:
     return _expire(c, args, "expireat", 1000, False)
 
 
@@ -516,11 +516,11 @@ def expireat(c: Client, args: list[bytes]) -> Any:
     history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
     propagate=propagation.pexpireat_as_sent,
 )
-def pexpireat(c: Client, args: list[bytes]) -> Any:
+def pexpireat(c: Context, args: list[bytes]) -> Any:
     return _expire(c, args, "pexpireat", 1, False)
 
 
-def _ttl(c: Client, key: bytes, ms: bool, absolute: bool) -> int:
+def _ttl(c: Context, key: bytes, ms: bool, absolute: bool) -> int:
     db = c.db
     if db.get(key) is None:
         return -2
@@ -543,7 +543,7 @@ def _ttl(c: Client, key: bytes, ms: bool, absolute: bool) -> int:
     tips="nondeterministic_output",
     history=(("2.8.0", "Added the -2 reply."),),
 )
-def ttl(c: Client, args: list[bytes]) -> Any:
+def ttl(c: Context, args: list[bytes]) -> Any:
     return _ttl(c, args[1], False, False)
 
 
@@ -560,7 +560,7 @@ def ttl(c: Client, args: list[bytes]) -> Any:
     tips="nondeterministic_output",
     history=(("2.8.0", "Added the -2 reply."),),
 )
-def pttl(c: Client, args: list[bytes]) -> Any:
+def pttl(c: Context, args: list[bytes]) -> Any:
     return _ttl(c, args[1], True, False)
 
 
@@ -575,7 +575,7 @@ def pttl(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     args="key",
 )
-def expiretime(c: Client, args: list[bytes]) -> Any:
+def expiretime(c: Context, args: list[bytes]) -> Any:
     return _ttl(c, args[1], False, True)
 
 
@@ -590,7 +590,7 @@ def expiretime(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     args="key",
 )
-def pexpiretime(c: Client, args: list[bytes]) -> Any:
+def pexpiretime(c: Context, args: list[bytes]) -> Any:
     return _ttl(c, args[1], True, True)
 
 
@@ -606,7 +606,7 @@ def pexpiretime(c: Client, args: list[bytes]) -> Any:
     args="key",
     key_flags="RW update",
 )
-def persist(c: Client, args: list[bytes]) -> Any:
+def persist(c: Context, args: list[bytes]) -> Any:
     db = c.db
     if db.get(args[1]) is None or not db.persist(args[1]):
         return 0
@@ -637,7 +637,7 @@ _LFU_SELECTED = ReplyError(
 )
 
 
-def _lfu_policy(c: Client) -> bool:
+def _lfu_policy(c: Context) -> bool:
     return "lfu" in str(getattr(c.server.config, "maxmemory_policy", "noeviction"))
 
 
@@ -655,7 +655,7 @@ def _lfu_policy(c: Client) -> bool:
     tips="nondeterministic_output",
     key_flags="RO",
 )
-def object_encoding(c: Client, args: list[bytes]) -> Any:
+def object_encoding(c: Context, args: list[bytes]) -> Any:
     v = c.db.get(args[2])
     return None if v is None else value_type(v).encoding(v).encode()
 
@@ -674,7 +674,7 @@ def object_encoding(c: Client, args: list[bytes]) -> Any:
     tips="nondeterministic_output",
     key_flags="RO",
 )
-def object_refcount(c: Client, args: list[bytes]) -> Any:
+def object_refcount(c: Context, args: list[bytes]) -> Any:
     v = c.db.get(args[2])
     return None if v is None else value_type(v).refcount(v)
 
@@ -693,7 +693,7 @@ def object_refcount(c: Client, args: list[bytes]) -> Any:
     tips="nondeterministic_output",
     key_flags="RO",
 )
-def object_idletime(c: Client, args: list[bytes]) -> Any:
+def object_idletime(c: Context, args: list[bytes]) -> Any:
     if c.db.get(args[2]) is None:
         return None
     if _lfu_policy(c):
@@ -715,7 +715,7 @@ def object_idletime(c: Client, args: list[bytes]) -> Any:
     tips="nondeterministic_output",
     key_flags="RO",
 )
-def object_freq(c: Client, args: list[bytes]) -> Any:
+def object_freq(c: Context, args: list[bytes]) -> Any:
     if c.db.get(args[2]) is None:
         return None
     if not _lfu_policy(c):
@@ -753,7 +753,7 @@ _OBJECT_HELP = [
     complexity="O(1)",
     acl="@keyspace",
 )
-def object_help(c: Client, args: list[bytes]) -> Any:
+def object_help(c: Context, args: list[bytes]) -> Any:
     return _OBJECT_HELP
 
 
@@ -770,7 +770,7 @@ def object_help(c: Client, args: list[bytes]) -> Any:
     acl="@keyspace",
     tips="request_policy:all_shards response_policy:agg_sum",
 )
-def dbsize(c: Client, args: list[bytes]) -> Any:
+def dbsize(c: Context, args: list[bytes]) -> Any:
     # Counts keys past their deadline not yet reclaimed, as Redis does.
     return len(c.db)
 
@@ -797,7 +797,7 @@ def _flush_option(args: list[bytes]) -> None:
         ("6.2.0", "Added the `SYNC` flushing mode modifier."),
     ),
 )
-def flushdb(c: Client, args: list[bytes]) -> Any:
+def flushdb(c: Context, args: list[bytes]) -> Any:
     _flush_option(args)
     c.db.keyspace.changed_dataset(c.db.clear())
     return OK
@@ -818,7 +818,7 @@ def flushdb(c: Client, args: list[bytes]) -> Any:
         ("6.2.0", "Added the `SYNC` flushing mode modifier."),
     ),
 )
-def flushall(c: Client, args: list[bytes]) -> Any:
+def flushall(c: Context, args: list[bytes]) -> Any:
     _flush_option(args)
     server = c.server
     ks = server.keyspace
@@ -848,7 +848,7 @@ def flushall(c: Client, args: list[bytes]) -> Any:
     args="index1:integer index2:integer",
     acl="@keyspace @dangerous",
 )
-def swapdb(c: Client, args: list[bytes]) -> Any:
+def swapdb(c: Context, args: list[bytes]) -> Any:
     a = _parse_c_int(args[1], ReplyError("ERR invalid first DB index"))
     b = _parse_c_int(args[2], ReplyError("ERR invalid second DB index"))
     ks = c.server.keyspace

@@ -26,7 +26,7 @@ from minikv.protocol import NULL_ARRAY, OK, Raw, ReplyError
 from minikv.quicklist import QuickList
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
     from minikv.keyspace import Db
 
 L = "list"
@@ -48,7 +48,7 @@ def _pop(d: QuickList, left: bool) -> bytes:
     return d.popleft() if left else d.pop()
 
 
-def _popped(c: Client, key: bytes, d: QuickList, count: int, event: str) -> None:
+def _popped(c: Context, key: bytes, d: QuickList, count: int, event: str) -> None:
     """After ``count`` elements were taken from ``d``: report it; delete the key if it is
     empty."""
     db = c.db
@@ -71,7 +71,7 @@ def _where(arg: bytes) -> bool:
 # --- push ---------------------------------------------------------------------------------------
 
 
-def _push(c: Client, args: list[bytes], left: bool, only_existing: bool) -> int:
+def _push(c: Context, args: list[bytes], left: bool, only_existing: bool) -> int:
     db = c.db
     key = args[1]
     d = get_list(db, key)
@@ -108,7 +108,7 @@ _PUSH_COMPLEXITY = (
     key_flags="RW insert",
     history=(("2.4.0", "Accepts multiple `element` arguments."),),
 )
-def lpush(c: Client, args: list[bytes]) -> Any:
+def lpush(c: Context, args: list[bytes]) -> Any:
     return _push(c, args, True, False)
 
 
@@ -124,7 +124,7 @@ def lpush(c: Client, args: list[bytes]) -> Any:
     key_flags="RW insert",
     history=(("2.4.0", "Accepts multiple `element` arguments."),),
 )
-def rpush(c: Client, args: list[bytes]) -> Any:
+def rpush(c: Context, args: list[bytes]) -> Any:
     return _push(c, args, False, False)
 
 
@@ -141,7 +141,7 @@ def rpush(c: Client, args: list[bytes]) -> Any:
     key_flags="RW insert",
     history=(("4.0.0", "Accepts multiple `element` arguments."),),
 )
-def lpushx(c: Client, args: list[bytes]) -> Any:
+def lpushx(c: Context, args: list[bytes]) -> Any:
     return _push(c, args, True, True)
 
 
@@ -158,14 +158,14 @@ def lpushx(c: Client, args: list[bytes]) -> Any:
     key_flags="RW insert",
     history=(("4.0.0", "Accepts multiple `element` arguments."),),
 )
-def rpushx(c: Client, args: list[bytes]) -> Any:
+def rpushx(c: Context, args: list[bytes]) -> Any:
     return _push(c, args, False, True)
 
 
 # --- pop ----------------------------------------------------------------------------------------
 
 
-def _pop_command(c: Client, args: list[bytes], left: bool) -> Any:
+def _pop_command(c: Context, args: list[bytes], left: bool) -> Any:
     n = len(args)
     if n > 3:
         raise arity_error(ALL[args[0].lower().decode()])
@@ -197,7 +197,7 @@ def _pop_command(c: Client, args: list[bytes], left: bool) -> Any:
     key_flags="RW access delete",
     history=(("6.2.0", "Added the `count` argument."),),
 )
-def lpop(c: Client, args: list[bytes]) -> Any:
+def lpop(c: Context, args: list[bytes]) -> Any:
     return _pop_command(c, args, True)
 
 
@@ -213,7 +213,7 @@ def lpop(c: Client, args: list[bytes]) -> Any:
     key_flags="RW access delete",
     history=(("6.2.0", "Added the `count` argument."),),
 )
-def rpop(c: Client, args: list[bytes]) -> Any:
+def rpop(c: Context, args: list[bytes]) -> Any:
     return _pop_command(c, args, False)
 
 
@@ -231,7 +231,7 @@ def rpop(c: Client, args: list[bytes]) -> Any:
     args="key",
     key_flags="RO",
 )
-def llen(c: Client, args: list[bytes]) -> Any:
+def llen(c: Context, args: list[bytes]) -> Any:
     d = get_list(c.db, args[1])
     return 0 if d is None else d.size
 
@@ -263,7 +263,7 @@ def list_range(d: QuickList, start: int, end: int) -> list[bytes]:
     "specified range.",
     args="key start stop",
 )
-def lrange(c: Client, args: list[bytes]) -> Any:
+def lrange(c: Context, args: list[bytes]) -> Any:
     start = parse_int(args[2])
     end = parse_int(args[3])
     d = get_list(c.db, args[1])
@@ -286,7 +286,7 @@ def lrange(c: Client, args: list[bytes]) -> Any:
     "index. This makes asking for the first or the last element of the list O(1).",
     args="key index",
 )
-def lindex(c: Client, args: list[bytes]) -> Any:
+def lindex(c: Context, args: list[bytes]) -> Any:
     d = get_list(c.db, args[1])
     if d is None:
         return None
@@ -307,7 +307,7 @@ def lindex(c: Client, args: list[bytes]) -> Any:
     "is provided, the command may run in constant time.",
     args="key element [RANK rank] [COUNT num-matches:integer] [MAXLEN len:integer]",
 )
-def lpos(c: Client, args: list[bytes]) -> Any:
+def lpos(c: Context, args: list[bytes]) -> Any:
     rank, count, maxlen = 1, None, 0  # count None: no COUNT option
     i, n = 3, len(args)
     while i < n:
@@ -360,7 +360,7 @@ def lpos(c: Client, args: list[bytes]) -> Any:
     args="key index element",
     key_flags="RW update",
 )
-def lset(c: Client, args: list[bytes]) -> Any:
+def lset(c: Context, args: list[bytes]) -> Any:
     key = args[1]
     d = get_list(c.db, key)
     if d is None:
@@ -387,7 +387,7 @@ def lset(c: Client, args: list[bytes]) -> Any:
     args="key <BEFORE | AFTER> pivot element",
     key_flags="RW insert",
 )
-def linsert(c: Client, args: list[bytes]) -> Any:
+def linsert(c: Context, args: list[bytes]) -> Any:
     where = args[2].lower()
     if where not in (b"before", b"after"):
         raise SYNTAX
@@ -415,7 +415,7 @@ def linsert(c: Client, args: list[bytes]) -> Any:
     args="key count element",
     key_flags="RW delete",
 )
-def lrem(c: Client, args: list[bytes]) -> Any:
+def lrem(c: Context, args: list[bytes]) -> Any:
     count = parse_int(args[2])
     key = args[1]
     d = get_list(c.db, key)
@@ -438,7 +438,7 @@ def lrem(c: Client, args: list[bytes]) -> Any:
     args="key start stop",
     key_flags="RW delete",
 )
-def ltrim(c: Client, args: list[bytes]) -> Any:
+def ltrim(c: Context, args: list[bytes]) -> Any:
     start = parse_int(args[2])
     end = parse_int(args[3])
     key = args[1]
@@ -465,7 +465,7 @@ def ltrim(c: Client, args: list[bytes]) -> Any:
 # --- moves between lists ------------------------------------------------------------------------
 
 
-def _lmove(c: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> Any:
+def _lmove(c: Context, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> Any:
     """LMOVE's work: None if ``src`` is missing; WRONGTYPE for either key (nothing moved)."""
     db = c.db
     d = get_list(db, src)
@@ -494,7 +494,7 @@ def _lmove(c: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool) ->
     args="source destination <LEFT | RIGHT> <LEFT | RIGHT>",
     key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
 )
-def lmove(c: Client, args: list[bytes]) -> Any:
+def lmove(c: Context, args: list[bytes]) -> Any:
     return _lmove(c, args[1], args[2], _where(args[3]), _where(args[4]))
 
 
@@ -509,7 +509,7 @@ def lmove(c: Client, args: list[bytes]) -> Any:
     args="source destination",
     key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
 )
-def rpoplpush(c: Client, args: list[bytes]) -> Any:
+def rpoplpush(c: Context, args: list[bytes]) -> Any:
     return _lmove(c, args[1], args[2], False, True)
 
 
@@ -537,7 +537,7 @@ def _parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool,
     return args[numkeys_idx + 1 : where_idx], left, max(count, 1)
 
 
-def _pop_with_key(c: Client, key: bytes, d: QuickList, left: bool, count: int) -> Any:
+def _pop_with_key(c: Context, key: bytes, d: QuickList, left: bool, count: int) -> Any:
     """[key, [elements]] of up to ``count`` elements popped from the non-empty ``d``."""
     out = d.pop_many(count, left)
     _popped(c, key, d, len(out), "lpop" if left else "rpop")
@@ -557,7 +557,7 @@ def _pop_with_key(c: Client, key: bytes, d: QuickList, left: bool, count: int) -
     key_specs=(KeySpec("RW access delete", 1, keynum=0),),
     propagate=propagation.list_mpop,
 )
-def lmpop(c: Client, args: list[bytes]) -> Any:
+def lmpop(c: Context, args: list[bytes]) -> Any:
     keys, left, count = _parse_mpop(args, 1)
     db = c.db
     for key in keys:
@@ -570,7 +570,7 @@ def lmpop(c: Client, args: list[bytes]) -> Any:
 # --- blocking -----------------------------------------------------------------------------------
 
 
-def _bpop(c: Client, args: list[bytes], left: bool) -> Any:
+def _bpop(c: Context, args: list[bytes], left: bool) -> Any:
     timeout = parse_timeout(args[-1])
     keys = args[1:-1]
     db = c.db
@@ -581,7 +581,7 @@ def _bpop(c: Client, args: list[bytes], left: bool) -> Any:
             _popped(c, key, d, 1, "lpop" if left else "rpop")
             return [key, v]
 
-    def serve(c: Client, key: bytes) -> Any:
+    def serve(c: Context, key: bytes) -> Any:
         d = c.db.get(key)
         if type(d) is not QuickList or not d:
             return None  # not a list (any more): keep waiting
@@ -609,7 +609,7 @@ _BPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an i
     history=_BPOP_HISTORY,
     propagate=propagation.blocking_pop,
 )
-def blpop(c: Client, args: list[bytes]) -> Any:
+def blpop(c: Context, args: list[bytes]) -> Any:
     return _bpop(c, args, True)
 
 
@@ -627,12 +627,12 @@ def blpop(c: Client, args: list[bytes]) -> Any:
     history=_BPOP_HISTORY,
     propagate=propagation.blocking_pop,
 )
-def brpop(c: Client, args: list[bytes]) -> Any:
+def brpop(c: Context, args: list[bytes]) -> Any:
     return _bpop(c, args, False)
 
 
 def _blmove(
-    c: Client,
+    c: Context,
     args: list[bytes],
     src: bytes,
     dst: bytes,
@@ -643,7 +643,7 @@ def _blmove(
     if get_list(c.db, src) is not None:
         return _lmove(c, src, dst, from_left, to_left)
 
-    def serve(c: Client, key: bytes) -> Any:
+    def serve(c: Context, key: bytes) -> Any:
         d = c.db.get(src)
         if type(d) is not QuickList or not d:
             return None
@@ -670,7 +670,7 @@ def _blmove(
     key_specs=(KeySpec("RW access delete", 2, keynum=0),),
     propagate=propagation.list_mpop,
 )
-def blmpop(c: Client, args: list[bytes]) -> Any:
+def blmpop(c: Context, args: list[bytes]) -> Any:
     keys, left, count = _parse_mpop(args, 2)
     timeout = parse_timeout(args[1])
     db = c.db
@@ -679,7 +679,7 @@ def blmpop(c: Client, args: list[bytes]) -> Any:
         if d:
             return _pop_with_key(c, key, d, left, count)
 
-    def serve(c: Client, key: bytes) -> Any:
+    def serve(c: Context, key: bytes) -> Any:
         d = c.db.get(key)
         if type(d) is not QuickList or not d:
             return None
@@ -701,7 +701,7 @@ def blmpop(c: Client, args: list[bytes]) -> Any:
     key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
     propagate=propagation.blmove,
 )
-def blmove(c: Client, args: list[bytes]) -> Any:
+def blmove(c: Context, args: list[bytes]) -> Any:
     from_left = _where(args[3])
     to_left = _where(args[4])
     timeout = parse_timeout(args[5])
@@ -722,6 +722,6 @@ def blmove(c: Client, args: list[bytes]) -> Any:
     key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
     propagate=propagation.brpoplpush,
 )
-def brpoplpush(c: Client, args: list[bytes]) -> Any:
+def brpoplpush(c: Context, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[3])
     return _blmove(c, args, args[1], args[2], False, True, timeout)

@@ -9,7 +9,7 @@ from minikv.commands.util import SYNTAX
 from minikv.protocol import OK, ReplyError
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
 
 P = "server"
 IN_PROGRESS = ReplyError("ERR Background save already in progress")
@@ -23,7 +23,7 @@ IN_PROGRESS = ReplyError("ERR Background save already in progress")
     summary="Asynchronously save the dataset to disk",
     since="1.0.0",
 )
-def bgsave(c: Client, args: list[bytes]) -> Any:
+def bgsave(c: Context, args: list[bytes]) -> Any:
     p = c.server.persistence
     schedule = False
     if len(args) == 2 and args[1].lower() == b"schedule":
@@ -50,7 +50,7 @@ def bgsave(c: Client, args: list[bytes]) -> Any:
     summary="Synchronously save the dataset to disk",
     since="1.0.0",
 )
-def save(c: Client, args: list[bytes]) -> Any:
+def save(c: Context, args: list[bytes]) -> Any:
     p = c.server.persistence
     if p.in_progress:
         raise IN_PROGRESS
@@ -71,5 +71,5 @@ def save(c: Client, args: list[bytes]) -> Any:
     acl="@admin @dangerous",
     tips="nondeterministic_output",
 )
-def lastsave(c: Client, args: list[bytes]) -> Any:
+def lastsave(c: Context, args: list[bytes]) -> Any:
     return c.server.persistence.lastsave

@@ -30,7 +30,7 @@ from minikv.quicklist import QuickList
 from minikv.valuetypes import value_type
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
 
 SRV = "server"
 ADMIN_FLAGS = "admin noscript loading stale"
@@ -48,14 +48,14 @@ def help_reply(args: list[bytes], lines: list[str]) -> list[str]:
     ]
 
 
-def ordered_set(c: Client, items: list[Any]) -> Raw:
+def ordered_set(c: Context, items: list[Any]) -> Raw:
     """A RESP3 set (RESP2 array) whose order is kept: Redis lists flags in a fixed order, and
     Python's set would not (nor can it hold maps)."""
     head = b"~%d\r\n" if c.resp == 3 else b"*%d\r\n"
     return Raw(head % len(items) + b"".join(c.encode(x) for x in items))
 
 
-def is_local_client(c: Client) -> bool:
+def is_local_client(c: Context) -> bool:
     """Unix socket or loopback peer (Redis's islocalClient)."""
     host = c.addr.rsplit(":", 1)[0]
     if c.addr == "?:0":
@@ -81,7 +81,7 @@ def is_local_client(c: Client) -> bool:
     tips="nondeterministic_output request_policy:all_shards response_policy:special",
     history=(("7.0.0", "Added support for taking multiple section arguments."),),
 )
-def info_(c: Client, args: list[bytes]) -> Any:
+def info_(c: Context, args: list[bytes]) -> Any:
     sections = [a.decode(errors="replace") for a in args[1:]]
     return Verbatim(c.server.info_text(sections).encode())
 
@@ -99,7 +99,7 @@ def info_(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     tips="nondeterministic_output",
 )
-def time_(c: Client, args: list[bytes]) -> Any:
+def time_(c: Context, args: list[bytes]) -> Any:
     us = time.time_ns() // 1000
     return [b"%d" % (us // 1_000_000), b"%d" % (us % 1_000_000)]
 
@@ -118,7 +118,7 @@ def time_(c: Client, args: list[bytes]) -> Any:
     args="[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]",
     history=(("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),),
 )
-def shutdown(c: Client, args: list[bytes]) -> Any:
+def shutdown(c: Context, args: list[bytes]) -> Any:
     opts = set()
     for a in args[1:]:
         opt = a.lower()
@@ -162,7 +162,7 @@ container(
     args="parameter [parameter ...]",
     history=(("7.0.0", "Added the ability to pass multiple pattern parameters in one call"),),
 )
-def config_get(c: Client, args: list[bytes]) -> Any:
+def config_get(c: Context, args: list[bytes]) -> Any:
     out: dict[bytes, bytes] = {}
     seen: set[str] = set()
     for pat in args[2:]:
@@ -186,7 +186,7 @@ def config_get(c: Client, args: list[bytes]) -> Any:
     tips="request_policy:all_nodes response_policy:all_succeeded",
     history=(("7.0.0", "Added the ability to set multiple parameters in one call."),),
 )
-def config_set_(c: Client, args: list[bytes]) -> Any:
+def config_set_(c: Context, args: list[bytes]) -> Any:
     if len(args) % 2:
         raise SYNTAX
     pairs = [
@@ -210,7 +210,7 @@ def config_set_(c: Client, args: list[bytes]) -> Any:
     since="2.0.0",
     complexity="O(1)",
 )
-def config_resetstat(c: Client, args: list[bytes]) -> Any:
+def config_resetstat(c: Context, args: list[bytes]) -> Any:
     c.server.reset_stats()
     return OK
 
@@ -225,7 +225,7 @@ def config_resetstat(c: Client, args: list[bytes]) -> Any:
     since="2.8.0",
     complexity="O(1)",
 )
-def config_rewrite(c: Client, args: list[bytes]) -> Any:
+def config_rewrite(c: Context, args: list[bytes]) -> Any:
     cfg = c.server.config
     if not cfg.config_file:
         raise ReplyError("ERR The server is running without a config file")
@@ -248,7 +248,7 @@ def config_rewrite(c: Client, args: list[bytes]) -> Any:
     since="5.0.0",
     complexity="O(1)",
 )
-def config_help(c: Client, args: list[bytes]) -> Any:
+def config_help(c: Context, args: list[bytes]) -> Any:
     return help_reply(
         args,
         [
@@ -292,7 +292,7 @@ _VISIBLE_FLAGS = [
 CMD_FLAGS = "loading stale sentinel"
 
 
-def command_info(c: Client, cmd: Command | None) -> Any:
+def command_info(c: Context, cmd: Command | None) -> Any:
     """One entry of COMMAND / COMMAND INFO (Redis's addReplyCommandInfo)."""
     if cmd is None:
         return None
@@ -334,7 +334,7 @@ class Flags(list):  # type: ignore[type-arg]
     """Marks a list of status words to be sent as an ordered set (see ``_encode_sets``)."""
 
 
-def _encode_sets(c: Client, v: Any) -> Any:
+def _encode_sets(c: Context, v: Any) -> Any:
     """Replace ``Flags`` lists nested in maps by pre-encoded ordered sets."""
     if isinstance(v, Flags):
         return ordered_set(c, list(v))
@@ -345,7 +345,7 @@ def _encode_sets(c: Client, v: Any) -> Any:
     return v
 
 
-def command_docs(c: Client, cmd: Command) -> dict[bytes, Any]:
+def command_docs(c: Context, cmd: Command) -> dict[bytes, Any]:
     """One entry of COMMAND DOCS (Redis's addReplyCommandDocs)."""
     doc: dict[bytes, Any] = {}
     if cmd.summary:
@@ -369,7 +369,9 @@ def command_docs(c: Client, cmd: Command) -> dict[bytes, Any]:
     return doc
 
 
-def _doc_arg(c: Client, arg: dict[str, Any], keys_seen: list[int], nspecs: int) -> dict[bytes, Any]:
+def _doc_arg(
+    c: Context, arg: dict[str, Any], keys_seen: list[int], nspecs: int
+) -> dict[bytes, Any]:
     out: dict[bytes, Any] = {b"name": arg["name"].encode(), b"type": arg["type"].encode()}
     if arg["type"] == "key" and nspecs:
         # Key arguments name the key specs in order (RENAME key newkey: specs 0 and 1); the
@@ -396,7 +398,7 @@ def _doc_arg(c: Client, arg: dict[str, Any], keys_seen: list[int], nspecs: int) 
     acl="@connection",
     tips="nondeterministic_output_order",
 )
-def command_(c: Client, args: list[bytes]) -> Any:
+def command_(c: Context, args: list[bytes]) -> Any:
     return [command_info(c, cmd) for cmd in iter_commands()]
 
 
@@ -411,7 +413,7 @@ def command_(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     acl="@connection",
 )
-def command_count(c: Client, args: list[bytes]) -> Any:
+def command_count(c: Context, args: list[bytes]) -> Any:
     return len(iter_commands())
 
 
@@ -429,7 +431,7 @@ def command_count(c: Client, args: list[bytes]) -> Any:
     tips="nondeterministic_output_order",
     history=(("7.0.0", "Allowed to be called with no argument to get info on all commands."),),
 )
-def command_info_(c: Client, args: list[bytes]) -> Any:
+def command_info_(c: Context, args: list[bytes]) -> Any:
     if len(args) == 2:
         cmds: list[Command | None] = list(iter_commands())
     else:
@@ -450,7 +452,7 @@ def command_info_(c: Client, args: list[bytes]) -> Any:
     args="[command-name [command-name ...]]",
     tips="nondeterministic_output_order",
 )
-def command_docs_(c: Client, args: list[bytes]) -> Any:
+def command_docs_(c: Context, args: list[bytes]) -> Any:
     if len(args) == 2:
         found = iter_commands()
     else:
@@ -473,7 +475,7 @@ def command_docs_(c: Client, args: list[bytes]) -> Any:
     args="[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]",
     tips="nondeterministic_output_order",
 )
-def command_list(c: Client, args: list[bytes]) -> Any:
+def command_list(c: Context, args: list[bytes]) -> Any:
     filt: tuple[bytes, str] | None = None
     i = 2
     while i < len(args):
@@ -502,7 +504,7 @@ def _list_match(cmd: Command, kind: bytes, arg: str) -> bool:
     return glob_match(arg, cmd.name, nocase=True)
 
 
-def _getkeys(c: Client, args: list[bytes], with_flags: bool) -> Any:
+def _getkeys(c: Context, args: list[bytes], with_flags: bool) -> Any:
     """COMMAND GETKEYS / GETKEYSANDFLAGS (Redis's getKeysSubcommandImpl)."""
     target = args[2:]
     cmd = lookup(target)
@@ -534,7 +536,7 @@ def _getkeys(c: Client, args: list[bytes], with_flags: bool) -> Any:
     acl="@connection",
     args="command [arg [arg ...]]",
 )
-def command_getkeys(c: Client, args: list[bytes]) -> Any:
+def command_getkeys(c: Context, args: list[bytes]) -> Any:
     return _getkeys(c, args, False)
 
 
@@ -550,7 +552,7 @@ def command_getkeys(c: Client, args: list[bytes]) -> Any:
     acl="@connection",
     args="command [arg [arg ...]]",
 )
-def command_getkeysandflags(c: Client, args: list[bytes]) -> Any:
+def command_getkeysandflags(c: Context, args: list[bytes]) -> Any:
     return _getkeys(c, args, True)
 
 
@@ -565,7 +567,7 @@ def command_getkeysandflags(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     acl="@connection",
 )
-def command_help(c: Client, args: list[bytes]) -> Any:
+def command_help(c: Context, args: list[bytes]) -> Any:
     return help_reply(
         args,
         [
@@ -628,7 +630,7 @@ NOT_POSITIVE = ReplyError("ERR value is out of range, must be positive")
     complexity="Depends on subcommand.",
     args="subcommand [arg [arg ...]]",
 )
-def debug(c: Client, args: list[bytes]) -> Any:
+def debug(c: Context, args: list[bytes]) -> Any:
     if not _debug_allowed(c):
         raise ReplyError(
             'ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", '
@@ -661,7 +663,7 @@ def debug(c: Client, args: list[bytes]) -> Any:
     )
 
 
-def _propagation(c: Client, what: bytes) -> Any:
+def _propagation(c: Context, what: bytes) -> Any:
     consumers = c.db.keyspace.propagation.consumers
     capture = next((f for f in consumers if isinstance(f, Capture)), None)
     if what == b"on":
@@ -682,7 +684,7 @@ def _propagation(c: Client, what: bytes) -> Any:
     raise SYNTAX
 
 
-def _debug_allowed(c: Client) -> bool:
+def _debug_allowed(c: Context) -> bool:
     setting = c.server.config.enable_debug_command
     return setting == "yes" or (setting == "local" and is_local_client(c))
 
@@ -694,7 +696,7 @@ def _positive(b: bytes) -> int:
     return v
 
 
-def _populate(c: Client, args: list[bytes]) -> Any:
+def _populate(c: Context, args: list[bytes]) -> Any:
     count = _positive(args[2])
     size = _positive(args[4]) if len(args) == 5 else 0
     prefix = args[3] if len(args) >= 4 else b"key"
@@ -735,11 +737,11 @@ def _atoi(b: bytes) -> int:
     return sign * n
 
 
-def _set_active_expire(c: Client, enabled: bool) -> None:
+def _set_active_expire(c: Context, enabled: bool) -> None:
     c.server.keyspace.active_expire_enabled = enabled
 
 
-def _reload(c: Client, args: list[bytes]) -> Any:
+def _reload(c: Context, args: list[bytes]) -> Any:
     """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty the keyspace, load the file."""
     opts = {a.lower() for a in args[2:]}
     if not opts <= {b"merge", b"noflush", b"nosave"}:
@@ -761,7 +763,7 @@ def _reload(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
-def _debug_object(c: Client, key: bytes) -> Any:
+def _debug_object(c: Context, key: bytes) -> Any:
     v = c.db.get(key)
     if v is None:
         raise ReplyError("ERR no such key")

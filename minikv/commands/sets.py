@@ -43,7 +43,7 @@ from minikv.setvalue import SetValue
 from minikv.valuetypes import is_intset
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
     from minikv.keyspace import Db
 
 S = "set"
@@ -64,11 +64,11 @@ def _encode_members(head: bytes, members: Collection[bytes]) -> Raw:
     return Raw(head % len(members) + b"".join([b"$%d\r\n%b\r\n" % (len(m), m) for m in members]))
 
 
-def _set_head(c: Client) -> bytes:
+def _set_head(c: Context) -> bytes:
     return b"~%d\r\n" if c.resp == 3 else b"*%d\r\n"
 
 
-def set_reply(c: Client, s: Collection[bytes]) -> Raw:
+def set_reply(c: Context, s: Collection[bytes]) -> Raw:
     """A set reply (RESP3 set, RESP2 array) of the members of ``s`` in Redis's order, encoded
     now: a SetValue is a dict, which the encoder would send as a map, and inside MULTI replies
     are encoded after later commands ran. One bulk format per member is also cheaper than the
@@ -76,7 +76,7 @@ def set_reply(c: Client, s: Collection[bytes]) -> Raw:
     return _encode_members(_set_head(c), _ordered(s))
 
 
-def _store(c: Client, key: bytes, result: SetValue, name: bytes) -> int:
+def _store(c: Context, key: bytes, result: SetValue, name: bytes) -> int:
     """The *STORE commands: ``result`` replaces ``key`` (and its deadline), an empty result
     deletes it. Returns the reply (the result's size)."""
     db = c.db
@@ -104,7 +104,7 @@ def _store(c: Client, key: bytes, result: SetValue, name: bytes) -> int:
     key_flags="RW insert",
     history=(("2.4.0", "Accepts multiple `member` arguments."),),
 )
-def sadd(c: Client, args: list[bytes]) -> Any:
+def sadd(c: Context, args: list[bytes]) -> Any:
     db = c.db
     key = args[1]
     s = get_set(db, key)
@@ -134,7 +134,7 @@ def sadd(c: Client, args: list[bytes]) -> Any:
     key_flags="RW delete",
     history=(("2.4.0", "Accepts multiple `member` arguments."),),
 )
-def srem(c: Client, args: list[bytes]) -> Any:
+def srem(c: Context, args: list[bytes]) -> Any:
     db = c.db
     key = args[1]
     s = get_set(db, key)
@@ -163,7 +163,7 @@ def srem(c: Client, args: list[bytes]) -> Any:
     args="source destination member",
     key_specs=(KeySpec("RW access delete", 1), KeySpec("RW insert", 2)),
 )
-def smove(c: Client, args: list[bytes]) -> Any:
+def smove(c: Context, args: list[bytes]) -> Any:
     db = c.db
     src_key, dst_key, member = args[1], args[2], args[3]
     src = get_set(db, src_key)
@@ -199,7 +199,7 @@ def smove(c: Client, args: list[bytes]) -> Any:
     args="key member",
     key_flags="RO",
 )
-def sismember(c: Client, args: list[bytes]) -> Any:
+def sismember(c: Context, args: list[bytes]) -> Any:
     s = get_set(c.db, args[1])
     return int(s is not None and args[2] in s)
 
@@ -215,7 +215,7 @@ def sismember(c: Client, args: list[bytes]) -> Any:
     complexity="O(N) where N is the number of elements being checked for membership",
     args="key member [member ...]",
 )
-def smismember(c: Client, args: list[bytes]) -> Any:
+def smismember(c: Context, args: list[bytes]) -> Any:
     s = get_set(c.db, args[1])
     if s is None:
         return [0] * (len(args) - 2)
@@ -233,7 +233,7 @@ def smismember(c: Client, args: list[bytes]) -> Any:
     args="key",
     tips="nondeterministic_output_order",
 )
-def smembers(c: Client, args: list[bytes]) -> Any:
+def smembers(c: Context, args: list[bytes]) -> Any:
     s = get_set(c.db, args[1])
     return set() if s is None else set_reply(c, s)
 
@@ -249,7 +249,7 @@ def smembers(c: Client, args: list[bytes]) -> Any:
     args="key",
     key_flags="RO",
 )
-def scard(c: Client, args: list[bytes]) -> Any:
+def scard(c: Context, args: list[bytes]) -> Any:
     s = get_set(c.db, args[1])
     return 0 if s is None else len(s)
 
@@ -272,7 +272,7 @@ def scard(c: Client, args: list[bytes]) -> Any:
     history=(("3.2.0", "Added the `count` argument."),),
     propagate=propagation.spop,
 )
-def spop(c: Client, args: list[bytes]) -> Any:
+def spop(c: Context, args: list[bytes]) -> Any:
     if len(args) > 3:
         raise SYNTAX
     db = c.db
@@ -330,7 +330,7 @@ def spop(c: Client, args: list[bytes]) -> Any:
     tips="nondeterministic_output",
     history=(("2.6.0", "Added the optional `count` argument."),),
 )
-def srandmember(c: Client, args: list[bytes]) -> Any:
+def srandmember(c: Context, args: list[bytes]) -> Any:
     if len(args) > 3:
         raise SYNTAX
     if len(args) == 2:
@@ -358,7 +358,7 @@ def srandmember(c: Client, args: list[bytes]) -> Any:
 # the same operation on two ``set``s did (a dict entry is bigger than a set entry).
 
 
-def _sets(c: Client, keys: list[bytes]) -> list[SetValue | None]:
+def _sets(c: Context, keys: list[bytes]) -> list[SetValue | None]:
     """The sets at ``keys`` (None for a missing key); WRONGTYPE if any key holds another type,
     checked for every key before any work, as Redis does."""
     db = c.db
@@ -438,7 +438,7 @@ _UNION_COMPLEXITY = "O(N) where N is the total number of elements in all given s
     args="key [key ...]",
     tips=_ORDER,
 )
-def sinter(c: Client, args: list[bytes]) -> Any:
+def sinter(c: Context, args: list[bytes]) -> Any:
     sets = _sets(c, args[1:])
     if len(sets) == 1 and sets[0] is not None:
         return set_reply(c, sets[0])  # encoded now: no copy needed
@@ -456,7 +456,7 @@ def sinter(c: Client, args: list[bytes]) -> Any:
     args="numkeys key [key ...] [LIMIT limit:integer]",
     key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
-def sintercard(c: Client, args: list[bytes]) -> Any:
+def sintercard(c: Context, args: list[bytes]) -> Any:
     numkeys = parse_long_range(args[1], 1, LLONG_MAX, "ERR numkeys should be greater than 0")
     if numkeys > len(args) - 2:
         raise ReplyError("ERR Number of keys can't be greater than number of args")
@@ -484,7 +484,7 @@ def sintercard(c: Client, args: list[bytes]) -> Any:
     args="destination key [key ...]",
     key_specs=(KeySpec("RW update", 1), KeySpec("RO access", 2, lastkey=-1)),
 )
-def sinterstore(c: Client, args: list[bytes]) -> Any:
+def sinterstore(c: Context, args: list[bytes]) -> Any:
     return _store(c, args[1], _inter(_sets(c, args[2:])), args[0])
 
 
@@ -499,7 +499,7 @@ def sinterstore(c: Client, args: list[bytes]) -> Any:
     args="key [key ...]",
     tips=_ORDER,
 )
-def sunion(c: Client, args: list[bytes]) -> Any:
+def sunion(c: Context, args: list[bytes]) -> Any:
     return set_reply(c, _union(_sets(c, args[1:])))
 
 
@@ -513,7 +513,7 @@ def sunion(c: Client, args: list[bytes]) -> Any:
     args="destination key [key ...]",
     key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, lastkey=-1)),
 )
-def sunionstore(c: Client, args: list[bytes]) -> Any:
+def sunionstore(c: Context, args: list[bytes]) -> Any:
     return _store(c, args[1], _union(_sets(c, args[2:])), args[0])
 
 
@@ -528,7 +528,7 @@ def sunionstore(c: Client, args: list[bytes]) -> Any:
     args="key [key ...]",
     tips=_ORDER,
 )
-def sdiff(c: Client, args: list[bytes]) -> Any:
+def sdiff(c: Context, args: list[bytes]) -> Any:
     return set_reply(c, _diff(_sets(c, args[1:])))
 
 
@@ -542,7 +542,7 @@ def sdiff(c: Client, args: list[bytes]) -> Any:
     args="destination key [key ...]",
     key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, lastkey=-1)),
 )
-def sdiffstore(c: Client, args: list[bytes]) -> Any:
+def sdiffstore(c: Context, args: list[bytes]) -> Any:
     return _store(c, args[1], _diff(_sets(c, args[2:])), args[0])
 
 
@@ -560,7 +560,7 @@ def sdiffstore(c: Client, args: list[bytes]) -> Any:
     args="key cursor [MATCH pattern] [COUNT count]",
     tips="nondeterministic_output",
 )
-def sscan(c: Client, args: list[bytes]) -> Any:
+def sscan(c: Context, args: list[bytes]) -> Any:
     cursor = parse_cursor(args[2])
     s = get_set(c.db, args[1])
     if s is None:

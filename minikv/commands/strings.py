@@ -30,7 +30,7 @@ from minikv.parsing import (
 from minikv.protocol import OK, ReplyError
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
     from minikv.keyspace import Db
 
 S = "string"
@@ -50,13 +50,13 @@ def get_string(db: Db, key: bytes) -> bytes | None:
     raise WRONGTYPE
 
 
-def check_length(c: Client, total: int) -> None:
+def check_length(c: Context, total: int) -> None:
     """Refuse a string that would grow past proto-max-bulk-len (before building it)."""
     if total > c.server.config.proto_max_bulk_len:
         raise TOO_BIG
 
 
-def _put(c: Client, key: bytes, old: bytes | None, new: bytes, event: str) -> None:
+def _put(c: Context, key: bytes, old: bytes | None, new: bytes, event: str) -> None:
     """Store a modified string: a new key, or a new value keeping the key's deadline."""
     if old is None:
         c.db.set(key, new)
@@ -78,7 +78,7 @@ def _put(c: Client, key: bytes, old: bytes | None, new: bytes, event: str) -> No
     args="key",
     complexity="O(1)",
 )
-def get(c: Client, args: list[bytes]) -> Any:
+def get(c: Context, args: list[bytes]) -> Any:
     v = c.db.get(args[1])
     if v is None or type(v) is bytes:
         return v
@@ -176,10 +176,12 @@ def _set_getkeys(args: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
     getkeys=_set_getkeys,
     propagate=propagation.set_pxat,
 )
-def set_(c: Client, args: list[bytes]) -> Any:
+def set_(c: Context, args: list[bytes]) -> Any:
     if len(args) == 3:  # the common case, kept short
-        c.db.set(args[1], args[2])
-        c.db.changed(args[1], "set")
+        db = c.db
+        key = args[1]
+        db.set(key, args[2])
+        db.changed(key, "set")
         return OK
     flags, expire = _parse_string_options(args, 3, True)
     # Redis validates the expiry before looking at the key.
@@ -208,7 +210,7 @@ def set_(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     key_flags="OW insert",
 )
-def setnx(c: Client, args: list[bytes]) -> Any:
+def setnx(c: Context, args: list[bytes]) -> Any:
     if c.db.get(args[1]) is not None:
         return 0
     c.db.set(args[1], args[2])
@@ -216,7 +218,7 @@ def setnx(c: Client, args: list[bytes]) -> Any:
     return 1
 
 
-def _setex(c: Client, args: list[bytes], unit_ms: int) -> Any:
+def _setex(c: Context, args: list[bytes], unit_ms: int) -> Any:
     when = parse_expire(args[0].decode(errors="replace").lower(), unit_ms, args[2], False)
     c.db.set(args[1], args[3], when)
     c.db.changed(args[1], "set")
@@ -236,7 +238,7 @@ def _setex(c: Client, args: list[bytes], unit_ms: int) -> Any:
     key_flags="OW update",
     propagate=propagation.setex_pxat,
 )
-def setex(c: Client, args: list[bytes]) -> Any:
+def setex(c: Context, args: list[bytes]) -> Any:
     return _setex(c, args, 1000)
 
 
@@ -253,7 +255,7 @@ def setex(c: Client, args: list[bytes]) -> Any:
     key_flags="OW update",
     propagate=propagation.setex_pxat,
 )
-def psetex(c: Client, args: list[bytes]) -> Any:
+def psetex(c: Context, args: list[bytes]) -> Any:
     return _setex(c, args, 1)
 
 
@@ -267,7 +269,7 @@ def psetex(c: Client, args: list[bytes]) -> Any:
     args="key value",
     complexity="O(1)",
 )
-def getset(c: Client, args: list[bytes]) -> Any:
+def getset(c: Context, args: list[bytes]) -> Any:
     old = get_string(c.db, args[1])
     c.db.set(args[1], args[2])  # drops any deadline, as SET does
     c.db.changed(args[1], "set")
@@ -287,7 +289,7 @@ def getset(c: Client, args: list[bytes]) -> Any:
     key_flags="RW access delete",
     propagate=propagation.as_del,
 )
-def getdel(c: Client, args: list[bytes]) -> Any:
+def getdel(c: Context, args: list[bytes]) -> Any:
     v = get_string(c.db, args[1])
     if v is not None and c.db.delete(args[1]):
         c.db.changed(args[1], "del")
@@ -307,7 +309,7 @@ def getdel(c: Client, args: list[bytes]) -> Any:
     key_specs=(KeySpec("RW access update", 1, notes="RW and UPDATE because it changes the TTL"),),
     propagate=propagation.getex,
 )
-def getex(c: Client, args: list[bytes]) -> Any:
+def getex(c: Context, args: list[bytes]) -> Any:
     flags, expire = _parse_string_options(args, 2, False)
     db = c.db
     key = args[1]
@@ -338,7 +340,7 @@ def getex(c: Client, args: list[bytes]) -> Any:
     complexity="O(N) where N is the number of keys to retrieve.",
     tips="request_policy:multi_shard",
 )
-def mget(c: Client, args: list[bytes]) -> Any:
+def mget(c: Context, args: list[bytes]) -> Any:
     db = c.db
     out: list[bytes | None] = []
     for key in args[1:]:
@@ -360,7 +362,7 @@ def mget(c: Client, args: list[bytes]) -> Any:
     tips="request_policy:multi_shard response_policy:all_succeeded",
     key_flags="OW update",
 )
-def mset(c: Client, args: list[bytes]) -> Any:
+def mset(c: Context, args: list[bytes]) -> Any:
     _check_pairs(args)
     c.db.set_many(args)
     c.db.changed_keys(args[1::2], "set")
@@ -380,7 +382,7 @@ def mset(c: Client, args: list[bytes]) -> Any:
     tips="request_policy:multi_shard response_policy:agg_min",
     key_flags="OW insert",
 )
-def msetnx(c: Client, args: list[bytes]) -> Any:
+def msetnx(c: Context, args: list[bytes]) -> Any:
     _check_pairs(args)
     db = c.db
     if any(db.get(args[i]) is not None for i in range(1, len(args), 2)):
@@ -401,7 +403,7 @@ def _check_pairs(args: list[bytes]) -> None:
 # --- counters ----------------------------------------------------------------------------------
 
 
-def _incr(c: Client, key: bytes, delta: int) -> int:
+def _incr(c: Context, key: bytes, delta: int) -> int:
     db = c.db
     v = db.get(key)
     if v is None:
@@ -433,7 +435,7 @@ def _incr(c: Client, key: bytes, delta: int) -> int:
     args="key",
     complexity="O(1)",
 )
-def incr(c: Client, args: list[bytes]) -> Any:
+def incr(c: Context, args: list[bytes]) -> Any:
     # _incr's work for a delta of 1, inline: INCR is the counter command of benchmarks and
     # real workloads. Up to 18 digits plus one cannot overflow. (isdigit() is False for b"".)
     db = c.db
@@ -457,7 +459,7 @@ def incr(c: Client, args: list[bytes]) -> Any:
     args="key",
     complexity="O(1)",
 )
-def decr(c: Client, args: list[bytes]) -> Any:
+def decr(c: Context, args: list[bytes]) -> Any:
     return _incr(c, args[1], -1)
 
 
@@ -471,7 +473,7 @@ def decr(c: Client, args: list[bytes]) -> Any:
     args="key increment:integer",
     complexity="O(1)",
 )
-def incrby(c: Client, args: list[bytes]) -> Any:
+def incrby(c: Context, args: list[bytes]) -> Any:
     return _incr(c, args[1], parse_int(args[2]))
 
 
@@ -485,7 +487,7 @@ def incrby(c: Client, args: list[bytes]) -> Any:
     args="key decrement:integer",
     complexity="O(1)",
 )
-def decrby(c: Client, args: list[bytes]) -> Any:
+def decrby(c: Context, args: list[bytes]) -> Any:
     delta = parse_int(args[2])
     if delta == LLONG_MIN:
         raise ReplyError("ERR decrement would overflow")
@@ -504,7 +506,7 @@ def decrby(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     propagate=propagation.incrbyfloat,
 )
-def incrbyfloat(c: Client, args: list[bytes]) -> Any:
+def incrbyfloat(c: Context, args: list[bytes]) -> Any:
     key = args[1]
     old = get_string(c.db, key)
     try:
@@ -548,7 +550,7 @@ def clamp_range(start: int, end: int, length: int) -> tuple[int, int] | None:
     complexity="O(1)",
     key_flags="RW insert",
 )
-def append(c: Client, args: list[bytes]) -> Any:
+def append(c: Context, args: list[bytes]) -> Any:
     key = args[1]
     old = get_string(c.db, key)
     if old is None:
@@ -572,12 +574,12 @@ def append(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     key_flags="RO",
 )
-def strlen(c: Client, args: list[bytes]) -> Any:
+def strlen(c: Context, args: list[bytes]) -> Any:
     v = get_string(c.db, args[1])
     return 0 if v is None else len(v)
 
 
-def _getrange(c: Client, args: list[bytes]) -> Any:
+def _getrange(c: Context, args: list[bytes]) -> Any:
     start = parse_int(args[2])
     end = parse_int(args[3])
     v = get_string(c.db, args[1])
@@ -598,7 +600,7 @@ def _getrange(c: Client, args: list[bytes]) -> Any:
     since="2.4.0",
     complexity="O(N) where N is the length of the returned string.",
 )
-def getrange(c: Client, args: list[bytes]) -> Any:
+def getrange(c: Context, args: list[bytes]) -> Any:
     return _getrange(c, args)
 
 
@@ -612,7 +614,7 @@ def getrange(c: Client, args: list[bytes]) -> Any:
     args="key start:integer end:integer",
     complexity="O(N) where N is the length of the returned string.",
 )
-def substr(c: Client, args: list[bytes]) -> Any:
+def substr(c: Context, args: list[bytes]) -> Any:
     return _getrange(c, args)
 
 
@@ -628,7 +630,7 @@ def substr(c: Client, args: list[bytes]) -> Any:
     complexity="O(1), not counting the time taken to copy the new string in place.",
     key_flags="RW update",
 )
-def setrange(c: Client, args: list[bytes]) -> Any:
+def setrange(c: Context, args: list[bytes]) -> Any:
     offset = parse_int(args[2])
     if offset < 0:
         raise ReplyError("ERR offset is out of range")
@@ -651,7 +653,7 @@ def setrange(c: Client, args: list[bytes]) -> Any:
 # --- bits -------------------------------------------------------------------------------------
 
 
-def _bit_offset(c: Client, arg: bytes) -> int:
+def _bit_offset(c: Context, arg: bytes) -> int:
     off = parse_int(arg, BIT_OFFSET_ERR)
     if off < 0 or off >> 3 >= c.server.config.proto_max_bulk_len:
         raise BIT_OFFSET_ERR
@@ -669,7 +671,7 @@ def _bit_offset(c: Client, arg: bytes) -> int:
     since="2.2.0",
     complexity="O(1)",
 )
-def setbit(c: Client, args: list[bytes]) -> Any:
+def setbit(c: Context, args: list[bytes]) -> Any:
     offset = _bit_offset(c, args[2])
     on = parse_int(args[3], BIT_VALUE_ERR)
     if on not in (0, 1):
@@ -700,7 +702,7 @@ def setbit(c: Client, args: list[bytes]) -> Any:
     since="2.2.0",
     complexity="O(1)",
 )
-def getbit(c: Client, args: list[bytes]) -> Any:
+def getbit(c: Context, args: list[bytes]) -> Any:
     offset = _bit_offset(c, args[2])
     v = get_string(c.db, args[1])
     byte = offset >> 3
@@ -720,7 +722,7 @@ def getbit(c: Client, args: list[bytes]) -> Any:
     since="2.6.0",
     complexity="O(N)",
 )
-def bitcount(c: Client, args: list[bytes]) -> Any:
+def bitcount(c: Context, args: list[bytes]) -> Any:
     v = get_string(c.db, args[1])
     if v is None:
         return 0  # before any argument is looked at, as in Redis
@@ -782,7 +784,7 @@ def _lcs_rows(a: bytes, b: bytes) -> list[int]:
     since="7.0.0",
     complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
 )
-def lcs(c: Client, args: list[bytes]) -> Any:
+def lcs(c: Context, args: list[bytes]) -> Any:
     db = c.db
     a, b = db.get(args[1]), db.get(args[2])
     if (a is not None and type(a) is not bytes) or (b is not None and type(b) is not bytes):

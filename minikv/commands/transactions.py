@@ -14,7 +14,7 @@ from minikv.commands import command
 from minikv.protocol import NULL_ARRAY, OK, ReplyError
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
 
 TX = "transactions"
 
@@ -29,7 +29,7 @@ EXECABORT = ReplyError("EXECABORT Transaction discarded because of previous erro
     summary="Start a transaction block",
     since="1.2.0",
 )
-def multi(c: Client, args: list[bytes]) -> Any:
+def multi(c: Context, args: list[bytes]) -> Any:
     if c.multi is not None:
         raise ReplyError("ERR MULTI calls can not be nested")
     c.multi = []
@@ -37,7 +37,7 @@ def multi(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
-def _discard(c: Client) -> None:
+def _discard(c: Context) -> None:
     c.multi = None
     c.multi_error = False
     c.unwatch_all()
@@ -51,7 +51,7 @@ def _discard(c: Client) -> None:
     summary="Discard all commands issued after MULTI",
     since="2.0.0",
 )
-def discard(c: Client, args: list[bytes]) -> Any:
+def discard(c: Context, args: list[bytes]) -> Any:
     if c.multi is None:
         raise ReplyError("ERR DISCARD without MULTI")
     _discard(c)
@@ -66,7 +66,7 @@ def discard(c: Client, args: list[bytes]) -> Any:
     summary="Execute all commands issued after MULTI",
     since="1.2.0",
 )
-def exec_(c: Client, args: list[bytes]) -> Any:
+def exec_(c: Context, args: list[bytes]) -> Any:
     if c.multi is None:
         raise ReplyError("ERR EXEC without MULTI")
     queued = c.multi
@@ -80,7 +80,7 @@ def exec_(c: Client, args: list[bytes]) -> Any:
     return [c.call(cmd, a) for cmd, a in queued]
 
 
-def _watched_key_expired(c: Client) -> bool:
+def _watched_key_expired(c: Context) -> bool:
     dbs = c.server.keyspace.dbs
     # A watched key that expired since WATCH counts as modified (Redis 7).
     return any(dbs[dbid].get(key) is None for dbid, key in c.watched_expiring)
@@ -98,7 +98,7 @@ def _watched_key_expired(c: Client) -> bool:
     args="key [key ...]",
     key_flags="RO",
 )
-def watch(c: Client, args: list[bytes]) -> Any:
+def watch(c: Context, args: list[bytes]) -> Any:
     if c.multi is not None:
         raise ReplyError("ERR WATCH inside MULTI is not allowed")
     db = c.db
@@ -124,6 +124,6 @@ def watch(c: Client, args: list[bytes]) -> Any:
     summary="Forget about all watched keys",
     since="2.2.0",
 )
-def unwatch(c: Client, args: list[bytes]) -> Any:
+def unwatch(c: Context, args: list[bytes]) -> Any:
     c.unwatch_all()
     return OK

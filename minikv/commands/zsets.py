@@ -36,7 +36,7 @@ from minikv.valuetypes import value_type
 from minikv.zset import MINUS, PLUS, ZSet
 
 if TYPE_CHECKING:
-    from minikv.connection import Client
+    from minikv.commands.context import Context
 
 Z = "sorted-set"
 
@@ -82,11 +82,11 @@ def _lex_end(b: bytes) -> Any:
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def _get(c: Client, key: bytes) -> ZSet | None:
+def _get(c: Context, key: bytes) -> ZSet | None:
     return get_typed(c.db, key, ZSet)
 
 
-def _changed(c: Client, key: bytes, z: ZSet, n: int, event: str) -> None:
+def _changed(c: Context, key: bytes, z: ZSet, n: int, event: str) -> None:
     """``n`` changes were made to ``z`` in place: report them; delete the key if it is empty
     now."""
     if not n:
@@ -98,7 +98,7 @@ def _changed(c: Client, key: bytes, z: ZSet, n: int, event: str) -> None:
         db.changed(key, "del", 0)
 
 
-def _store(c: Client, dst: bytes, z: ZSet | None, name: bytes) -> int:
+def _store(c: Context, dst: bytes, z: ZSet | None, name: bytes) -> int:
     """Store a computed set at ``dst`` (deleting ``dst`` if it is empty): the reply."""
     db = c.db
     if z is not None and z:
@@ -110,7 +110,7 @@ def _store(c: Client, dst: bytes, z: ZSet | None, name: bytes) -> int:
     return 0
 
 
-def _entries(c: Client, members: list[bytes], scores: list[float] | None) -> list[Any]:
+def _entries(c: Context, members: list[bytes], scores: list[float] | None) -> list[Any]:
     """``members`` (a new list, owned by the reply), or with their ``scores`` if given: flat
     in RESP2, [member, score] pairs in RESP3."""
     if scores is None:
@@ -136,7 +136,7 @@ _NX, _XX, _GT, _LT, _INCR, _CH = 1, 2, 4, 8, 16, 32
 _ZADD_OPTS = {b"NX": _NX, b"XX": _XX, b"GT": _GT, b"LT": _LT, b"INCR": _INCR, b"CH": _CH}
 
 
-def _zadd(c: Client, key: bytes, flags: int, pairs: list[bytes]) -> Any:
+def _zadd(c: Context, key: bytes, flags: int, pairs: list[bytes]) -> Any:
     n = len(pairs)
     if n % 2 or not n:
         raise SYNTAX
@@ -203,7 +203,7 @@ def _zadd(c: Client, key: bytes, flags: int, pairs: list[bytes]) -> Any:
         ("6.2.0", "Added the `GT` and `LT` options."),
     ),
 )
-def zadd(c: Client, args: list[bytes]) -> Any:
+def zadd(c: Context, args: list[bytes]) -> Any:
     flags = 0
     i = 2
     while i < len(args):
@@ -226,7 +226,7 @@ def zadd(c: Client, args: list[bytes]) -> Any:
     complexity="O(log(N)) where N is the number of elements in the sorted set.",
     args="key increment:double member",
 )
-def zincrby(c: Client, args: list[bytes]) -> Any:
+def zincrby(c: Context, args: list[bytes]) -> Any:
     return _zadd(c, args[1], _INCR, args[2:])
 
 
@@ -244,7 +244,7 @@ def zincrby(c: Client, args: list[bytes]) -> Any:
     key_flags="RW delete",
     history=(("2.4.0", "Accepts multiple elements."),),
 )
-def zrem(c: Client, args: list[bytes]) -> Any:
+def zrem(c: Context, args: list[bytes]) -> Any:
     z = _get(c, args[1])
     if z is None:
         return 0
@@ -272,7 +272,7 @@ def zrem(c: Client, args: list[bytes]) -> Any:
     args="key",
     key_flags="RO",
 )
-def zcard(c: Client, args: list[bytes]) -> Any:
+def zcard(c: Context, args: list[bytes]) -> Any:
     z = _get(c, args[1])
     return 0 if z is None else len(z)
 
@@ -288,7 +288,7 @@ def zcard(c: Client, args: list[bytes]) -> Any:
     complexity="O(1)",
     args="key member",
 )
-def zscore(c: Client, args: list[bytes]) -> Any:
+def zscore(c: Context, args: list[bytes]) -> Any:
     z = _get(c, args[1])
     return None if z is None else z.get(args[2])
 
@@ -304,7 +304,7 @@ def zscore(c: Client, args: list[bytes]) -> Any:
     complexity="O(N) where N is the number of members being requested.",
     args="key member [member ...]",
 )
-def zmscore(c: Client, args: list[bytes]) -> Any:
+def zmscore(c: Context, args: list[bytes]) -> Any:
     z = _get(c, args[1])
     if z is None:
         return [None] * (len(args) - 2)
@@ -312,7 +312,7 @@ def zmscore(c: Client, args: list[bytes]) -> Any:
     return [get(m) for m in args[2:]]
 
 
-def _rank(c: Client, args: list[bytes], reverse: bool) -> Any:
+def _rank(c: Context, args: list[bytes], reverse: bool) -> Any:
     z = _get(c, args[1])
     if z is None:
         return None
@@ -333,7 +333,7 @@ def _rank(c: Client, args: list[bytes], reverse: bool) -> Any:
     complexity="O(log(N))",
     args="key member",
 )
-def zrank(c: Client, args: list[bytes]) -> Any:
+def zrank(c: Context, args: list[bytes]) -> Any:
     return _rank(c, args, False)
 
 
@@ -348,7 +348,7 @@ def zrank(c: Client, args: list[bytes]) -> Any:
     complexity="O(log(N))",
     args="key member",
 )
-def zrevrank(c: Client, args: list[bytes]) -> Any:
+def zrevrank(c: Context, args: list[bytes]) -> Any:
     return _rank(c, args, True)
 
 
@@ -370,7 +370,7 @@ def _score_bounds(z: ZSet, lo: tuple[float, bool], hi: tuple[float, bool]) -> tu
     complexity="O(log(N)) with N being the number of elements in the sorted set.",
     args="key min:double max:double",
 )
-def zcount(c: Client, args: list[bytes]) -> Any:
+def zcount(c: Context, args: list[bytes]) -> Any:
     lo, hi = _range_end(args[2]), _range_end(args[3])
     z = _get(c, args[1])
     if z is None:
@@ -390,7 +390,7 @@ def zcount(c: Client, args: list[bytes]) -> Any:
     complexity="O(log(N)) with N being the number of elements in the sorted set.",
     args="key min max",
 )
-def zlexcount(c: Client, args: list[bytes]) -> Any:
+def zlexcount(c: Context, args: list[bytes]) -> Any:
     lo, hi = _lex_end(args[2]), _lex_end(args[3])
     z = _get(c, args[1])
     if z is None:
@@ -427,7 +427,7 @@ def _select(lo: int, hi: int, offset: int, limit: int, reverse: bool) -> tuple[i
 
 
 def _range_reply(
-    c: Client, z: ZSet, lo: int, hi: int, reverse: bool, withscores: bool
+    c: Context, z: ZSet, lo: int, hi: int, reverse: bool, withscores: bool
 ) -> list[Any]:
     """The reply of ranks [lo, hi) of ``z``."""
     if lo >= hi:
@@ -450,7 +450,7 @@ def _range_reply(
 
 
 def _zrange(
-    c: Client, args: list[bytes], first: int, store: bool, kind: str | None, reverse: bool | None
+    c: Context, args: list[bytes], first: int, store: bool, kind: str | None, reverse: bool | None
 ) -> Any:
     """ZRANGE, ZRANGESTORE and the older Z[REV]RANGE[BYSCORE|BYLEX]: ``kind`` and ``reverse``
     are None where the options may choose them."""
@@ -546,7 +546,7 @@ _RANGEBY_DOC = (
     args="key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]",
     history=(("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),),
 )
-def zrange(c: Client, args: list[bytes]) -> Any:
+def zrange(c: Context, args: list[bytes]) -> Any:
     return _zrange(c, args, 1, False, None, None)
 
 
@@ -562,7 +562,7 @@ def zrange(c: Client, args: list[bytes]) -> Any:
     args="dst:key src:key min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]",
     key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2)),
 )
-def zrangestore(c: Client, args: list[bytes]) -> Any:
+def zrangestore(c: Context, args: list[bytes]) -> Any:
     return _zrange(c, args, 2, True, None, None)
 
 
@@ -578,7 +578,7 @@ def zrangestore(c: Client, args: list[bytes]) -> Any:
     complexity=_RANGE_DOC,
     args="key start stop [WITHSCORES]",
 )
-def zrevrange(c: Client, args: list[bytes]) -> Any:
+def zrevrange(c: Context, args: list[bytes]) -> Any:
     return _zrange(c, args, 1, False, _RANK, True)
 
 
@@ -594,7 +594,7 @@ def zrevrange(c: Client, args: list[bytes]) -> Any:
     args="key min:double max:double [WITHSCORES] [LIMIT offset count]",
     history=(("2.0.0", "Added the `WITHSCORES` modifier."),),
 )
-def zrangebyscore(c: Client, args: list[bytes]) -> Any:
+def zrangebyscore(c: Context, args: list[bytes]) -> Any:
     return _zrange(c, args, 1, False, _SCORE, False)
 
 
@@ -611,7 +611,7 @@ def zrangebyscore(c: Client, args: list[bytes]) -> Any:
     args="key max:double min:double [WITHSCORES] [LIMIT offset count]",
     history=(("2.1.6", "`min` and `max` can be exclusive."),),
 )
-def zrevrangebyscore(c: Client, args: list[bytes]) -> Any:
+def zrevrangebyscore(c: Context, args: list[bytes]) -> Any:
     return _zrange(c, args, 1, False, _SCORE, True)
 
 
@@ -626,7 +626,7 @@ def zrevrangebyscore(c: Client, args: list[bytes]) -> Any:
     complexity=_RANGEBY_DOC,
     args="key min max [LIMIT offset count]",
 )
-def zrangebylex(c: Client, args: list[bytes]) -> Any:
+def zrangebylex(c: Context, args: list[bytes]) -> Any:
     return _zrange(c, args, 1, False, _LEX, False)
 
 
@@ -642,14 +642,14 @@ def zrangebylex(c: Client, args: list[bytes]) -> Any:
     complexity=_RANGEBY_DOC,
     args="key max min [LIMIT offset count]",
 )
-def zrevrangebylex(c: Client, args: list[bytes]) -> Any:
+def zrevrangebylex(c: Context, args: list[bytes]) -> Any:
     return _zrange(c, args, 1, False, _LEX, True)
 
 
 # --- removal by range ---------------------------------------------------------------------------
 
 
-def _zremrange(c: Client, args: list[bytes], kind: str) -> Any:
+def _zremrange(c: Context, args: list[bytes], kind: str) -> Any:
     if kind is _RANK:
         start, end = parse_int(args[2]), parse_int(args[3])
     elif kind is _SCORE:
@@ -691,7 +691,7 @@ _REMRANGE_DOC = (
     args="key start stop",
     key_flags="RW delete",
 )
-def zremrangebyrank(c: Client, args: list[bytes]) -> Any:
+def zremrangebyrank(c: Context, args: list[bytes]) -> Any:
     return _zremrange(c, args, _RANK)
 
 
@@ -707,7 +707,7 @@ def zremrangebyrank(c: Client, args: list[bytes]) -> Any:
     args="key min:double max:double",
     key_flags="RW delete",
 )
-def zremrangebyscore(c: Client, args: list[bytes]) -> Any:
+def zremrangebyscore(c: Context, args: list[bytes]) -> Any:
     return _zremrange(c, args, _SCORE)
 
 
@@ -723,7 +723,7 @@ def zremrangebyscore(c: Client, args: list[bytes]) -> Any:
     args="key min max",
     key_flags="RW delete",
 )
-def zremrangebylex(c: Client, args: list[bytes]) -> Any:
+def zremrangebylex(c: Context, args: list[bytes]) -> Any:
     return _zremrange(c, args, _LEX)
 
 
@@ -731,7 +731,7 @@ def zremrangebylex(c: Client, args: list[bytes]) -> Any:
 
 
 def pop_reply(
-    c: Client, key: bytes, z: ZSet, last: bool, count: int, nested: bool, with_key: bool
+    c: Context, key: bytes, z: ZSet, last: bool, count: int, nested: bool, with_key: bool
 ) -> Any:
     """Pop up to ``count`` entries from the non-empty ``z`` at ``key`` (deleting the key when
     it empties) and build the reply: flat member/score list or [member, score] pairs
@@ -749,7 +749,7 @@ def pop_reply(
     return flat
 
 
-def _zpop(c: Client, args: list[bytes], last: bool) -> Any:
+def _zpop(c: Context, args: list[bytes], last: bool) -> Any:
     if len(args) > 3:
         raise SYNTAX
     count = -1
@@ -781,7 +781,7 @@ _POP_DOC = (
     args="key [count]",
     key_flags="RW access delete",
 )
-def zpopmin(c: Client, args: list[bytes]) -> Any:
+def zpopmin(c: Context, args: list[bytes]) -> Any:
     return _zpop(c, args, False)
 
 
@@ -797,7 +797,7 @@ def zpopmin(c: Client, args: list[bytes]) -> Any:
     args="key [count]",
     key_flags="RW access delete",
 )
-def zpopmax(c: Client, args: list[bytes]) -> Any:
+def zpopmax(c: Context, args: list[bytes]) -> Any:
     return _zpop(c, args, True)
 
 
@@ -838,7 +838,7 @@ def parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, 
     key_specs=(KeySpec("RW access delete", 1, keynum=0),),
     propagate=propagation.zset_mpop,
 )
-def zmpop(c: Client, args: list[bytes]) -> Any:
+def zmpop(c: Context, args: list[bytes]) -> Any:
     keys, last, count = parse_mpop(args, 1)
     for key in keys:
         z = _get(c, key)
@@ -862,7 +862,7 @@ def zmpop(c: Client, args: list[bytes]) -> Any:
     args="key [count [WITHSCORES]]",
     tips="nondeterministic_output",
 )
-def zrandmember(c: Client, args: list[bytes]) -> Any:
+def zrandmember(c: Context, args: list[bytes]) -> Any:
     if len(args) == 2:
         z = _get(c, args[1])
         if z is None:
@@ -896,7 +896,7 @@ def zrandmember(c: Client, args: list[bytes]) -> Any:
 _SUM, _MIN, _MAX = b"SUM", b"MIN", b"MAX"
 
 
-def _source(c: Client, key: bytes) -> ZSet | Collection[bytes] | None:
+def _source(c: Context, key: bytes) -> ZSet | Collection[bytes] | None:
     """A ZUNION/ZINTER/ZDIFF input: a sorted set (member -> score), a set's members (score 1),
     or None."""
     v = c.db.get(key)
@@ -931,7 +931,7 @@ def _aggregate(target: float, value: float, how: bytes) -> float:
 
 
 def _setop(
-    c: Client, args: list[bytes], numkeys_idx: int, op: str, store: bool, card: bool = False
+    c: Context, args: list[bytes], numkeys_idx: int, op: str, store: bool, card: bool = False
 ) -> Any:
     """ZUNION ZINTER ZDIFF, their STORE forms and ZINTERCARD (Redis's
     zunionInterDiffGenericCommand): the result as a member -> score dict, or the reply."""
@@ -1047,7 +1047,7 @@ _WEIGHTS_AGG = "[WEIGHTS weight:integer [weight:integer ...]] [AGGREGATE SUM | M
     args=f"numkeys key [key ...] {_WEIGHTS_AGG} [WITHSCORES]",
     key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
-def zunion(c: Client, args: list[bytes]) -> Any:
+def zunion(c: Context, args: list[bytes]) -> Any:
     return _setop(c, args, 1, "union", False)
 
 
@@ -1062,7 +1062,7 @@ def zunion(c: Client, args: list[bytes]) -> Any:
     args=f"numkeys key [key ...] {_WEIGHTS_AGG} [WITHSCORES]",
     key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
-def zinter(c: Client, args: list[bytes]) -> Any:
+def zinter(c: Context, args: list[bytes]) -> Any:
     return _setop(c, args, 1, "inter", False)
 
 
@@ -1077,7 +1077,7 @@ def zinter(c: Client, args: list[bytes]) -> Any:
     args="numkeys key [key ...] [WITHSCORES]",
     key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
-def zdiff(c: Client, args: list[bytes]) -> Any:
+def zdiff(c: Context, args: list[bytes]) -> Any:
     return _setop(c, args, 1, "diff", False)
 
 
@@ -1092,7 +1092,7 @@ def zdiff(c: Client, args: list[bytes]) -> Any:
     args=f"destination numkeys key [key ...] {_WEIGHTS_AGG}",
     key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, keynum=0)),
 )
-def zunionstore(c: Client, args: list[bytes]) -> Any:
+def zunionstore(c: Context, args: list[bytes]) -> Any:
     return _setop(c, args, 2, "union", True)
 
 
@@ -1107,7 +1107,7 @@ def zunionstore(c: Client, args: list[bytes]) -> Any:
     args=f"destination numkeys key [key ...] {_WEIGHTS_AGG}",
     key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, keynum=0)),
 )
-def zinterstore(c: Client, args: list[bytes]) -> Any:
+def zinterstore(c: Context, args: list[bytes]) -> Any:
     return _setop(c, args, 2, "inter", True)
 
 
@@ -1122,7 +1122,7 @@ def zinterstore(c: Client, args: list[bytes]) -> Any:
     args="destination numkeys key [key ...]",
     key_specs=(KeySpec("OW update", 1), KeySpec("RO access", 2, keynum=0)),
 )
-def zdiffstore(c: Client, args: list[bytes]) -> Any:
+def zdiffstore(c: Context, args: list[bytes]) -> Any:
     return _setop(c, args, 2, "diff", True)
 
 
@@ -1138,7 +1138,7 @@ def zdiffstore(c: Client, args: list[bytes]) -> Any:
     args="numkeys key [key ...] [LIMIT limit]",
     key_specs=(KeySpec("RO access", 1, keynum=0),),
 )
-def zintercard(c: Client, args: list[bytes]) -> Any:
+def zintercard(c: Context, args: list[bytes]) -> Any:
     return _setop(c, args, 1, "inter", False, card=True)
 
 
@@ -1166,7 +1166,7 @@ def _d2string(v: float) -> bytes:
     args="key cursor [MATCH pattern] [COUNT count]",
     tips="nondeterministic_output",
 )
-def zscan(c: Client, args: list[bytes]) -> Any:
+def zscan(c: Context, args: list[bytes]) -> Any:
     cursor = parse_cursor(args[2])
     z = _get(c, args[1])
     if z is None:
@@ -1189,7 +1189,7 @@ def zscan(c: Client, args: list[bytes]) -> Any:
     return [b"%d" % nxt, out]
 
 
-def _bzpop(c: Client, args: list[bytes], last: bool) -> Any:
+def _bzpop(c: Context, args: list[bytes], last: bool) -> Any:
     timeout = parse_timeout(args[-1])
     keys = args[1:-1]
     for key in keys:
@@ -1197,7 +1197,7 @@ def _bzpop(c: Client, args: list[bytes], last: bool) -> Any:
         if z is not None:
             return pop_reply(c, key, z, last, 1, False, True)
 
-    def serve(c: Client, key: bytes) -> Any:
+    def serve(c: Context, key: bytes) -> Any:
         z = c.db.get(key)
         if type(z) is not ZSet or not z:
             return None  # not a sorted set (any more): keep waiting
@@ -1224,7 +1224,7 @@ _BZPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an 
     history=_BZPOP_HISTORY,
     propagate=propagation.blocking_pop,
 )
-def bzpopmin(c: Client, args: list[bytes]) -> Any:
+def bzpopmin(c: Context, args: list[bytes]) -> Any:
     return _bzpop(c, args, False)
 
 
@@ -1243,5 +1243,5 @@ def bzpopmin(c: Client, args: list[bytes]) -> Any:
     history=_BZPOP_HISTORY,
     propagate=propagation.blocking_pop,
 )
-def bzpopmax(c: Client, args: list[bytes]) -> Any:
+def bzpopmax(c: Context, args: list[bytes]) -> Any:
     return _bzpop(c, args, True)

@@ -1,0 +1,78 @@
+"""What a command handler may see: the narrow context it is given, as typing protocols.
+
+A handler is called as ``handler(ctx, args)``. Today the object passed is the connection's
+``Client`` (no wrapper: the hot path cannot afford one per request), but handlers are typed
+against ``Context`` below and ``tests/test_command_context.py`` checks that every command
+module only uses what these protocols list: the selected database, the per-connection state a
+command may change (name, protocol, MULTI/WATCH, authentication), reply encoding, and a small
+``ServerView`` of the server (config, keyspace, persistence, the client list, the log, and the
+few server actions commands ask for). The transport, flow control and the ``Server`` class
+stay out of reach, so a handler can later run where there is no socket at all (a script, a
+replayed log). Changes are reported through the keyspace (``ctx.db.changed``), not here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from minikv.config import Config
+    from minikv.keyspace import Db, Keyspace
+    from minikv.persistence.snapshot import Persistence
+
+
+class ServerView(Protocol):
+    """The part of the server a command may use."""
+
+    config: Config
+    keyspace: Keyspace
+    persistence: Persistence
+    clients: dict[int, Any]  # id -> Context of every connected client
+    log: logging.Logger
+
+    def info_text(self, sections: list[str]) -> str: ...
+
+    def reset_stats(self) -> None: ...
+
+    def request_shutdown(self, save: bool | None = None) -> None: ...
+
+
+class Context(Protocol):
+    """The per-connection state a command may read and change."""
+
+    server: ServerView
+    db: Db
+    id: int
+    addr: str
+    laddr: str
+    name: bytes
+    lib_name: bytes
+    lib_ver: bytes
+    resp: int
+    authenticated: bool
+    no_evict: bool
+    last_cmd: str
+    close_after_reply: bool
+    # MULTI/EXEC and WATCH
+    multi: list[tuple[Any, list[bytes]]] | None
+    multi_error: bool
+    watched: set[tuple[int, bytes]]
+    watched_expiring: set[tuple[int, bytes]]
+    watch_dirty: bool
+
+    def encode(self, value: Any) -> bytes: ...
+
+    def call(self, cmd: Any, args: list[bytes]) -> Any: ...
+
+    def select(self, index: int) -> None: ...
+
+    def set_resp(self, version: int) -> None: ...
+
+    def set_authenticated(self, value: bool) -> None: ...
+
+    def unwatch_all(self) -> None: ...
+
+    def info_line(self) -> str: ...
+
+    def kill(self) -> None: ...
