@@ -444,7 +444,7 @@ def _c_int(v: int) -> int:
     return (v + 2**31) % 2**32 - 2**31
 
 
-def _c_atoi(b: bytes) -> int:
+def c_atoi(b: bytes) -> int:
     """C's atoi (strtol cast to int): leading spaces, a sign, the longest run of digits."""
     s = b.lstrip(b" \t\n\v\f\r")
     sign = 1
@@ -552,7 +552,7 @@ def numkeys_getkeys(specs: Sequence[KeySpec]) -> GetKeys | None:
     store = [s.index for s in specs if s.is_range_at_index and s.lastkey == 0 and s is not keynum]
 
     def getkeys(args: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
-        num = _c_atoi(args[count_at]) if count_at < len(args) else 0
+        num = c_atoi(args[count_at]) if count_at < len(args) else 0
         if num < 1 or num > int((len(args) - first) / step):
             return []
         return [(first + i * step, ()) for i in range(num)] + [(p, ()) for p in store]

@@ -16,10 +16,23 @@ from minikv.commands import (
     sets,
     strings,
     transactions,
+    zsetops,
     zsets,
 )
 
-MODULES = (connection, hashes, keys, lists, persistence, server, sets, strings, transactions, zsets)
+MODULES = (
+    connection,
+    hashes,
+    keys,
+    lists,
+    persistence,
+    server,
+    sets,
+    strings,
+    transactions,
+    zsets,
+    zsetops,
+)
 
 
 def load_all() -> None:

@@ -14,6 +14,7 @@ from minikv.commands import (
     ACL_ORDER,
     Command,
     KeySpec,
+    c_atoi,
     command,
     container,
     iter_commands,
@@ -647,7 +648,7 @@ def debug(c: Context, args: list[bytes]) -> Any:
         time.sleep(max(0.0, _strtod(args[2])))  # blocks the whole server, as Redis does
         return OK
     if sub == b"set-active-expire" and n == 3:
-        _set_active_expire(c, _atoi(args[2]) != 0)
+        _set_active_expire(c, c_atoi(args[2]) != 0)
         return OK
     if sub == b"object" and n == 3:
         return _debug_object(c, args[2])
@@ -723,18 +724,6 @@ def _strtod(b: bytes) -> float:
         except ValueError:
             continue
     return 0.0
-
-
-def _atoi(b: bytes) -> int:
-    digits = b.strip()
-    sign = -1 if digits[:1] == b"-" else 1
-    digits = digits.lstrip(b"+-")
-    n = 0
-    for ch in digits:
-        if not 48 <= ch <= 57:
-            break
-        n = n * 10 + ch - 48
-    return sign * n
 
 
 def _set_active_expire(c: Context, enabled: bool) -> None:
