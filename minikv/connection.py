@@ -221,6 +221,10 @@ class Client(asyncio.Protocol):
         eager = False
         t_prev = 0  # read when the first run starts
         i = 0  # how many requests have been taken
+        # What the fast path needs of the client and server state, computed once per batch and
+        # again after each command that took the slow path: only non-plain commands (MULTI,
+        # AUTH, HELLO, RESET, admin commands) can change it (Command.plain).
+        fast = self.multi is None and self.authenticated and not consumers
         for args in requests:
             i += 1  # noqa: SIM113 - enumerate() costs an object per batch (measured at -P 1)
             # The common case, checked inline: a known plain command with the right arity from
@@ -229,13 +233,11 @@ class Client(asyncio.Protocol):
             # which knows all the rules; the checks here read the same derived fields.
             cmd = table_get(args[0])
             if (
-                cmd is not None
+                fast
+                and cmd is not None
                 and cmd.plain
-                and self.multi is None
-                and self.authenticated
                 and cmd.min_args <= len(args) <= cmd.max_args
                 and (persistence.last_bgsave_ok or not cmd.denied_on_misconf)
-                and not consumers
             ):
                 if cmd is not run or eager:
                     t = clock()
@@ -262,6 +264,7 @@ class Client(asyncio.Protocol):
                 value = self.execute(args)  # Client.call times the command itself
                 if propagation.pending:  # one unit of execution: a command, or a whole EXEC
                     propagation.flush()
+                fast = self.multi is None and self.authenticated and not consumers
             if value is blocked:
                 self._backlog = requests[i:]
                 break

@@ -269,3 +269,22 @@ def test_commands_report_changes_only_through_the_hook() -> None:
         if re.search(r"\bdirty\s*[+-]=|\.touched\(|\.touch_all_watched\(", line)
     ]
     assert offenders == []
+
+
+def test_capture_turned_on_mid_pipeline_sees_the_rest_of_it(server: ServerProcess) -> None:
+    """The dispatcher decides its fast path once per batch: a command in the batch that adds a
+    consumer (an admin command, never on the fast path) must make the writes after it in the
+    same batch propagate."""
+    r = server.client()
+    r.flushall()
+    try:
+        with r.pipeline(transaction=False) as p:
+            p.set("before", "1")
+            p.execute_command("DEBUG", "PROPAGATION", "ON")
+            p.set("after", "1")
+            p.incr("counter")
+            p.execute()
+        stream = r.execute_command("DEBUG", "PROPAGATION", "READ")
+    finally:
+        r.execute_command("DEBUG", "PROPAGATION", "OFF")
+    assert stream == [[b"SELECT", b"0"], [b"SET", b"after", b"1"], [b"INCRBY", b"counter", b"1"]]

@@ -157,7 +157,9 @@ class Command:
     #: Refused while writes are (MISCONF): every write, and PING, as Redis 7 refuses it then.
     denied_on_misconf: bool = False
     is_container: bool = False
-    #: Dispatched on the inline fast path (not a container: no subcommand to resolve).
+    #: May run on the dispatcher's inline fast path: not a container (no subcommand to
+    #: resolve), and unable to change what the fast path checks once per batch (MULTI state,
+    #: authentication, who consumes the propagation stream): see ``_DISPATCH_STATE``.
     plain: bool = True
 
     @property
@@ -194,6 +196,12 @@ class Command:
 
 
 _ARGS_UNBOUNDED = 2**62  # a negative arity: at least -arity arguments, no upper bound
+
+#: Commands that change the client state the dispatcher's fast path reads once per batch
+#: (``Client._run``): MULTI state and authentication. Admin commands (DEBUG PROPAGATION,
+#: and later the append-only file's and replication's switches) may add or remove propagation
+#: consumers, so they are never plain either.
+_DISPATCH_STATE = frozenset({"multi", "exec", "discard", "auth", "hello", "reset"})
 
 #: name (lower and upper case bytes) -> Command. Only top-level commands.
 TABLE: dict[bytes, Command] = {}
@@ -283,6 +291,7 @@ def command(
         cmd.min_args = abs(arity)
         cmd.max_args = arity if arity > 0 else _ARGS_UNBOUNDED
         cmd.denied_on_misconf = cmd.is_write or full == "ping"
+        cmd.plain = "admin" not in flagset and full not in _DISPATCH_STATE
         if parent:
             owner = ALL[parent]
             owner.is_container = True
