@@ -67,6 +67,17 @@ class Config:
     zset_max_listpack_value: int = 64
     list_max_listpack_size: int = -2
     list_compress_depth: int = 0
+    #: client class ("normal", "slave", "pubsub") -> (hard bytes, soft bytes, soft seconds).
+    client_output_buffer_limit: dict[str, tuple[int, int, int]] = field(
+        default_factory=lambda: dict(OBUF_DEFAULTS)
+    )
+
+
+OBUF_DEFAULTS = {
+    "normal": (0, 0, 0),
+    "slave": (256 * 1024 * 1024, 64 * 1024 * 1024, 60),
+    "pubsub": (32 * 1024 * 1024, 8 * 1024 * 1024, 60),
+}
 
 
 # --- value codecs --------------------------------------------------------------------------------
@@ -156,6 +167,58 @@ _SIZE = _int_range(0, 2**63 - 1)  # size_t configs: 0..LONG_MAX
 _SIZE_MEMORY = _int_range(0, 2**63 - 1, memory=True)
 
 
+def parse_obuf_limits(text: str) -> dict[str, tuple[int, int, int]]:
+    """``<class> <hard> <soft> <soft seconds>`` groups, as Redis's updateClientOutputBufferLimit
+    checks them (all or nothing). The classes given replace those limits; the others stay.
+
+    minikv enforces the pubsub class. Normal clients need no limit (their replies are not
+    produced while the unsent ones pass the high-water mark: the client is not read), so a
+    limit other than ``0 0 0`` for them is refused rather than accepted and ignored. The
+    replica class is stored for replication, which has no replicas to apply it to yet.
+    """
+    words = text.split()
+    if len(words) % 4:
+        raise ConfigError("Wrong number of arguments in buffer limit configuration.")
+    out: dict[str, tuple[int, int, int]] = {}
+    for i in range(0, len(words), 4):
+        cls = words[i].lower()
+        cls = {"replica": "slave"}.get(cls, cls)
+        if cls not in OBUF_DEFAULTS:
+            raise ConfigError("Invalid client class specified in buffer limit configuration.")
+        try:
+            hard, soft = parse_memory(words[i + 1]), parse_memory(words[i + 2])
+            if not re.fullmatch(r"[+-]?[0-9]+", words[i + 3]):
+                raise ValueError
+            secs = int(words[i + 3])
+            if hard < 0 or soft < 0 or secs < 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+            ) from None
+        out[cls] = (hard, soft, secs)
+    if out.get("normal", (0, 0, 0)) != (0, 0, 0):
+        raise ConfigError(
+            "minikv does not limit the output buffer of normal clients: it stops reading a "
+            "client whose unsent replies pass 1mb instead (use normal 0 0 0)"
+        )
+    return out
+
+
+def render_obuf_limits(v: dict[str, tuple[int, int, int]]) -> str:
+    return " ".join(f"{cls} {h} {s} {secs}" for cls, (h, s, secs) in v.items())
+
+
+def _parse_appendonly(text: str) -> bool:
+    """Refused until the append-only file exists: accepting ``yes`` would let a user believe
+    writes are durable between snapshots when they are not."""
+    if parse_bool(text):
+        raise ConfigError(
+            "minikv has no append-only file yet (only snapshots): appendonly must be 'no'"
+        )
+    return False
+
+
 def _filename(text: str) -> str:
     if "/" in text:
         raise ConfigError("dbfilename can't be a path, just a filename")
@@ -198,6 +261,14 @@ class Param:
     apply: Callable[[Config], None] | None = None
     #: Redis's older name for it (e.g. hash-max-ziplist-entries), accepted everywhere.
     alias: str = ""
+    #: The parsed value is a dict that updates the current one (client-output-buffer-limit
+    #: names only the classes it changes).
+    merge: bool = False
+
+    def value(self, config: Config, text: str) -> Any:
+        """``text`` parsed, as the new value of the setting in ``config``."""
+        v = self.parse(text)
+        return {**getattr(config, self.attr), **v} if self.merge else v
 
 
 PARAMS: dict[str, Param] = {
@@ -222,7 +293,7 @@ PARAMS: dict[str, Param] = {
         Param("protected-mode", "protected_mode", parse_bool, _yesno),
         Param("stop-writes-on-bgsave-error", "stop_writes_on_bgsave_error", parse_bool, _yesno),
         Param("rdbchecksum", "rdbchecksum", parse_bool, _yesno),
-        Param("appendonly", "appendonly", parse_bool, _yesno),
+        Param("appendonly", "appendonly", _parse_appendonly, _yesno),
         Param(
             "proto-max-bulk-len",
             "proto_max_bulk_len",
@@ -250,6 +321,13 @@ PARAMS: dict[str, Param] = {
         Param("rdb-key-save-delay", "rdb_key_save_delay", _int_range(-(2**31), 2**31 - 1)),
         Param("daemonize", "daemonize", parse_bool, _yesno, mutable=False),
         Param("pidfile", "pidfile", str, mutable=False),
+        Param(
+            "client-output-buffer-limit",
+            "client_output_buffer_limit",
+            parse_obuf_limits,
+            render_obuf_limits,
+            merge=True,
+        ),
         *(
             Param(name, name.replace("-", "_"), parse, alias=alias)
             for name, alias, parse in [
@@ -280,7 +358,7 @@ def set_param(config: Config, name: str, value: str) -> None:
     p = lookup_param(name)
     if p is None:
         raise ConfigError("Bad directive or wrong number of arguments")
-    setattr(config, p.attr, p.parse(value))
+    setattr(config, p.attr, p.value(config, value))
 
 
 def render_param(config: Config, p: Param) -> str:
@@ -340,7 +418,7 @@ def config_set(config: Config, pairs: list[tuple[str, str]], is_local: bool = Tr
 
     for p, shown, (_, value) in zip(params, names, pairs, strict=True):
         try:
-            setattr(config, p.attr, p.parse(value))
+            setattr(config, p.attr, p.value(config, value))
         except ConfigError as e:
             restore()
             raise _set_failed(shown, e.message) from None
@@ -405,6 +483,11 @@ def render_config_line(config: Config, p: Param) -> str:
         return "\n".join(f"save {s} {c}" for s, c in config.save)
     if p.name == "bind":
         return "bind " + value
+    if p.name == "client-output-buffer-limit":
+        return "\n".join(
+            f"{p.name} {'replica' if cls == 'slave' else cls} {h} {s} {secs}"
+            for cls, (h, s, secs) in config.client_output_buffer_limit.items()
+        )
     return f"{p.name} {_quote_conf(value)}"
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from minikv.blocking import BLOCKED, disconnected, handle_ready_keys
 from minikv.commands import TABLE, arity_error, lookup, unknown_command_error
+from minikv.commands.transactions import discard_transaction
 from minikv.protocol import (
     QUEUED,
     ProtocolError,
@@ -55,6 +56,8 @@ class Client(asyncio.Protocol):
     # set on the instance only while blocked: CPython 3.11 keeps an instance's attributes inline
     # (fast to read) only up to 30 names, and __init__ below already sets 29.
     blocked: Any = None
+    # minikv.pubsub.Subscriptions while subscribed to anything (same reason: a class default).
+    pubsub: Any = None
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -86,7 +89,9 @@ class Client(asyncio.Protocol):
         self.closed = False
         self.lost = False  # connection_lost has run
         self.paused = False
-        self.out_bytes = 0
+        # The replies of the batch _run is producing (None outside it): a pub/sub message for
+        # this client joins them there, so it keeps its place after the replies before it.
+        self._out: list[bytes] | None = None
         # Requests parsed but not run yet because the client is not reading its replies, and
         # a protocol error found after them (sent once they have run).
         self._backlog: list[list[bytes]] | None = None
@@ -114,6 +119,8 @@ class Client(asyncio.Protocol):
         self.unwatch_all()
         if self.blocked is not None:
             disconnected(self)
+        if self.pubsub is not None:
+            self.server.pubsub.drop(self)
         self.server.client_disconnected(self)
 
     def pause_writing(self) -> None:
@@ -200,7 +207,8 @@ class Client(asyncio.Protocol):
         (so a disconnect is seen), until ``minikv.blocking`` unblocks the client. After each
         command, clients blocked on keys it changed are served.
         """
-        out = []
+        out: list[bytes] = []
+        self._out = out
         size = 0
         server = self.server
         keyspace = server.keyspace
@@ -223,8 +231,8 @@ class Client(asyncio.Protocol):
         i = 0  # how many requests have been taken
         # What the fast path needs of the client and server state, computed once per batch and
         # again after each command that took the slow path: only non-plain commands (MULTI,
-        # AUTH, HELLO, RESET, admin commands) can change it (Command.plain).
-        fast = self.multi is None and self.authenticated and not consumers
+        # AUTH, HELLO, RESET, (UN)SUBSCRIBE, admin commands) can change it (Command.plain).
+        fast = self.multi is None and self.authenticated and self.pubsub is None and not consumers
         for args in requests:
             i += 1  # noqa: SIM113 - enumerate() costs an object per batch (measured at -P 1)
             # The common case, checked inline: a known plain command with the right arity from
@@ -264,7 +272,12 @@ class Client(asyncio.Protocol):
                 value = self.execute(args)  # Client.call times the command itself
                 if propagation.pending:  # one unit of execution: a command, or a whole EXEC
                     propagation.flush()
-                fast = self.multi is None and self.authenticated and not consumers
+                fast = (
+                    self.multi is None
+                    and self.authenticated
+                    and self.pubsub is None
+                    and not consumers
+                )
             if value is blocked:
                 self._backlog = requests[i:]
                 break
@@ -291,6 +304,7 @@ class Client(asyncio.Protocol):
                 break
         if run is not None:
             run.usec_ns += clock() - t_prev
+        self._out = None
         if self.closed:
             return
         transport = self.transport
@@ -351,6 +365,14 @@ class Client(asyncio.Protocol):
                 return QUEUED
         elif cmd.denied_on_misconf and (refusal := self.server.write_refusal()) is not None:
             return self._reject(refusal, cmd)
+        elif self.pubsub is not None and self.resp == 2 and not cmd.allowed_subscribed:
+            return self._reject(
+                ReplyError(
+                    f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                    "PING / QUIT / RESET are allowed in this context"
+                ),
+                cmd,
+            )
         return self.call(cmd, args)
 
     def call(self, cmd: Any, args: list[bytes]) -> Any:
@@ -413,6 +435,10 @@ class Client(asyncio.Protocol):
     def _reject(self, err: ReplyError, cmd: Any) -> ReplyError:
         if cmd is not None:
             cmd.rejected_calls += 1
+            if cmd.name == "exec":  # as Redis's rejectCommand: the transaction goes too
+                discard_transaction(self)
+                text = err.message.removeprefix("ERR ")
+                err = ReplyError(f"EXECABORT Transaction discarded because of: {text}")
         self.server.stats.count_error(err)
         if self.multi is not None:
             self.multi_error = True
@@ -465,6 +491,58 @@ class Client(asyncio.Protocol):
         """CLIENT KILL / shutdown: close now, dropping unsent output."""
         self._close()
 
+    def deliver(self, frame: bytes) -> None:
+        """A pub/sub message (or keyspace notification) for this client. While the client's own
+        batch runs (it published to itself) the message joins that batch's replies; otherwise
+        it is written now, and a subscriber that does not read is disconnected once its output
+        passes ``client-output-buffer-limit pubsub`` (it never makes the server's memory grow
+        without bound)."""
+        out = self._out
+        if out is not None:
+            out.append(frame)
+            return
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        self.server.stats.total_net_output_bytes += len(frame)
+        transport.write(frame)
+        self._check_output_limit(transport.get_write_buffer_size())
+
+    def batch_output(self) -> list[bytes] | None:
+        """The encoded replies of the batch being run, in order (None outside one). A command
+        that writes its reply in parts (EXEC) appends them here, so that messages delivered
+        to this client meanwhile keep their place between them."""
+        return self._out
+
+    def _check_output_limit(self, used: int) -> None:
+        """Redis's checkClientOutputBufferLimits for the pubsub class, on the bytes the
+        transport has not sent yet: over the hard limit, or over the soft limit for longer than
+        its seconds, closes the subscriber at once, dropping its unsent output. (Normal clients
+        need no limit: they are not read while their unsent replies pass the high-water mark.)
+        """
+        pubsub = self.pubsub
+        if pubsub is None:
+            return
+        hard, soft, seconds = self.server.config.client_output_buffer_limit["pubsub"]
+        over = bool(hard) and used >= hard
+        if soft and used >= soft:
+            now = time.time()
+            if not pubsub.soft_limit_since:
+                pubsub.soft_limit_since = now
+            elif now - pubsub.soft_limit_since > seconds:
+                over = True
+        else:
+            pubsub.soft_limit_since = 0.0
+        if not over:
+            return
+        self.server.log.warning(
+            "Client %s closed for overcoming of output buffer limits.", self.info_line()
+        )
+        self.server.pubsub.drop(self)
+        self.closed = True
+        assert self.transport is not None
+        self.transport.abort()
+
     def write_async(self, data: bytes) -> None:
         """Send bytes outside the request path (e.g. to a client woken from a block)."""
         if self.transport is not None and not self.closed:
@@ -474,19 +552,26 @@ class Client(asyncio.Protocol):
 
     def info_line(self) -> str:
         now = time.time()
-        flags = "N"
-        if self.multi is not None:
-            flags = "x"
-        elif self.blocked is not None:
-            flags = "b"
+        pubsub = self.pubsub
+        flags = (
+            ("P" if pubsub is not None else "")
+            + ("x" if self.multi is not None else "")
+            + ("b" if self.blocked is not None else "")
+        ) or "N"
+        sub, psub, ssub = (
+            (len(pubsub.channels), len(pubsub.patterns), len(pubsub.shard))
+            if pubsub is not None
+            else (0, 0, 0)
+        )
+        omem = self.transport.get_write_buffer_size() if self.transport is not None else 0
         qbuf = self.parser.pending()
         sub_multi = len(self.multi) if self.multi is not None else -1
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd=-1 "
             f"name={self.name.decode(errors='replace')} age={int(now - self.created)} "
-            f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} sub=0 "
-            f"psub=0 ssub=0 multi={sub_multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 "
-            f"multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
+            f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} sub={sub} "
+            f"psub={psub} ssub={ssub} multi={sub_multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 "
+            f"multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r "
             f"cmd={self.last_cmd} user=default redir=-1 resp={self.resp} "
             f"lib-name={self.lib_name.decode(errors='replace')} "
             f"lib-ver={self.lib_ver.decode(errors='replace')}"

@@ -28,6 +28,7 @@ from minikv.log import log
 from minikv.persistence.format import SnapshotError
 from minikv.persistence.snapshot import Persistence
 from minikv.protocol import ReplyError
+from minikv.pubsub import Hub
 from minikv.syscheck import log_startup_warnings
 
 MISCONF = ReplyError(
@@ -96,6 +97,7 @@ class Server:
         self.keyspace = Keyspace(config.databases)
         self.persistence = Persistence(config, self.keyspace, self.close_inherited_sockets)
         self.stats = Stats()
+        self.pubsub = Hub()
         self.clients: dict[int, Client] = {}
         self.log = log
         self.start_time = time.time()

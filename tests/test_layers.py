@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.zset",
             "minikv.keyspace",
             "minikv.propagation",
+            "minikv.pubsub",
             "minikv.valuetypes",
             "minikv.syscheck",
             "minikv.persistence",

@@ -161,6 +161,8 @@ class Command:
     #: resolve), and unable to change what the fast path checks once per batch (MULTI state,
     #: authentication, who consumes the propagation stream): see ``_DISPATCH_STATE``.
     plain: bool = True
+    #: May run while a RESP2 client is subscribed (Redis's pub/sub context).
+    allowed_subscribed: bool = False
 
     @property
     def usec(self) -> int:
@@ -197,11 +199,16 @@ class Command:
 
 _ARGS_UNBOUNDED = 2**62  # a negative arity: at least -arity arguments, no upper bound
 
+_SUBSCRIBING = frozenset(
+    {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"}
+)
 #: Commands that change the client state the dispatcher's fast path reads once per batch
-#: (``Client._run``): MULTI state and authentication. Admin commands (DEBUG PROPAGATION,
-#: and later the append-only file's and replication's switches) may add or remove propagation
-#: consumers, so they are never plain either.
-_DISPATCH_STATE = frozenset({"multi", "exec", "discard", "auth", "hello", "reset"})
+#: (``Client._run``): MULTI state, authentication, being subscribed (EXEC may subscribe).
+#: Admin commands (DEBUG PROPAGATION, and later the append-only file's and replication's
+#: switches) may add or remove propagation consumers, so they are never plain either.
+_DISPATCH_STATE = frozenset({"multi", "exec", "discard", "auth", "hello", "reset"} | _SUBSCRIBING)
+#: What a RESP2 client may send while subscribed.
+_SUBSCRIBED_CONTEXT = _SUBSCRIBING | {"ping", "quit", "reset"}
 
 #: name (lower and upper case bytes) -> Command. Only top-level commands.
 TABLE: dict[bytes, Command] = {}
@@ -292,6 +299,7 @@ def command(
         cmd.max_args = arity if arity > 0 else _ARGS_UNBOUNDED
         cmd.denied_on_misconf = cmd.is_write or full == "ping"
         cmd.plain = "admin" not in flagset and full not in _DISPATCH_STATE
+        cmd.allowed_subscribed = full in _SUBSCRIBED_CONTEXT
         if parent:
             owner = ALL[parent]
             owner.is_container = True
@@ -403,7 +411,6 @@ _GROUP_ACL = {
     "set": "set",
     "sorted-set": "sortedset",
     "hash": "hash",
-    "pubsub": "pubsub",
     "transactions": "transaction",
     "connection": "connection",
     "scripting": "scripting",

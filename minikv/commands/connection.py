@@ -29,6 +29,8 @@ CONN = "connection"
 def ping(c: Context, args: list[bytes]) -> Any:
     if len(args) > 2:
         raise ReplyError("ERR wrong number of arguments for 'ping' command")
+    if c.pubsub is not None and c.resp == 2:  # a subscribed RESP2 client gets an array
+        return [b"pong", b"" if len(args) == 1 else args[1]]
     return PONG if len(args) == 1 else args[1]
 
 
@@ -160,6 +162,7 @@ def reset(c: Context, args: list[bytes]) -> Any:
     c.multi = None
     c.multi_error = False
     c.unwatch_all()
+    c.server.pubsub.drop(c)
     c.select(0)
     c.set_resp(2)
     c.name = b""
@@ -298,7 +301,10 @@ def _clients_matching(c: Context, args: list[bytes], start: int) -> list[Context
             t = val.lower()
             if t not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise ReplyError(f"ERR Unknown client type '{val.decode(errors='replace')}'")
-            if t != b"normal":
+            if t in (b"normal", b"pubsub"):  # no replicas or masters yet
+                subscribed = t == b"pubsub"
+                clients = [x for x in clients if (x.pubsub is not None) == subscribed]
+            else:
                 clients = []
         elif opt == b"user":
             if val != b"default":

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from minikv.config import Config
     from minikv.keyspace import Db, Keyspace
     from minikv.persistence.snapshot import Persistence
+    from minikv.pubsub import Hub, Subscriptions
 
 
 class ServerView(Protocol):
@@ -28,6 +29,7 @@ class ServerView(Protocol):
     config: Config
     keyspace: Keyspace
     persistence: Persistence
+    pubsub: Hub
     clients: dict[int, Any]  # id -> Context of every connected client
     log: logging.Logger
 
@@ -54,6 +56,8 @@ class Context(Protocol):
     no_evict: bool
     last_cmd: str
     close_after_reply: bool
+    #: Subscriptions (None while the client has none); changed only through ``server.pubsub``.
+    pubsub: Subscriptions | None
     # MULTI/EXEC and WATCH
     multi: list[tuple[Any, list[bytes]]] | None
     multi_error: bool
@@ -62,6 +66,10 @@ class Context(Protocol):
     watch_dirty: bool
 
     def encode(self, value: Any) -> bytes: ...
+
+    def deliver(self, frame: bytes) -> None: ...
+
+    def batch_output(self) -> list[bytes] | None: ...
 
     def call(self, cmd: Any, args: list[bytes]) -> Any: ...
 

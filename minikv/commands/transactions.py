@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from minikv.commands import command
-from minikv.protocol import NULL_ARRAY, OK, ReplyError
+from minikv.protocol import NULL_ARRAY, OK, Raw, ReplyError
 
 if TYPE_CHECKING:
     from minikv.commands.context import Context
 
 TX = "transactions"
 
+NOTHING = Raw(b"")
 EXECABORT = ReplyError("EXECABORT Transaction discarded because of previous errors.")
 
 
@@ -37,7 +38,8 @@ def multi(c: Context, args: list[bytes]) -> Any:
     return OK
 
 
-def _discard(c: Context) -> None:
+def discard_transaction(c: Context) -> None:
+    """Redis's discardTransaction: no MULTI state, no watched keys."""
     c.multi = None
     c.multi_error = False
     c.unwatch_all()
@@ -54,7 +56,7 @@ def _discard(c: Context) -> None:
 def discard(c: Context, args: list[bytes]) -> Any:
     if c.multi is None:
         raise ReplyError("ERR DISCARD without MULTI")
-    _discard(c)
+    discard_transaction(c)
     return OK
 
 
@@ -71,13 +73,20 @@ def exec_(c: Context, args: list[bytes]) -> Any:
         raise ReplyError("ERR EXEC without MULTI")
     queued = c.multi
     if c.multi_error:
-        _discard(c)
+        discard_transaction(c)
         raise EXECABORT
     dirty = c.watch_dirty or _watched_key_expired(c)
-    _discard(c)
+    discard_transaction(c)
     if dirty:
         return NULL_ARRAY
-    return [c.call(cmd, a) for cmd, a in queued]
+    # The reply is written as the commands run, as Redis writes it: a pub/sub message one of
+    # them sends to this very client lands inside the array, after the replies before it.
+    out = c.batch_output()
+    parts = out if out is not None else []  # None: not inside a batch, nothing to interleave
+    parts.append(b"*%d\r\n" % len(queued))
+    for cmd, a in queued:
+        parts.append(c.encode(c.call(cmd, a)))
+    return NOTHING if out is not None else Raw(b"".join(parts))
 
 
 def _watched_key_expired(c: Context) -> bool:
