@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from minikv.notify import NotifyConfigError, parse_flags, render_flags
 from minikv.parsing import glob_match
 
 
@@ -67,6 +68,8 @@ class Config:
     zset_max_listpack_value: int = 64
     list_max_listpack_size: int = -2
     list_compress_depth: int = 0
+    #: notify-keyspace-events as minikv.notify's bit flags (0: no notifications).
+    notify_keyspace_events: int = 0
     #: client class ("normal", "slave", "pubsub") -> (hard bytes, soft bytes, soft seconds).
     client_output_buffer_limit: dict[str, tuple[int, int, int]] = field(
         default_factory=lambda: dict(OBUF_DEFAULTS)
@@ -219,6 +222,13 @@ def _parse_appendonly(text: str) -> bool:
     return False
 
 
+def _parse_notify(text: str) -> int:
+    try:
+        return parse_flags(text)
+    except NotifyConfigError as e:
+        raise ConfigError(str(e)) from None
+
+
 def _filename(text: str) -> str:
     if "/" in text:
         raise ConfigError("dbfilename can't be a path, just a filename")
@@ -321,6 +331,7 @@ PARAMS: dict[str, Param] = {
         Param("rdb-key-save-delay", "rdb_key_save_delay", _int_range(-(2**31), 2**31 - 1)),
         Param("daemonize", "daemonize", parse_bool, _yesno, mutable=False),
         Param("pidfile", "pidfile", str, mutable=False),
+        Param("notify-keyspace-events", "notify_keyspace_events", _parse_notify, render_flags),
         Param(
             "client-output-buffer-limit",
             "client_output_buffer_limit",

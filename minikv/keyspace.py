@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
+from minikv import notify
 from minikv.propagation import Propagation
 
 NSHARDS = 1024
@@ -149,11 +150,12 @@ class Db:
         that save points read; 0 for a change Redis does not count, such as the deletion of a
         container a pop emptied).
 
-        It tells WATCHers (their EXEC fails) and clients blocked on the key (they may now be
-        served). ``event`` is the name Redis's keyspace notifications give the change ("set",
-        "lpush", "del", "expire"...); nothing consumes it yet. What a command propagates (to an
-        append-only file or replicas) is decided by the dispatcher from the command table's
-        rule (``minikv.propagation``), not here.
+        It tells WATCHers (their EXEC fails), clients blocked on the key (they may now be
+        served) and, when ``notify-keyspace-events`` selects it, keyspace notification
+        subscribers (``NotifyingDb``): ``event`` is the name Redis's notifications give the
+        change ("set", "lpush", "del", "expire"...; ``minikv.notify.EVENT_CLASS``). What a
+        command propagates (to an append-only file or replicas) is decided by the dispatcher
+        from the command table's rule (``minikv.propagation``), not here.
         """
         self.keyspace.dirty += n
         if self.watched or self.blocking_keys:  # skip the call: nobody to tell
@@ -297,10 +299,41 @@ class Db:
         return sampled, expired
 
 
+class NotifyingDb(Db):
+    """A ``Db`` whose change hooks also publish keyspace notifications.
+
+    While ``notify-keyspace-events`` is empty every database is a plain ``Db``, whose hooks do
+    not look at the setting at all; setting it re-classes the databases
+    (``Keyspace.use_notifications``), so notifications cost the write path nothing when off.
+    """
+
+    __slots__ = ()
+
+    def changed(self, key: bytes, event: str, n: int = 1) -> None:
+        Db.changed(self, key, event, n)
+        ks = self.keyspace
+        notify.notify(ks.hub, ks.notify_flags, event, key, self.id)
+
+    def changed_keys(self, keys: Sequence[bytes], event: str) -> None:
+        Db.changed_keys(self, keys, event)
+        ks = self.keyspace
+        for key in keys:
+            notify.notify(ks.hub, ks.notify_flags, event, key, self.id)
+
+    def expired(self, key: bytes) -> None:
+        Db.expired(self, key)
+        ks = self.keyspace
+        notify.notify(ks.hub, ks.notify_flags, "expired", key, self.id)
+
+
 class Keyspace:
     """All databases plus the counters that persistence and INFO read."""
 
     def __init__(self, databases: int = 16) -> None:
+        #: notify-keyspace-events (minikv.notify bits) and where notifications are published
+        #: (the server's pub/sub hub); set through ``use_notifications``.
+        self.notify_flags = 0
+        self.hub: notify.Publisher | None = None
         self.dbs = [Db(self, i) for i in range(databases)]
         self.dirty = 0  # changes since the last successful save
         # (db, key) pairs with blocked clients that changed since the dispatcher last served
@@ -312,6 +345,14 @@ class Keyspace:
         self.propagation = Propagation()
         self._expire_db = 0
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
+
+    def use_notifications(self, flags: int, hub: notify.Publisher | None) -> None:
+        """Publish keyspace notifications of the classes in ``flags`` on ``hub`` (0: none)."""
+        self.notify_flags = flags
+        self.hub = hub
+        cls = NotifyingDb if flags and hub is not None else Db
+        for db in self.dbs:
+            db.__class__ = cls
 
     def changed_dataset(self, n: int) -> None:
         """The change hook of whole databases (FLUSHDB, FLUSHALL, SWAPDB), whose WATCHers and

@@ -98,6 +98,7 @@ class Server:
         self.persistence = Persistence(config, self.keyspace, self.close_inherited_sockets)
         self.stats = Stats()
         self.pubsub = Hub()
+        self.config_changed()
         self.clients: dict[int, Client] = {}
         self.log = log
         self.start_time = time.time()
@@ -111,6 +112,11 @@ class Server:
         self.ports: list[int] = []
         self.shutdown_asap = False
         self._shutdown_save: bool | None = None
+
+    def config_changed(self) -> None:
+        """Bring the parts that keep a setting outside ``config`` in line with it (at start
+        and after each CONFIG SET): the keyspace's notification classes."""
+        self.keyspace.use_notifications(self.config.notify_keyspace_events, self.pubsub)
 
     # --- clients ----------------------------------------------------------
 

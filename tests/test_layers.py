@@ -18,7 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent / "minikv"
 LAYERS: list[tuple[str, set[str]]] = [
     (
         "protocol and parsing (no I/O, no data)",
-        {"minikv", "minikv.protocol", "minikv.parsing", "minikv.log", "minikv.cow"},
+        {
+            "minikv",
+            "minikv.protocol",
+            "minikv.parsing",
+            "minikv.log",
+            "minikv.cow",
+            "minikv.notify",
+        },
     ),
     ("configuration", {"minikv.config", "minikv.limits"}),
     (

@@ -198,6 +198,7 @@ def config_set_(c: Context, args: list[bytes]) -> Any:
         config_set(c.server.config, pairs, is_local=is_local_client(c))
     except ConfigError as e:
         raise ReplyError("ERR " + e.message) from None
+    c.server.config_changed()
     return OK
 
 

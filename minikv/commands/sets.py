@@ -297,6 +297,7 @@ def spop(c: Context, args: list[bytes]) -> Any:
             popped = set_reply(c, s)
             db.delete(key)
             db.changed(key, "spop", size)
+            db.changed(key, "del", 0)
             return popped
         intset = is_intset(s)
         members = s.sample(count)

@@ -196,6 +196,8 @@ def set_(c: Context, args: list[bytes]) -> Any:
         return old if get_old else None
     db.set(key, args[2], when, bool(flags & _KEEPTTL))
     db.changed(key, "set")
+    if when is not None:
+        db.changed(key, "expire", 0)  # Redis notifies the expiry as a second event
     return old if get_old else OK
 
 
@@ -222,6 +224,7 @@ def _setex(c: Context, args: list[bytes], unit_ms: int) -> Any:
     when = parse_expire(args[0].decode(errors="replace").lower(), unit_ms, args[2], False)
     c.db.set(args[1], args[3], when)
     c.db.changed(args[1], "set")
+    c.db.changed(args[1], "expire", 0)
     return OK
 
 
