@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from minikv.blocking import BLOCKED, disconnected, handle_ready_keys
-from minikv.commands import TABLE, arity_error, lookup, unknown_command_error
+from minikv.commands import (
+    TABLE,
+    arity_error,
+    internal_error,
+    lookup,
+    unknown_command_error,
+)
+from minikv.commands import call as call_command
 from minikv.commands.transactions import discard_transaction
 from minikv.protocol import (
     QUEUED,
@@ -260,10 +266,11 @@ class Client(asyncio.Protocol):
                     value = cmd.handler(self, args)
                 except ReplyError as e:
                     cmd.failed_calls += 1
-                    server.stats.count_error(e)
+                    if not e.counted:
+                        server.stats.count_error(e)
                     value = e
                 except Exception as e:
-                    value = self._internal_error(cmd, e)
+                    value = internal_error(self, cmd, e)
                 cmd.calls += 1
             else:
                 if run is not None:
@@ -375,50 +382,9 @@ class Client(asyncio.Protocol):
             )
         return self.call(cmd, args)
 
-    def call(self, cmd: Any, args: list[bytes]) -> Any:
-        """Run a command's handler with stats (Redis's ``call()``), and record what it
-        propagates when it changed the data and somebody consumes the stream."""
-        ks = self.server.keyspace
-        propagation = ks.propagation
-        watch = cmd.is_write and bool(propagation.consumers)
-        if watch:
-            dirty = ks.dirty
-            db = self.db  # the database it ran on (SELECT is not a write; MOVE names its own)
-            propagation.forced = False
-        t0 = time.perf_counter_ns()
-        try:
-            reply = cmd.handler(self, args)
-        except ReplyError as e:
-            cmd.failed_calls += 1
-            self.server.stats.count_error(e)
-            reply = e
-        except Exception as e:
-            reply = self._internal_error(cmd, e)
-        cmd.calls += 1
-        cmd.usec_ns += time.perf_counter_ns() - t0
-        if watch and (ks.dirty != dirty or propagation.forced):
-            propagation.forced = False
-            # A failed call that changed data anyway is sent as it came: its rule expects
-            # the reply of a success.
-            rule = None if isinstance(reply, ReplyError) else cmd.propagate
-            propagation.command(rule, args, reply, db)
-        return reply
-
-    def _internal_error(self, cmd: Any, e: Exception) -> ReplyError:
-        """A handler raised something other than a reply error: a bug in minikv. Redis would
-        abort the process (losing every write since the last save); minikv logs the traceback,
-        answers this command with an error and keeps serving everyone."""
-        self.server.log.warning(
-            "Internal error in '%s' (client id=%d addr=%s):\n%s",
-            cmd.name,
-            self.id,
-            self.addr,
-            "".join(traceback.format_exception(e)).rstrip(),
-        )
-        cmd.failed_calls += 1
-        err = ReplyError(f"ERR internal error in '{cmd.name}': {type(e).__name__}: {e}")
-        self.server.stats.count_error(err)
-        return err
+    #: Run a command's handler with stats and propagation (Redis's ``call()``): the one
+    #: implementation, shared with the script client (``minikv.commands.call``).
+    call = call_command
 
     def _security_warning(self) -> Raw:
         # "POST" / "Host:" is an HTTP request aimed at the port (cross-protocol scripting):

@@ -44,6 +44,10 @@ DEFAULT_QUERY_BUFFER_LIMIT = 1024 * 1024 * 1024
 class ReplyError(Exception):
     """An error reply. Raised by handlers; also a value (inside EXEC's array)."""
 
+    #: Already counted in INFO errorstats (an error a script passes on from ``redis.call``,
+    #: which counted it when the command failed): not counted again as the script's reply.
+    counted = False
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message

@@ -29,6 +29,7 @@ from minikv.persistence.format import SnapshotError
 from minikv.persistence.snapshot import Persistence
 from minikv.protocol import ReplyError
 from minikv.pubsub import Hub
+from minikv.scripting import Scripting
 from minikv.syscheck import log_startup_warnings
 
 MISCONF = ReplyError(
@@ -98,6 +99,7 @@ class Server:
         self.persistence = Persistence(config, self.keyspace, self.close_inherited_sockets)
         self.stats = Stats()
         self.pubsub = Hub()
+        self.scripts = Scripting(log)
         self.config_changed()
         self.clients: dict[int, Client] = {}
         self.log = log

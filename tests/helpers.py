@@ -133,7 +133,8 @@ class Raw:
         """One complete RESP reply (as raw bytes)."""
         import hiredis
 
-        reader = hiredis.Reader()
+        incomplete = object()  # not False: a RESP3 reply can be the boolean false
+        reader = hiredis.Reader(notEnoughData=incomplete)
         buf = b""
         while True:
             chunk = self.sock.recv(65536)
@@ -141,7 +142,7 @@ class Raw:
                 return buf
             buf += chunk
             reader.feed(chunk)
-            if reader.gets() is not False:
+            if reader.gets() is not incomplete:
                 return buf
 
     def read_until_closed(self, timeout: float = 5.0) -> bytes:

@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.commands",
             "minikv.commands.util",
             "minikv.blocking",
+            "minikv.scripting",
             "minikv.persistence.snapshot",
         },
     ),

@@ -21,6 +21,8 @@ the dispatcher does not need them, and handlers (WATCH included) take their keys
 
 from __future__ import annotations
 
+import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -342,6 +344,56 @@ def lookup(args: list[bytes]) -> Command | None:
     return cmd
 
 
+def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
+    """Run a command's handler with stats (Redis's ``call()``), and record what it propagates
+    when it changed the data and somebody consumes the stream. The dispatcher's slow path,
+    EXEC and ``redis.call`` in scripts all come here (the fast path inlines the stats part)."""
+    server = c.server
+    ks = server.keyspace
+    propagation = ks.propagation
+    watch = cmd.is_write and bool(propagation.consumers)
+    if watch:
+        dirty = ks.dirty
+        db = c.db  # the database it ran on (SELECT is not a write; MOVE names its own)
+        propagation.forced = False
+    t0 = time.perf_counter_ns()
+    try:
+        reply = cmd.handler(c, args)
+    except ReplyError as e:
+        cmd.failed_calls += 1
+        if not e.counted:
+            server.stats.count_error(e)
+        reply = e
+    except Exception as e:
+        reply = internal_error(c, cmd, e)
+    cmd.calls += 1
+    cmd.usec_ns += time.perf_counter_ns() - t0
+    if watch and (ks.dirty != dirty or propagation.forced):
+        propagation.forced = False
+        # A failed call that changed data anyway is sent as it came: its rule expects
+        # the reply of a success.
+        rule = None if isinstance(reply, ReplyError) else cmd.propagate
+        propagation.command(rule, args, reply, db)
+    return reply
+
+
+def internal_error(c: Context, cmd: Command, e: Exception) -> ReplyError:
+    """A handler raised something other than a reply error: a bug in minikv. Redis would
+    abort the process (losing every write since the last save); minikv logs the traceback,
+    answers this command with an error and keeps serving everyone."""
+    c.server.log.warning(
+        "Internal error in '%s' (client id=%d addr=%s):\n%s",
+        cmd.name,
+        c.id,
+        c.addr,
+        "".join(traceback.format_exception(e)).rstrip(),
+    )
+    cmd.failed_calls += 1
+    err = ReplyError(f"ERR internal error in '{cmd.name}': {type(e).__name__}: {e}")
+    c.server.stats.count_error(err)
+    return err
+
+
 def unknown_command_error(args: list[bytes]) -> ReplyError:
     first = args[0].decode(errors="replace")
     cmd = TABLE.get(args[0].lower())
@@ -425,6 +477,8 @@ def acl_categories(flags: frozenset[str], group: str, extra: list[str]) -> tuple
     """Categories as Redis's setImplicitACLCategories derives them, plus the group's and any
     given explicitly."""
     cats = {e.lstrip("@").lower() for e in extra}
+    if group in _GROUP_ACL:
+        cats.add(_GROUP_ACL[group])
     if WRITE in flags:
         cats.add("write")
     if READONLY in flags and "scripting" not in cats:
@@ -439,8 +493,6 @@ def acl_categories(flags: frozenset[str], group: str, extra: list[str]) -> tuple
         cats.add("blocking")
     if FAST not in flags:
         cats.add("slow")
-    if group in _GROUP_ACL:
-        cats.add(_GROUP_ACL[group])
     return tuple("@" + c for c in ACL_ORDER if c in cats)
 
 

@@ -20,22 +20,32 @@ if TYPE_CHECKING:
     from minikv.config import Config
     from minikv.keyspace import Db, Keyspace
     from minikv.persistence.snapshot import Persistence
+    from minikv.protocol import ReplyError
     from minikv.pubsub import Hub, Subscriptions
+    from minikv.scripting import Scripting
+
+
+class StatsView(Protocol):
+    def count_error(self, err: ReplyError) -> None: ...
 
 
 class ServerView(Protocol):
     """The part of the server a command may use."""
 
     config: Config
+    stats: StatsView
     keyspace: Keyspace
     persistence: Persistence
     pubsub: Hub
+    scripts: Scripting
     clients: dict[int, Any]  # id -> Context of every connected client
     log: logging.Logger
 
     def info_text(self, sections: list[str]) -> str: ...
 
     def config_changed(self) -> None: ...
+
+    def write_refusal(self) -> ReplyError | None: ...
 
     def reset_stats(self) -> None: ...
 

@@ -1,0 +1,857 @@
+"""Lua scripting (EVAL and friends): a sandboxed Lua 5.1 interpreter with Redis's API.
+
+The interpreter is ``lupa.lua51`` (Lua 5.1, the version Redis embeds), created on the first
+script and reset by SCRIPT FLUSH. What a script can reach is built by ``_SANDBOX`` (Lua code
+run once per interpreter, before any user code):
+
+- the globals Redis 7 allows (``string``, ``table``, ``math``, ``pcall``, ``loadstring``...),
+  nothing else: no ``io``, ``os``, ``debug``, ``package``/``require``, ``dofile``/``loadfile``,
+  ``print``, ``setfenv``/``getfenv``, ``newproxy``, and none of lupa's ``python`` bridge;
+- each run gets a fresh global environment whose reads of a missing name and writes raise
+  Redis's errors ("Script attempted to access nonexistent global variable 'x'", "Attempt to
+  modify a readonly table"); the library tables and the string metatable are read-only views
+  (``rawset`` refuses them too), so no script can leave state or traps behind for the next one;
+- ``loadstring``/``load`` refuse precompiled bytecode (stock Lua 5.1 trusts it, and crafted
+  bytecode can corrupt memory);
+- the Python functions behind ``redis.call`` and the like are what the sandbox hands out
+  (lupa's callables, entered through C, so that ``return redis.call(...)`` keeps the script's
+  frame for error lines); a script can only call them: every Python attribute lookup from Lua is
+  refused, and the exception a callback raises to signal an error is swapped for its Lua error
+  table wherever Lua code can catch it.
+
+``redis.call`` runs a command through the same path as a client's (``minikv.commands.call``:
+stats, the change hook, propagation) on a ``ScriptClient``, a context of its own with its own
+selected database and protocol, as Redis's Lua client. The reply is encoded in the script's
+protocol and parsed back into Lua values, as Redis converts it, so that every command's reply
+converts by the same rules. The script's result is encoded for the caller by ``_Converter``,
+Redis's luaReplyToRedisReply.
+
+Not yet: a script runs to its end; a busy script cannot be interrupted (SCRIPT KILL answers
+NOTBUSY, as nothing runs while it is processed) and other clients wait. FUNCTION/FCALL, the
+``cjson``, ``cmsgpack``, ``bit`` and ``struct`` libraries and SCRIPT DEBUG are not there yet;
+scripts that name them get Redis's error for a missing global (or an error saying so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from minikv.commands import call as call_command
+from minikv.commands import lookup
+from minikv.protocol import (
+    Raw,
+    ReplyError,
+    encode_resp2,
+    encode_resp3,
+    format_double,
+)
+
+if TYPE_CHECKING:
+    from minikv.commands.context import Context, ServerView
+    from minikv.keyspace import Db
+    from minikv.pubsub import Subscriptions
+
+NOSCRIPT = ReplyError("NOSCRIPT No matching script. Please use EVAL.")
+
+_LLONG_MIN = -(2**63)
+_LLONG_MAX = 2**63 - 1
+
+# Shebang flags (Redis 7's ``#!lua flags=...``). minikv has no maxmemory, replicas or cluster
+# yet, so allow-oom, allow-stale, no-cluster and allow-cross-slot-keys relax checks that never
+# fail here; no-writes makes the script read-only.
+NO_WRITES = 1
+_SHEBANG_FLAGS = {
+    "no-writes": NO_WRITES,
+    "allow-oom": 2,
+    "allow-stale": 4,
+    "no-cluster": 8,
+    "allow-cross-slot-keys": 16,
+}
+#: No shebang: Redis's EVAL compatibility mode (each write checked as it is made).
+COMPAT = 1 << 10
+
+# The sandbox. Called with the table of Python callbacks (``Scripting._api``); returns
+# (compile, run, rawget, memory). Frames from this chunk ("=minikv") are skipped when an error
+# is located in the script. The redis.* functions are the Python callbacks themselves: called
+# through lupa's C entry point, they leave the caller's frame in place even for
+# ``return redis.call(...)`` (a Lua wrapper would be a tail call and lose the script's line).
+# A callback raises an error by raising ``LuaRaise`` holding the error table; every place where
+# Lua code can catch an error (the error handler, pcall, xpcall, coroutine.resume) swaps the
+# exception for its table (``api.unwrap``), so no script ever holds a Python object.
+_SANDBOX = r"""
+local api = ...
+local unwrap = api.unwrap
+local type, error, tostring, select, rawget, setmetatable, next =
+      type, error, tostring, select, rawget, setmetatable, next
+local unpack, pcall, xpcall, loadstring, load = unpack, pcall, xpcall, loadstring, load
+local pairs = pairs
+local setfenv, getinfo = setfenv, debug.getinfo
+local string_byte, table_concat = string.byte, table.concat
+local co_resume = coroutine.resume
+
+local function readonly_error() error("Attempt to modify a readonly table", 2) end
+
+-- Read-only views of the library tables: empty proxies reading through to the real table.
+-- rawset/rawget/next see through them too, so a script can neither plant a field in a
+-- library (for the next script to trip on) nor tell a view from the table.
+local real_of = setmetatable({}, {__mode = 'k'})  -- view or script globals -> real table
+local function readonly(t)
+  local view = setmetatable({}, {__index = t, __newindex = readonly_error, __metatable = false})
+  real_of[view] = t
+  return view
+end
+local raw_set, raw_next = rawset, next
+local function safe_rawset(t, k, v)
+  if real_of[t] then error("Attempt to modify a readonly table", 0) end
+  return raw_set(t, k, v)
+end
+local function safe_rawget(t, k) return rawget(real_of[t] or t, k) end
+local function safe_next(t, k) return raw_next(real_of[t] or t, k) end
+local function safe_pairs(t)
+  if real_of[t] then return safe_next, t, nil end
+  return pairs(t)
+end
+
+local function pack(...) return {n = select('#', ...), ...} end
+
+local function caught(e)
+  if type(e) == 'userdata' then return unwrap(e) end
+  return e
+end
+
+-- Redis 7's pcall: an error raised as a table with an 'err' string gives that string.
+local function redis_pcall(f, ...)
+  local r = pack(pcall(f, ...))
+  if not r[1] then
+    local e = caught(r[2])
+    if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then e = rawget(e, 'err') end
+    return false, e
+  end
+  return unpack(r, 1, r.n)
+end
+
+local function redis_xpcall(f, handler)
+  return xpcall(f, function(e) return handler(caught(e)) end)
+end
+
+local function resume(co, ...)
+  local r = pack(co_resume(co, ...))
+  if not r[1] then r[2] = caught(r[2]) end
+  return unpack(r, 1, r.n)
+end
+
+local current_env  -- the globals of the script that is running
+
+-- A chunk a script loads shares the script's globals (not the interpreter's real ones).
+local function no_bytecode(s, name)
+  if type(s) == 'string' and string_byte(s, 1) == 27 then
+    return nil, "minikv refuses to load precompiled Lua bytecode"
+  end
+  local f, e = loadstring(s, name)
+  if f and current_env then setfenv(f, current_env) end
+  return f, e
+end
+
+local function safe_load(f, name)
+  if type(f) == 'string' then return no_bytecode(f, name) end
+  if type(f) ~= 'function' then return load(f, name) end  -- load's own error
+  local parts = {}
+  while true do
+    local piece = f()
+    if piece == nil or piece == '' then break end
+    if type(piece) ~= 'string' then return nil, "reader function must return a string" end
+    parts[#parts + 1] = piece
+  end
+  return no_bytecode(table_concat(parts), name)
+end
+
+local redis = {
+  call = api.call, pcall = api.pcall, sha1hex = api.sha1hex,
+  error_reply = api.error_reply, status_reply = api.status_reply,
+  log = api.log, setresp = api.setresp, set_repl = api.set_repl,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
+  REDIS_VERSION = "7.0.15", REDIS_VERSION_NUM = 0x0007000f,
+}
+
+
+local allowed = {
+  'tostring', 'setmetatable', 'next', 'assert', 'tonumber', 'rawequal',
+  'collectgarbage', 'getmetatable', 'rawset', 'type', 'select', 'unpack', 'gcinfo',
+  'pairs', 'rawget', 'ipairs', '_VERSION', 'error',
+}
+local G = {}
+for _, name in ipairs(allowed) do G[name] = _G[name] end
+G.pcall = redis_pcall
+G.xpcall = redis_xpcall
+G.rawset, G.rawget, G.next, G.pairs = safe_rawset, safe_rawget, safe_next, safe_pairs
+G.loadstring = no_bytecode
+G.load = safe_load
+G.string = readonly(string)
+-- The string metatable's __index is the real string table: scripts see a read-only stand-in.
+getmetatable('').__metatable = readonly({__index = G.string})
+G.table = readonly(table)
+G.math = readonly(math)
+local co = {}
+for k, v in pairs(coroutine) do co[k] = v end
+co.resume = resume
+G.coroutine = readonly(co)
+G.redis = readonly(redis)
+
+local env_mt = {
+  __index = function(env, k)
+    if k == '_G' then return env end
+    local v = G[k]
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly_error,
+  __metatable = false,
+}
+
+-- Where an error happened: the innermost frame of the user's code.
+local function err_handler(err)
+  err = caught(err)
+  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
+  for level = 2, 50 do
+    local i = getinfo(level, 'Sl')
+    if not i then break end
+    if i.what ~= 'C' and i.source ~= '=minikv' then
+      err.source = i.source
+      err.line = i.currentline
+      break
+    end
+  end
+  return err
+end
+
+local function compile(body)
+  local f, e = loadstring(body, '@user_script')
+  if not f then return false, e end
+  return true, f
+end
+
+local function run(f, keys, argv)
+  local env = setmetatable({}, env_mt)
+  real_of[env] = G
+  G.KEYS, G.ARGV = keys, argv
+  current_env = env
+  setfenv(f, env)
+  local ok, v = xpcall(f, err_handler)
+  current_env = nil
+  return ok, v
+end
+
+-- Nothing a script can name leads back here: drop every global the sandbox does not give.
+local collectgarbage = collectgarbage
+local function memory() return collectgarbage('count') end
+local globals = _G
+for k in next, globals do globals[k] = nil end
+return compile, run, rawget, memory
+"""
+
+
+class LuaRaise(Exception):
+    """Raised by a callback to raise ``table`` (a Lua error table) in the script."""
+
+    def __init__(self, table: Any) -> None:
+        super().__init__("lua error")
+        self.table = table
+
+
+@dataclass(slots=True)
+class Script:
+    """One cached script: the body EVAL / SCRIPT LOAD gave, its flags, its Lua function."""
+
+    sha: str
+    body: bytes
+    flags: int
+    fn: Any
+
+
+def sha1hex(body: bytes) -> str:
+    return hashlib.sha1(body).hexdigest()
+
+
+def parse_shebang(body: bytes) -> tuple[int, int]:
+    """(flags, length of the shebang line) of a body, as Redis's evalExtractShebangFlags."""
+    if not body.startswith(b"#!"):
+        return COMPAT, 0
+    end = body.find(b"\n")
+    if end < 0:
+        raise ReplyError("ERR Invalid script shebang")
+    try:
+        parts = shlex.split(body[:end].decode(errors="replace"))
+    except ValueError:
+        parts = []
+    if not parts:
+        raise ReplyError("ERR Invalid engine in script shebang")
+    if parts[0] != "#!lua":
+        raise ReplyError(f"ERR Unexpected engine in script shebang: {parts[0]}")
+    flags = 0
+    for part in parts[1:]:
+        if not part.startswith("flags="):
+            raise ReplyError(f"ERR Unknown lua shebang option: {part}")
+        for name in part[6:].split(","):
+            if name not in _SHEBANG_FLAGS:
+                raise ReplyError(f"ERR Unexpected flag in script shebang: {name}")
+            flags |= _SHEBANG_FLAGS[name]
+    return flags, end
+
+
+class ScriptClient:
+    """The context ``redis.call`` runs commands in (Redis's Lua client): the caller's server,
+    its own selected database (a SELECT in a script does not change the caller's) and its own
+    protocol (RESP2 unless the script calls ``redis.setresp(3)``). ``last_cmd`` stays the
+    script command, so blocking commands answer at once instead of blocking."""
+
+    # No MULTI, WATCH or subscriptions of its own: those commands are not allowed in scripts.
+    multi: list[tuple[Any, list[bytes]]] | None = None
+    multi_error = False
+    watch_dirty = False
+    authenticated = True
+    no_evict = False
+    close_after_reply = False
+    pubsub: Subscriptions | None = None
+    call = call_command
+
+    def __init__(self, caller: Context, last_cmd: str) -> None:
+        self.server: ServerView = caller.server
+        self.db: Db = caller.db
+        self.id = caller.id
+        self.addr = caller.addr
+        self.laddr = caller.laddr
+        self.name = caller.name
+        self.lib_name = caller.lib_name
+        self.lib_ver = caller.lib_ver
+        self.last_cmd = last_cmd
+        self.resp = 2
+        self.encode: Callable[[Any], bytes] = encode_resp2
+        self.watched: set[tuple[int, bytes]] = set()
+        self.watched_expiring: set[tuple[int, bytes]] = set()
+
+    def deliver(self, frame: bytes) -> None:  # never subscribed
+        pass
+
+    def batch_output(self) -> list[bytes] | None:
+        return None
+
+    def select(self, index: int) -> None:
+        self.db = self.server.keyspace.dbs[index]
+
+    def set_resp(self, version: int) -> None:
+        self.resp = version
+        self.encode = encode_resp3 if version == 3 else encode_resp2
+
+    def set_authenticated(self, value: bool) -> None:
+        pass
+
+    def unwatch_all(self) -> None:
+        pass
+
+    def info_line(self) -> str:
+        return "id=0 addr= laddr= fd=-1 name= flags=S"
+
+    def kill(self) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class _Run:
+    """What the callbacks need while one script runs."""
+
+    client: ScriptClient
+    read_only: bool
+    wrote: bool = False
+    propagate: bool = True
+
+
+class Scripting:
+    """The script cache and the interpreter (Redis's ``lctx``), one per server."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+        self.scripts: dict[str, Script] = {}
+        self._lua: Any = None
+        self._compile: Any = None
+        self._run_fn: Any = None
+        self._table_from: Any = None
+        self._rawget: Any = None
+        self._memory: Any = None
+        self._lua_type: Any = None
+        self._run: _Run | None = None
+
+    # --- the interpreter -------------------------------------------------------------------
+
+    def _runtime(self) -> None:
+        if self._lua is not None:
+            return
+        from lupa import lua51  # imported on the first script: costs nothing until then
+
+        def deny_get(obj: object, name: object) -> Any:
+            raise AttributeError("not available to scripts")
+
+        def deny_set(obj: object, name: object, value: object) -> None:
+            raise AttributeError("not available to scripts")
+
+        lua = lua51.LuaRuntime(
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_handlers=(deny_get, deny_set),
+        )
+        self._table_from = lua.table_from
+        api = lua.table_from(
+            {
+                name.encode(): _guarded(fn, self._err_table)
+                for name, fn in (
+                    ("call", self._lua_call),
+                    ("pcall", self._lua_pcall),
+                    ("sha1hex", self._lua_sha1hex),
+                    ("error_reply", self._lua_error_reply),
+                    ("status_reply", self._lua_status_reply),
+                    ("log", self._lua_log),
+                    ("setresp", self._lua_setresp),
+                    ("set_repl", self._lua_set_repl),
+                )
+            }
+            | {b"unwrap": self._unwrap}
+        )
+        sandbox = lua.eval("function(src) return loadstring(src, '=minikv') end")(_SANDBOX.encode())
+        self._compile, self._run_fn, self._rawget, self._memory = sandbox(api)
+        self._lua = lua
+        self._lua_type = lua51.lua_type
+
+    def flush(self) -> None:
+        """SCRIPT FLUSH: forget every script and start a new interpreter."""
+        self.scripts.clear()
+        self._lua = None
+
+    @property
+    def memory(self) -> int:
+        """Bytes the interpreter uses (INFO used_memory_lua), 0 before the first script."""
+        if self._lua is None:
+            return 0
+        return int(self._memory() * 1024)
+
+    # --- the cache -------------------------------------------------------------------------
+
+    def load(self, body: bytes) -> Script:
+        """The cached script of ``body``, compiling it first if it is new (SCRIPT LOAD)."""
+        sha = sha1hex(body)
+        script = self.scripts.get(sha)
+        if script is not None:
+            return script
+        flags, skip = parse_shebang(body)
+        self._runtime()
+        # The shebang line is cut but its newline kept, so line numbers stay the user's.
+        ok, fn = self._compile(body[skip:])
+        if not ok:
+            msg = fn.decode(errors="replace") if isinstance(fn, bytes) else str(fn)
+            raise ReplyError(f"ERR Error compiling script (new function): {msg}")
+        script = Script(sha, body, flags, fn)
+        self.scripts[sha] = script
+        return script
+
+    def get(self, sha: bytes) -> Script | None:
+        if len(sha) != 40:
+            return None
+        return self.scripts.get(sha.decode(errors="replace").lower())
+
+    # --- running ---------------------------------------------------------------------------
+
+    def run(
+        self, caller: Context, script: Script, keys: list[bytes], argv: list[bytes], ro: bool
+    ) -> Any:
+        """Run ``script`` for ``caller``; returns the reply, encoded for the caller's protocol.
+        Raises ReplyError for an error reply (a script error, or a refusal to start)."""
+        if self._run is not None:  # a script cannot run scripts (EVAL is noscript)
+            raise ReplyError("ERR a script is already running")
+        flags = script.flags
+        if not flags & COMPAT and not flags & NO_WRITES:
+            # A script that declares it may write is refused up front, as Redis 7 does.
+            refusal = caller.server.write_refusal()
+            if refusal is not None:
+                raise ReplyError(
+                    "MISCONF Redis is configured to save RDB snapshots, but it's currently "
+                    "unable to persist to disk. Writable scripts are blocked. Use 'no-writes' "
+                    "flag for read only scripts."
+                )
+            if ro:
+                raise ReplyError("ERR Can not execute a script with write flag using *_ro command.")
+        self._runtime()
+        read_only = ro or bool(not flags & COMPAT and flags & NO_WRITES)
+        state = _Run(ScriptClient(caller, caller.last_cmd), read_only)
+        table_from = self._table_from
+        self._run = state
+        try:
+            ok, value = self._run_fn(script.fn, table_from(keys), table_from(argv))
+        finally:
+            self._run = None
+        if not ok:
+            raise self._script_error(value, script.sha)
+        conv = _Converter(self._rawget, self._lua_type, caller.resp, state.client.resp)
+        return Raw(conv.convert(value))
+
+    def _script_error(self, value: Any, sha: str) -> ReplyError:
+        """The error reply of a script that raised (Redis's luaCallFunction error path)."""
+        if isinstance(value, bytes | bool | int | float) or self._lua_type(value) != "table":
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            return ReplyError(f"ERR Error running script {sha}, {text[:100]}")
+        get = self._rawget
+        raw = get(value, b"err")
+        msg = raw.decode(errors="replace") if isinstance(raw, bytes) else "ERR unknown error"
+        source, line = get(value, b"source"), get(value, b"line")
+        if isinstance(source, bytes) and isinstance(line, int | float):
+            msg += f" script: {sha}, on {source.decode(errors='replace')}:{int(line)}."
+        err = ReplyError(msg.replace("\r", " ").replace("\n", " "))
+        err.counted = get(value, b"ignore_error_stats_update") is True
+        return err
+
+    # --- callbacks from Lua ------------------------------------------------------------------
+    #
+    # Each is wrapped by ``_guarded``: an error is raised in the script only as ``LuaRaise``
+    # with an error table, never as another Python exception.
+
+    def _raise(self, msg: str) -> LuaRaise:
+        return LuaRaise(self._err_table(msg))
+
+    def _unwrap(self, e: Any) -> Any:
+        """The error table a callback raised (what a script's pcall & co. see)."""
+        if isinstance(e, LuaRaise):
+            return e.table
+        if isinstance(e, AttributeError):  # from the attribute handlers
+            return self._err_table("ERR Python attributes are not available to scripts")
+        return self._err_table("ERR internal error in a script callback")
+
+    def _lua_call(self, *args: Any) -> Any:
+        ok, value = self._call(True, args)
+        if not ok:
+            raise LuaRaise(value)
+        return value
+
+    def _lua_pcall(self, *args: Any) -> Any:
+        return self._call(False, args)[1]
+
+    def _call(self, raise_error: bool, args: tuple[Any, ...]) -> tuple[bool, Any]:
+        state = self._run
+        if state is None:
+            return False, self._err_table(
+                "ERR redis.call/pcall can only be called inside a script invocation"
+            )
+        if not args:
+            return False, self._err_table(
+                "ERR Please specify at least one argument for this redis lib call"
+            )
+        argv: list[bytes] = []
+        for a in args:
+            if isinstance(a, bytes):
+                argv.append(a)
+            elif isinstance(a, int | float) and not isinstance(a, bool):
+                argv.append(b"%.17g" % a)
+            else:
+                return False, self._err_table(
+                    "ERR Lua redis lib command arguments must be strings or integers"
+                )
+        c = state.client
+        cmd = lookup(argv)
+        err = None
+        if cmd is None or not cmd.min_args <= len(argv) <= cmd.max_args:
+            err = (
+                "Unknown Redis command called from script"
+                if cmd is None
+                else "Wrong number of args calling Redis command from script"
+            )
+        elif "noscript" in cmd.flags:
+            err = "This Redis command is not allowed from script"
+        elif state.read_only and (cmd.is_write or "may_replicate" in cmd.flags):
+            err = "Write commands are not allowed from read-only scripts."
+        elif cmd.is_write and not state.wrote:
+            # Once the script has written, it cannot be stopped half way (Redis's rule).
+            refusal = c.server.write_refusal()
+            if refusal is not None:
+                err = refusal.message
+        if err is not None:
+            if cmd is not None:
+                cmd.rejected_calls += 1
+            e = ReplyError(err if err.split(" ", 1)[0].isupper() else "ERR " + err)
+            c.server.stats.count_error(e)
+            t = self._err_table(e.message)
+            t[b"ignore_error_stats_update"] = True
+            return False, t
+        if cmd.is_write:
+            state.wrote = True
+        if state.propagate:
+            reply = call_command(c, cmd, argv)
+        else:  # redis.set_repl(redis.REPL_NONE): the effects are not propagated
+            consumers = c.server.keyspace.propagation.consumers
+            saved = list(consumers)
+            consumers.clear()
+            try:
+                reply = call_command(c, cmd, argv)
+            finally:
+                consumers.extend(saved)
+        data = c.encode(reply)
+        value, _ = self._parse(data, 0)
+        return not (raise_error and data[:1] == b"-"), value
+
+    def _err_table(self, msg: str) -> Any:
+        return self._table_from({b"err": msg.encode()})
+
+    def _lua_sha1hex(self, *args: Any) -> bytes:
+        if len(args) != 1:
+            raise self._raise("ERR wrong number of arguments")
+        (s,) = args
+        if not isinstance(s, bytes):
+            s = format_number(s).encode() if _is_number(s) else b""
+        return sha1hex(s).encode()
+
+    def _lua_error_reply(self, *args: Any) -> Any:
+        if len(args) != 1 or not isinstance(args[0], bytes):
+            return self._err_table("ERR wrong number or type of arguments")
+        text = args[0].decode(errors="replace")
+        text = text[1:] if text.startswith("-") else text
+        code, sep, msg = text.partition(" ")
+        final = f"{code} {msg}" if sep else f"ERR {text}"
+        return self._err_table(final.rstrip("\r\n"))
+
+    def _lua_status_reply(self, *args: Any) -> Any:
+        if len(args) != 1 or not isinstance(args[0], bytes):
+            return self._err_table("ERR wrong number or type of arguments")
+        return self._table_from({b"ok": args[0]})
+
+    def _lua_log(self, *args: Any) -> None:
+        if len(args) < 2:
+            raise self._raise("ERR redis.log() requires two arguments or more.")
+        if not _is_number(args[0]):
+            raise self._raise("ERR First argument must be a number (log level).")
+        level = _lua_int(args[0])
+        if not 0 <= level <= 3:
+            raise self._raise("ERR Invalid debug level.")
+        text = " ".join(
+            p.decode(errors="replace") if isinstance(p, bytes) else format_number(p)
+            for p in args[1:]
+            if isinstance(p, bytes) or _is_number(p)
+        )
+        py_level = (logging.DEBUG, logging.INFO, logging.INFO, logging.WARNING)[level]
+        self.log.log(py_level, "%s", text)
+
+    def _lua_setresp(self, *args: Any) -> None:
+        state = self._run
+        if state is None:
+            raise self._raise("ERR redis.setresp can only be called inside a script invocation")
+        if len(args) != 1:
+            raise self._raise("ERR redis.setresp() requires one argument.")
+        v = _lua_int(args[0]) if _is_number(args[0]) else 0
+        if v not in (2, 3):
+            raise self._raise("ERR RESP version must be 2 or 3.")
+        state.client.set_resp(v)
+
+    def _lua_set_repl(self, *args: Any) -> None:
+        state = self._run
+        if state is None:
+            raise self._raise("ERR redis.set_repl can only be called inside a script invocation")
+        if len(args) != 1:
+            raise self._raise("ERR redis.set_repl() requires two arguments.")
+        v = _lua_int(args[0]) if _is_number(args[0]) else 0
+        if v & ~3:
+            raise self._raise(
+                "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."
+            )
+        if v in (1, 2):
+            # minikv has one propagation stream; it cannot send to only one of AOF/replicas.
+            raise self._raise("ERR minikv supports only redis.REPL_ALL and redis.REPL_NONE")
+        state.propagate = v == 3
+
+    # --- Redis reply -> Lua value (Redis's redisProtocolToLuaType) -------------------------
+
+    def _parse(self, data: bytes, pos: int) -> tuple[Any, int]:
+        kind = data[pos]
+        eol = data.index(b"\r\n", pos)
+        line = data[pos + 1 : eol]
+        nxt = eol + 2
+        t = self._table_from
+        if kind == 0x24:  # $ bulk
+            n = int(line)
+            if n < 0:
+                return False, nxt
+            return data[nxt : nxt + n], nxt + n + 2
+        if kind == 0x3A:  # : integer
+            return int(line), nxt
+        if kind == 0x2B:  # + status
+            return t({b"ok": line}), nxt
+        if kind == 0x2D:  # - error
+            msg = line if b" " in line else b"ERR " + line
+            return t({b"err": msg, b"ignore_error_stats_update": True}), nxt
+        if kind in (0x2A, 0x7E, 0x25, 0x3E):  # * array, ~ set, % map, > push
+            n = int(line)
+            if n < 0:
+                return False, nxt
+            count = 2 * n if kind == 0x25 else n
+            items = []
+            pos = nxt
+            for _ in range(count):
+                v, pos = self._parse(data, pos)
+                items.append(v)
+            if kind == 0x25:
+                m = t()
+                for i in range(0, count, 2):
+                    m[items[i]] = items[i + 1]
+                return t({b"map": m}), pos
+            if kind == 0x7E:
+                s = t()
+                for v in items:
+                    s[v] = True
+                return t({b"set": s}), pos
+            return t(items), pos
+        if kind == 0x5F:  # _ null
+            return None, nxt
+        if kind == 0x23:  # # boolean
+            return line == b"t", nxt
+        if kind == 0x2C:  # , double
+            return t({b"double": float(line)}), nxt
+        if kind == 0x28:  # ( big number
+            return t({b"big_number": line}), nxt
+        if kind == 0x3D:  # = verbatim
+            n = int(line)
+            body = data[nxt : nxt + n]
+            vt = t({b"format": body[:3], b"string": body[4:]})
+            return t({b"verbatim_string": vt}), nxt + n + 2
+        if kind == 0x7C:  # | attribute: skipped, then the reply itself
+            pos = nxt
+            for _ in range(2 * int(line)):
+                _, pos = self._parse(data, pos)
+            return self._parse(data, pos)
+        raise ValueError(f"unexpected reply type {chr(kind)!r}")
+
+
+def _guarded(fn: Callable[..., Any], err_table: Callable[[str], Any]) -> Callable[..., Any]:
+    """``fn`` as a script may call it: any exception but LuaRaise (a bug in minikv) becomes
+    an error table, so a script never receives a Python exception object."""
+
+    def guarded(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except LuaRaise:
+            raise
+        except Exception as e:
+            logging.getLogger("minikv").warning("Internal error in a script callback: %r", e)
+            raise LuaRaise(err_table(f"ERR internal error in a script callback: {e}")) from None
+
+    return guarded
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def format_number(v: float) -> str:
+    """A Lua number as Lua's tostring writes it (%.14g)."""
+    return f"{v:.14g}"
+
+
+def _lua_int(v: float) -> int:
+    """(long long) of a Lua number, as C on x86-64 converts it: NaN and out-of-range values
+    give LLONG_MIN."""
+    if isinstance(v, int):
+        return v if _LLONG_MIN <= v <= _LLONG_MAX else _LLONG_MIN
+    if math.isnan(v) or not -9.223372036854775808e18 <= v < 9.223372036854775808e18:
+        return _LLONG_MIN
+    return int(v)
+
+
+#: How deep a script's result may nest (Redis stops at Lua's C stack limit).
+MAX_REPLY_DEPTH = 200
+
+
+class _Converter:
+    """A script's result as the caller's reply (Redis's luaReplyToRedisReply). Fields and
+    elements are read raw (``rawget``), as Redis reads them: a metatable cannot make a result
+    endless."""
+
+    def __init__(self, rawget: Any, lua_type: Any, resp: int, script_resp: int) -> None:
+        self.rawget = rawget
+        self.lua_type = lua_type
+        self.resp = resp
+        self.script_resp = script_resp
+        self.null = b"_\r\n" if resp == 3 else b"$-1\r\n"
+
+    def is_table(self, v: Any) -> bool:
+        return (
+            v is not None
+            and not isinstance(v, bytes | bool | int | float)
+            and (self.lua_type(v) == "table")
+        )
+
+    def convert(self, v: Any, depth: int = 0) -> bytes:
+        resp = self.resp
+        if v is None:
+            return self.null
+        if isinstance(v, bool):
+            if self.script_resp == 2:
+                return b":1\r\n" if v else self.null
+            if resp == 3:
+                return b"#t\r\n" if v else b"#f\r\n"
+            return b":1\r\n" if v else b":0\r\n"
+        if isinstance(v, bytes):
+            return b"$%d\r\n%b\r\n" % (len(v), v)
+        if isinstance(v, int | float):
+            return b":%d\r\n" % _lua_int(v)
+        if not self.is_table(v):
+            return self.null
+        if depth > MAX_REPLY_DEPTH:
+            return b"-ERR reached lua stack limit\r\n"
+        get = self.rawget
+        err = get(v, b"err")
+        if isinstance(err, bytes):
+            return b"-%b\r\n" % err.replace(b"\r", b" ").replace(b"\n", b" ")
+        ok = get(v, b"ok")
+        if isinstance(ok, bytes):
+            return b"+%b\r\n" % ok.replace(b"\r", b" ").replace(b"\n", b" ")
+        d = get(v, b"double")
+        if isinstance(d, int | float) and not isinstance(d, bool):
+            text = format_double(float(d))
+            return b",%b\r\n" % text if resp == 3 else b"$%d\r\n%b\r\n" % (len(text), text)
+        big = get(v, b"big_number")
+        if isinstance(big, bytes):
+            big = big.replace(b"\r", b" ").replace(b"\n", b" ")
+            return b"(%b\r\n" % big if resp == 3 else b"$%d\r\n%b\r\n" % (len(big), big)
+        vs = get(v, b"verbatim_string")
+        if self.is_table(vs):
+            fmt, text = get(vs, b"format"), get(vs, b"string")
+            if isinstance(fmt, bytes) and isinstance(text, bytes):
+                if resp == 3:
+                    return b"=%d\r\n%b:%b\r\n" % (len(text) + 4, fmt[:3], text)
+                return b"$%d\r\n%b\r\n" % (len(text), text)
+        m = get(v, b"map")
+        if self.is_table(m):
+            parts = []
+            for k, x in m.items():
+                parts.append(self.convert(k, depth + 1))
+                parts.append(self.convert(x, depth + 1))
+            n = len(parts) // 2
+            head = b"%%%d\r\n" % n if resp == 3 else b"*%d\r\n" % (2 * n)
+            return head + b"".join(parts)
+        st = get(v, b"set")
+        if self.is_table(st):
+            parts = [self.convert(k, depth + 1) for k in st]
+            head = b"~%d\r\n" if resp == 3 else b"*%d\r\n"
+            return head % len(parts) + b"".join(parts)
+        parts = []
+        j = 1
+        while True:
+            x = get(v, j)
+            if x is None:
+                break
+            parts.append(self.convert(x, depth + 1))
+            j += 1
+        return b"*%d\r\n" % len(parts) + b"".join(parts)
