@@ -167,6 +167,8 @@ def _memory(s: Server) -> Lines:
     startup = min(_STARTUP_RSS, used)
     dataset = used - startup
     system = total_system_memory()
+    lua = s.scripts.memory
+    scripts = s.scripts.cache_bytes
     return [
         f"used_memory:{used}",
         f"used_memory_human:{bytes_to_human(used)}",
@@ -181,19 +183,19 @@ def _memory(s: Server) -> Lines:
         f"used_memory_dataset_perc:{100.0 * dataset / used if used else 0:.2f}%",
         f"total_system_memory:{system}",
         f"total_system_memory_human:{bytes_to_human(system)}",
-        "used_memory_lua:0",
-        "used_memory_vm_eval:0",
-        "used_memory_lua_human:0B",
-        "used_memory_scripts_eval:0",
-        "number_of_cached_scripts:0",
+        f"used_memory_lua:{lua}",
+        f"used_memory_vm_eval:{lua}",
+        f"used_memory_lua_human:{bytes_to_human(lua)}",
+        f"used_memory_scripts_eval:{scripts}",
+        f"number_of_cached_scripts:{len(s.scripts.scripts)}",
         "number_of_functions:0",
         "number_of_libraries:0",
         "used_memory_vm_functions:0",
-        "used_memory_vm_total:0",
-        "used_memory_vm_total_human:0B",
+        f"used_memory_vm_total:{lua}",
+        f"used_memory_vm_total_human:{bytes_to_human(lua)}",
         "used_memory_functions:0",
-        "used_memory_scripts:0",
-        "used_memory_scripts_human:0B",
+        f"used_memory_scripts:{scripts}",
+        f"used_memory_scripts_human:{bytes_to_human(scripts)}",
         "maxmemory:0",
         "maxmemory_human:0B",
         "maxmemory_policy:noeviction",

@@ -26,18 +26,25 @@ protocol and parsed back into Lua values, as Redis converts it, so that every co
 converts by the same rules. The script's result is encoded for the caller by ``_Converter``,
 Redis's luaReplyToRedisReply.
 
+``cjson`` (lua-cjson with its default settings: encode, decode, null) and ``bit`` (LuaBitOp)
+are written here in Python over the same callbacks, and checked against redis-server's.
+
 Not yet: a script runs to its end; a busy script cannot be interrupted (SCRIPT KILL answers
 NOTBUSY, as nothing runs while it is processed) and other clients wait. FUNCTION/FCALL, the
-``cjson``, ``cmsgpack``, ``bit`` and ``struct`` libraries and SCRIPT DEBUG are not there yet;
-scripts that name them get Redis's error for a missing global (or an error saying so).
+``cmsgpack`` and ``struct`` libraries and SCRIPT DEBUG are not there yet; scripts that name
+them get Redis's error for a missing global (or an error saying so).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
+import re
 import shlex
+import struct
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -171,6 +178,9 @@ local function safe_load(f, name)
   return no_bytecode(table_concat(parts), name)
 end
 
+-- cjson.null: a userdata no script can make, as Redis's lightuserdata NULL.
+local null = newproxy()
+
 local redis = {
   call = api.call, pcall = api.pcall, sha1hex = api.sha1hex,
   error_reply = api.error_reply, status_reply = api.status_reply,
@@ -203,6 +213,12 @@ for k, v in pairs(coroutine) do co[k] = v end
 co.resume = resume
 G.coroutine = readonly(co)
 G.redis = readonly(redis)
+G.cjson = readonly({encode = api.cjson_encode, decode = api.cjson_decode, null = null})
+G.bit = readonly({
+  tobit = api.bit_tobit, tohex = api.bit_tohex, bnot = api.bit_bnot, band = api.bit_band,
+  bor = api.bit_bor, bxor = api.bit_bxor, lshift = api.bit_lshift, rshift = api.bit_rshift,
+  arshift = api.bit_arshift, rol = api.bit_rol, ror = api.bit_ror, bswap = api.bit_bswap,
+})
 
 local env_mt = {
   __index = function(env, k)
@@ -250,12 +266,23 @@ local function run(f, keys, argv)
   return ok, v
 end
 
--- Nothing a script can name leads back here: drop every global the sandbox does not give.
 local collectgarbage = collectgarbage
 local function memory() return collectgarbage('count') end
+
+-- luaL_where(1) for a library function the script called (cjson...): "user_script:<line>: "
+-- of its caller, "" when the caller is C (pcall). Level 1 is this, 2 the library function.
+local function where()
+  local i = getinfo(3, 'Sl')
+  if i and i.what ~= 'C' and (i.currentline or 0) > 0 then
+    return i.short_src .. ':' .. i.currentline .. ': '
+  end
+  return ''
+end
+
+-- Nothing a script can name leads back here: drop every global the sandbox does not give.
 local globals = _G
 for k in next, globals do globals[k] = nil end
-return compile, run, rawget, memory
+return compile, run, rawget, memory, null, where
 """
 
 
@@ -387,6 +414,8 @@ class Scripting:
         self._rawget: Any = None
         self._memory: Any = None
         self._lua_type: Any = None
+        self._null: Any = None
+        self._where: Any = None
         self._run: _Run | None = None
 
     # --- the interpreter -------------------------------------------------------------------
@@ -422,12 +451,17 @@ class Scripting:
                     ("log", self._lua_log),
                     ("setresp", self._lua_setresp),
                     ("set_repl", self._lua_set_repl),
+                    ("cjson_encode", self._cjson_encode),
+                    ("cjson_decode", self._cjson_decode),
+                    *((f"bit_{name}", self._bit_function(name)) for name in _BIT_FUNCTIONS),
                 )
             }
             | {b"unwrap": self._unwrap}
         )
         sandbox = lua.eval("function(src) return loadstring(src, '=minikv') end")(_SANDBOX.encode())
-        self._compile, self._run_fn, self._rawget, self._memory = sandbox(api)
+        self._compile, self._run_fn, self._rawget, self._memory, self._null, self._where = sandbox(
+            api
+        )
         self._lua = lua
         self._lua_type = lua51.lua_type
 
@@ -442,6 +476,11 @@ class Scripting:
         if self._lua is None:
             return 0
         return int(self._memory() * 1024)
+
+    @property
+    def cache_bytes(self) -> int:
+        """What the script cache holds (INFO used_memory_scripts_eval): ids and bodies."""
+        return sum(40 + len(sc.body) for sc in self.scripts.values())
 
     # --- the cache -------------------------------------------------------------------------
 
@@ -525,10 +564,15 @@ class Scripting:
     def _raise(self, msg: str) -> LuaRaise:
         return LuaRaise(self._err_table(msg))
 
+    def _lib_error(self, msg: str) -> LuaRaise:
+        """An error of a Lua library function (cjson...): a string with the script's position,
+        as luaL_error raises it."""
+        return LuaRaise(self._where() + msg.encode())
+
     def _unwrap(self, e: Any) -> Any:
         """The error table a callback raised (what a script's pcall & co. see)."""
         if isinstance(e, LuaRaise):
-            return e.table
+            return e.table  # an error table, or a library's error string
         if isinstance(e, AttributeError):  # from the attribute handlers
             return self._err_table("ERR Python attributes are not available to scripts")
         return self._err_table("ERR internal error in a script callback")
@@ -672,6 +716,171 @@ class Scripting:
             raise self._raise("ERR minikv supports only redis.REPL_ALL and redis.REPL_NONE")
         state.propagate = v == 3
 
+    # --- cjson (Redis's bundled lua-cjson, default settings) --------------------------------
+
+    def _cjson_encode(self, *args: Any) -> bytes:
+        if len(args) != 1:
+            raise self._lib_error("bad argument #1 to 'encode' (expected 1 argument)")
+        out: list[bytes] = []
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + 2500)  # cjson nests 1000 deep; two frames a level here
+        try:
+            self._json_value(args[0], out, 0)
+        finally:
+            sys.setrecursionlimit(limit)
+        return b"".join(out)
+
+    def _type_name(self, v: Any) -> str:
+        if v is None:
+            return "nil"
+        if isinstance(v, bool):
+            return "boolean"
+        if isinstance(v, bytes):
+            return "string"
+        if _is_number(v):
+            return "number"
+        if callable(v) and not hasattr(v, "__len__"):
+            return "function"
+        return str(self._lua_type(v))
+
+    def _json_value(self, v: Any, out: list[bytes], depth: int) -> None:
+        if v is None:
+            out.append(b"null")
+        elif isinstance(v, bool):
+            out.append(b"true" if v else b"false")
+        elif isinstance(v, bytes):
+            out.append(_json_string(v))
+        elif _is_number(v):
+            out.append(self._json_number(v))
+        elif callable(v) and not hasattr(v, "__len__"):  # a redis.* function (a Python one)
+            raise self._lib_error("Cannot serialise function: type not supported")
+        else:
+            kind = self._lua_type(v)
+            if kind == "userdata":  # cjson.null: the one userdata a script can hold
+                out.append(b"null")
+            elif kind == "table":
+                self._json_table(v, out, depth + 1)
+            else:
+                raise self._lib_error(f"Cannot serialise {kind}: type not supported")
+
+    def _json_number(self, v: float) -> bytes:
+        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+            raise self._lib_error("Cannot serialise number: must not be NaN or Inf")
+        return format_number(v).encode()
+
+    def _json_table(self, t: Any, out: list[bytes], depth: int) -> None:
+        if depth > 1000:
+            raise self._lib_error(f"Cannot serialise, excessive nesting ({depth})")
+        items = list(t.items())  # lua_next order, as cjson walks it
+        size = _json_array_size(items)
+        if size is not None and size > 2 * len(items) and size > 10:
+            raise self._lib_error("Cannot serialise table: excessively sparse array")
+        if size:
+            out.append(b"[")
+            get = self._rawget
+            for i in range(1, size + 1):
+                if i > 1:
+                    out.append(b",")
+                self._json_value(get(t, i), out, depth)
+            out.append(b"]")
+            return
+        out.append(b"{")
+        for n, (k, x) in enumerate(items):
+            if n:
+                out.append(b",")
+            if isinstance(k, bytes):
+                out.append(_json_string(k))
+            elif _is_number(k):
+                out.append(b'"%b"' % self._json_number(k))
+            else:
+                raise self._lib_error(
+                    f"Cannot serialise {self._type_name(k)}: table key must be a number or string"
+                )
+            out.append(b":")
+            self._json_value(x, out, depth)
+        out.append(b"}")
+
+    def _cjson_decode(self, *args: Any) -> Any:
+        if len(args) != 1:
+            raise self._lib_error("bad argument #1 to 'decode' (expected 1 argument)")
+        (text,) = args
+        if _is_number(text):
+            text = format_number(text).encode()
+        if not isinstance(text, bytes):
+            raise self._lib_error(
+                "bad argument #1 to 'decode' (string expected, got "
+                f"{'nil' if text is None else self._lua_type(text) or 'userdata'})"
+            )
+        try:
+            value = json.loads(
+                text.decode("utf-8", errors="surrogateescape"),
+                parse_int=float,
+                parse_constant=float,
+                strict=False,
+            )
+        except json.JSONDecodeError as e:
+            raise self._lib_error(_json_error(e)) from None
+        except RecursionError:
+            raise self._lib_error("Found too many nested data structures") from None
+        return self._json_to_lua(value, 0)
+
+    def _json_to_lua(self, v: Any, depth: int) -> Any:
+        if v is None:
+            return self._null
+        if isinstance(v, str):
+            return v.encode("utf-8", errors="surrogateescape")
+        if isinstance(v, bool | float):
+            return v
+        if depth >= 1000:
+            raise self._lib_error("Found too many nested data structures (1001)")
+        if isinstance(v, list):
+            return self._table_from([self._json_to_lua(x, depth + 1) for x in v])
+        t = self._table_from()
+        for k, x in v.items():
+            t[k.encode("utf-8", errors="surrogateescape")] = self._json_to_lua(x, depth + 1)
+        return t
+
+    # --- bit (LuaBitOp: 32-bit operations on Lua numbers) ---------------------------------
+
+    def _bit_arg(self, fname: str, args: tuple[Any, ...], i: int) -> int:
+        """LuaBitOp's barg: argument ``i`` as the low 32 bits of ``n + 2^52 + 2^51`` (which
+        rounds it to an integer, and is what LuaBitOp reads for any number); a numeric string
+        is converted, as luaL_checknumber does."""
+        v = args[i] if i < len(args) else _NO_VALUE
+        n = _lua_tonumber(v)
+        if n is None:
+            got = "no value" if v is _NO_VALUE else self._type_name(v)
+            where = self._where()
+            name = fname if where else "?"  # luaL_argerror has no name when pcall calls it
+            msg = f"bad argument #{i + 1} to '{name}' (number expected, got {got})"
+            raise LuaRaise(where + msg.encode())
+        (bits,) = struct.unpack("<Q", struct.pack("<d", n + 6755399441055744.0))
+        return int(bits & 0xFFFFFFFF)
+
+    def _bit_function(self, name: str) -> Callable[..., Any]:
+        op = _BIT_FUNCTIONS[name]
+
+        def fn(*args: Any) -> Any:
+            if name == "tohex":
+                x = self._bit_arg(name, args, 0)
+                n = self._bit_arg(name, args, 1) if len(args) > 1 and args[1] is not None else 8
+                n = n - (1 << 32) if n >= 1 << 31 else n
+                digits = "0123456789ABCDEF" if n < 0 else "0123456789abcdef"
+                n = min(abs(n), 8)
+                return "".join(digits[(x >> (4 * k)) & 15] for k in range(n - 1, -1, -1)).encode()
+            if name in ("band", "bor", "bxor"):
+                acc = self._bit_arg(name, args, 0)
+                for i in range(1, len(args)):
+                    acc = op(acc, self._bit_arg(name, args, i))
+            elif op.__code__.co_argcount == 2:
+                acc = op(self._bit_arg(name, args, 0), self._bit_arg(name, args, 1) & 31)
+            else:
+                acc = op(self._bit_arg(name, args, 0))
+            acc &= 0xFFFFFFFF
+            return float(acc - (1 << 32) if acc >= 1 << 31 else acc)
+
+        return fn
+
     # --- Redis reply -> Lua value (Redis's redisProtocolToLuaType) -------------------------
 
     def _parse(self, data: bytes, pos: int) -> tuple[Any, int]:
@@ -748,6 +957,117 @@ def _guarded(fn: Callable[..., Any], err_table: Callable[[str], Any]) -> Callabl
             raise LuaRaise(err_table(f"ERR internal error in a script callback: {e}")) from None
 
     return guarded
+
+
+_JSON_ESCAPES = {i: b"\\u%04x" % i for i in range(32)} | {
+    8: b"\\b",
+    9: b"\\t",
+    10: b"\\n",
+    12: b"\\f",
+    13: b"\\r",
+    34: b'\\"',
+    47: b"\\/",
+    92: b"\\\\",
+    127: b"\\u007f",
+}
+_JSON_NEEDS_ESCAPE = re.compile(rb'[\x00-\x1f"/\\\x7f]')
+
+
+def _json_string(s: bytes) -> bytes:
+    """A string as lua-cjson writes it: bytes as they are but for its escape table."""
+    return b'"%b"' % _JSON_NEEDS_ESCAPE.sub(lambda m: _JSON_ESCAPES[m.group()[0]], s)
+
+
+_JSON_TOKENS = {
+    "{": "T_OBJ_BEGIN",
+    "}": "T_OBJ_END",
+    "[": "T_ARR_BEGIN",
+    "]": "T_ARR_END",
+    '"': "T_STRING",
+    ":": "T_COLON",
+    ",": "T_COMMA",
+}
+_JSON_WORDS = {"true": "T_BOOLEAN", "false": "T_BOOLEAN", "null": "T_NULL"}
+_JSON_EXPECTED = {
+    "Expecting value": "value",
+    "Expecting property name enclosed in double quotes": "object key string",
+    "Expecting ':' delimiter": "colon",
+    "Extra data": "the end",
+}
+
+
+def _json_error(e: json.JSONDecodeError) -> str:
+    """lua-cjson's parse error for the place Python's parser stopped (its wording and token
+    names; the position is where the unexpected token starts)."""
+    doc, pos = e.doc, e.pos
+    if e.msg.startswith("Unterminated string"):
+        return f"Expected value but found unexpected end of string at character {len(doc) + 1}"
+    while pos < len(doc) and doc[pos] in " \t\n\r":
+        pos += 1
+    ch = doc[pos] if pos < len(doc) else ""
+    if not ch:
+        found = "T_END"
+    elif ch in "-0123456789":
+        found = "T_NUMBER"
+    else:
+        word = next((w for w in _JSON_WORDS if doc.startswith(w, pos)), "")
+        found = _JSON_WORDS[word] if word else _JSON_TOKENS.get(ch, "invalid token")
+    expected = _JSON_EXPECTED.get(e.msg)
+    if expected is None:  # "Expecting ',' delimiter": inside an array or an object
+        opener = max(doc.rfind("[", 0, pos), doc.rfind("{", 0, pos))
+        inside_array = opener >= 0 and doc[opener] == "["
+        expected = "comma or array end" if inside_array else "comma or object end"
+    return f"Expected {expected} but found {found} at character {pos + 1}"
+
+
+def _json_array_size(items: list[tuple[Any, Any]]) -> int | None:
+    """lua-cjson's lua_array_length: the largest key if every key is an integer >= 1,
+    None if the table is an object."""
+    top = 0
+    for k, _ in items:
+        if not _is_number(k) or k < 1 or k != math.floor(k):
+            return None
+        top = max(top, int(k))
+    return top
+
+
+_NO_VALUE = object()
+
+
+def _signed32(x: int) -> int:
+    return x - (1 << 32) if x >= 1 << 31 else x
+
+
+_BIT_FUNCTIONS: dict[str, Callable[..., int]] = {
+    "tobit": lambda x: x,
+    "tohex": lambda x: x,  # formatted by Scripting._bit_function
+    "bnot": lambda x: ~x,
+    "band": lambda a, b: a & b,
+    "bor": lambda a, b: a | b,
+    "bxor": lambda a, b: a ^ b,
+    "lshift": lambda x, n: x << n,
+    "rshift": lambda x, n: x >> n,
+    "arshift": lambda x, n: _signed32(x) >> n,
+    "rol": lambda x, n: (x << n) | (x >> (32 - n)),
+    "ror": lambda x, n: (x >> n) | (x << (32 - n)),
+    "bswap": lambda x: int.from_bytes(x.to_bytes(4, "little"), "big"),
+}
+
+
+def _lua_tonumber(v: Any) -> float | None:
+    """lua_tonumber: a number, or a string that reads as one (decimal or 0x hex), else None."""
+    if _is_number(v):
+        return float(v)
+    if isinstance(v, bytes):
+        text = v.strip().decode(errors="replace")
+        try:
+            return float(text)
+        except ValueError:
+            try:
+                return float(int(text, 16)) if text.lower().startswith("0x") else None
+            except ValueError:
+                return None
+    return None
 
 
 def _is_number(v: Any) -> bool:

@@ -165,6 +165,114 @@ def test_transcript_matches_redis(differential: Differential) -> None:
     differential.check(*TRANSCRIPT)
 
 
+#: cjson as Redis bundles it (lua-cjson with its default settings): the encoding of every Lua
+#: type, key order, escapes, sparse arrays, nesting, decoding and its error texts.
+CJSON: list[tuple[Any, ...]] = [
+    ("EVAL", "return cjson.encode({1,2,{a=1}})", "0"),
+    ("EVAL", "return cjson.encode({})", "0"),
+    ("EVAL", 'return cjson.encode("a/b\\"c\\\\d\\n\\1\\127é")', "0"),
+    ("EVAL", "return cjson.encode(3.5)", "0"),
+    ("EVAL", "return cjson.encode(1e20)", "0"),
+    ("EVAL", "return cjson.encode(0.1)", "0"),
+    ("EVAL", "return cjson.encode(1/0)", "0"),
+    ("EVAL", "return cjson.encode({[1]=1,[3]=3})", "0"),
+    ("EVAL", "return cjson.encode({[1]=1,[30]=3})", "0"),
+    ("EVAL", "return cjson.encode({[1.5]=1})", "0"),
+    ("EVAL", "return cjson.encode({a=true,b=false,c=cjson.null})", "0"),
+    ("EVAL", "return cjson.encode({[true]=1})", "0"),
+    ("EVAL", "return cjson.encode(function() end)", "0"),
+    ("EVAL", "return cjson.encode(nil)", "0"),
+    ("EVAL", "return cjson.encode()", "0"),
+    ("EVAL", "local t = {} t.x = t return cjson.encode(t)", "0"),
+    ("EVAL", 'return cjson.encode({x={y={z={1,2,"q"}}}, k="v", n=5})', "0"),
+    (
+        "EVAL",
+        'local t = cjson.decode("[1,2,{\\"a\\":\\"b\\"},null]"); '
+        "return {t[1], t[3].a, tostring(t[4] == cjson.null), type(t[4])}",
+        "0",
+    ),
+    ("EVAL", 'return cjson.decode("\\"\\\\u00e9\\\\n\\"")', "0"),
+    ("EVAL", 'return cjson.decode("12.5")', "0"),
+    ("EVAL", 'return type(cjson.decode("12"))', "0"),
+    ("EVAL", 'return cjson.decode("{\\"a\\": [1, 2, 3]}").a[3]', "0"),
+    (
+        "EVAL",
+        'return cjson.encode(cjson.decode("{\\"b\\":1,\\"a\\":2,\\"c\\":[true,false,null]}"))',
+        "0",
+    ),
+    ("EVAL", "return cjson.decode(5)", "0"),
+    ("EVAL", 'return cjson.decode("[1,")', "0"),
+    ("EVAL", "return type(cjson.null)", "0"),
+    ("EVAL", "cjson.encode = nil", "0"),
+    ("EVAL", "return cjson.encode(redis.call)", "0"),
+    ("EVAL", "return {pcall(cjson.encode, 1/0)}", "0"),
+    ("EVAL", "local t = {} for i = 1, 900 do t = {t} end return #cjson.encode(t)", "0"),
+    ("EVAL", "return cjson.decode(nil)", "0"),
+] + [
+    ("EVAL", "return cjson.decode(ARGV[1])", "0", doc)
+    for doc in [
+        "[1,",
+        "[1 2]",
+        '{"a" 1}',
+        "{1:2}",
+        '{"a":1,}',
+        "[1]x",
+        "",
+        "  ",
+        "nul",
+        '{"a":1 "b":2}',
+        "[1,]",
+        "tru",
+        '"abc',
+        "[[1],[2] 3]",
+    ]
+]
+
+
+def test_cjson_matches_redis(differential: Differential) -> None:
+    differential.check(*CJSON)
+
+
+#: bit (LuaBitOp): 32-bit wrap-around, rounding, hex formatting, numeric strings, errors.
+BIT_EXPRESSIONS = [
+    "bit.tobit(0xffffffff)",
+    "bit.tobit(2^32+5)",
+    "bit.tobit(1.5)",
+    "bit.tobit(2.5)",
+    "bit.tobit(-1.5)",
+    "bit.tohex(255)",
+    "bit.tohex(255, 2)",
+    "bit.tohex(255, -4)",
+    "bit.tohex(-1)",
+    "bit.tohex(1, 20)",
+    "bit.bnot(0)",
+    "bit.band(7, 3, 5)",
+    "bit.bor(1, 2, 4)",
+    "bit.bxor(5, 3)",
+    "bit.lshift(1, 31)",
+    "bit.lshift(1, 33)",
+    "bit.rshift(-1, 28)",
+    "bit.arshift(-256, 4)",
+    "bit.rol(0x12345678, 12)",
+    "bit.ror(0x12345678, 12)",
+    "bit.bswap(0x12345678)",
+    "bit.band('7', 3)",
+    "bit.band('0x10', 0xff)",
+    "bit.band()",
+    "bit.band(1, nil)",
+    "bit.band({})",
+    "bit.bor('x')",
+    "{pcall(bit.band, 'x')}",
+    "bit.tobit(1e300)",
+    "bit.band(1, 2, 3, 4, 5, 6, 7, 8)",
+    "bit.tohex(0x7fffffff, -8)",
+]
+
+
+def test_bit_matches_redis(differential: Differential) -> None:
+    differential.check(*[("EVAL", f"return {e}", "0") for e in BIT_EXPRESSIONS])
+
+
 def test_errors_inside_scripts_count_once_in_errorstats(differential: Differential) -> None:
     differential.check(
         ("CONFIG", "RESETSTAT"),
@@ -406,9 +514,14 @@ def test_commands_run_by_scripts_are_counted(mk: redis.Redis) -> None:
 
 def test_script_flush_resets_the_interpreter(mk: redis.Redis) -> None:
     sha = mk.script_load("return 1")
+    info = mk.info("memory")
+    assert info["number_of_cached_scripts"] == 1
+    assert info["used_memory_scripts_eval"] == 40 + len("return 1")
+    assert info["used_memory_lua"] > 10_000  # the interpreter with the sandbox loaded
     assert mk.script_exists(sha) == [True]
     mk.script_flush()
     assert mk.script_exists(sha) == [False]
+    assert mk.info("memory")["number_of_cached_scripts"] == 0
     with pytest.raises(redis.exceptions.NoScriptError):
         mk.evalsha(sha, 0)
     assert mk.eval("return 2", 0) == 2
