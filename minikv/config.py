@@ -40,6 +40,9 @@ class Config:
     )
     requirepass: str = ""
     maxclients: int = 10000
+    #: busy-reply-threshold (lua-time-limit), ms: a script running longer makes the server
+    #: answer other clients BUSY and accept SCRIPT KILL / SHUTDOWN NOSAVE (0: never).
+    busy_reply_threshold: int = 5000
     databases: int = 16
     loglevel: str = "notice"
     logfile: str = ""
@@ -292,6 +295,12 @@ PARAMS: dict[str, Param] = {
         Param("save", "save", parse_save, render_save),
         Param("requirepass", "requirepass", str),
         Param("maxclients", "maxclients", _int_range(1, 2**32 - 1)),
+        Param(
+            "busy-reply-threshold",
+            "busy_reply_threshold",
+            _int_range(0, 2**63 - 1),
+            alias="lua-time-limit",
+        ),
         Param("databases", "databases", _int_range(1, 2**31 - 1), mutable=False),
         Param(
             "loglevel",

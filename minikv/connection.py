@@ -33,6 +33,7 @@ from minikv.protocol import (
     encode_resp2,
     encode_resp3,
 )
+from minikv.scripting import BUSY
 
 if TYPE_CHECKING:
     from minikv.keyspace import Db
@@ -107,8 +108,16 @@ class Client(asyncio.Protocol):
     # --- asyncio.Protocol ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        old = self.transport
         self.transport = transport  # type: ignore[assignment]
         self.transport.set_write_buffer_limits(high=OUTPUT_HIGH_WATER, low=OUTPUT_LOW_WATER)
+        if old is not None and hasattr(old, "handover"):
+            # Accepted while a script was busy (minikv.busy): already registered; the
+            # event loop's transport takes over the socket and the unsent output.
+            pending = old.handover()
+            if pending:
+                self.transport.write(pending)
+            return
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
         self.addr = _fmt_addr(peer)
@@ -238,7 +247,14 @@ class Client(asyncio.Protocol):
         # What the fast path needs of the client and server state, computed once per batch and
         # again after each command that took the slow path: only non-plain commands (MULTI,
         # AUTH, HELLO, RESET, (UN)SUBSCRIBE, admin commands) can change it (Command.plain).
-        fast = self.multi is None and self.authenticated and self.pubsub is None and not consumers
+        scripts = server.scripts
+        fast = (
+            self.multi is None
+            and self.authenticated
+            and self.pubsub is None
+            and not consumers
+            and not scripts.busy
+        )
         for args in requests:
             i += 1  # noqa: SIM113 - enumerate() costs an object per batch (measured at -P 1)
             # The common case, checked inline: a known plain command with the right arity from
@@ -277,13 +293,16 @@ class Client(asyncio.Protocol):
                     run.usec_ns += clock() - t_prev
                     run = None
                 value = self.execute(args)  # Client.call times the command itself
-                if propagation.pending:  # one unit of execution: a command, or a whole EXEC
+                # One unit of execution: a command, or a whole EXEC (while a script is busy,
+                # its own writes are pending: they are flushed when it ends).
+                if propagation.pending and not scripts.busy:
                     propagation.flush()
                 fast = (
                     self.multi is None
                     and self.authenticated
                     and self.pubsub is None
                     and not consumers
+                    and not scripts.busy
                 )
             if value is blocked:
                 self._backlog = requests[i:]
@@ -301,7 +320,7 @@ class Client(asyncio.Protocol):
             else:
                 reply = self.encode(value)
             out.append(reply)
-            if ready_keys:
+            if ready_keys and not scripts.busy:  # not half way through a busy script
                 handle_ready_keys(keyspace)
             if self.close_after_reply:
                 break
@@ -362,6 +381,8 @@ class Client(asyncio.Protocol):
             return self._reject(arity_error(cmd), cmd)
         if not self.authenticated and "no_auth" not in cmd.flags:
             return self._reject(NOAUTH, cmd)
+        if self.server.scripts.busy and "allow_busy" not in cmd.flags:
+            return self._reject(BUSY, cmd)  # a script is running past busy-reply-threshold
         if self.multi is not None:
             if "no_multi" in cmd.flags:
                 return self._reject(ReplyError("ERR Command not allowed inside a transaction"), cmd)

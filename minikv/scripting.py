@@ -29,8 +29,12 @@ Redis's luaReplyToRedisReply.
 ``cjson`` (lua-cjson with its default settings: encode, decode, null) and ``bit`` (LuaBitOp)
 are written here in Python over the same callbacks, and checked against redis-server's.
 
-Not yet: a script runs to its end; a busy script cannot be interrupted (SCRIPT KILL answers
-NOTBUSY, as nothing runs while it is processed) and other clients wait. FUNCTION/FCALL, the
+A script past ``busy-reply-threshold`` makes the server busy: a count hook (every 100000 Lua
+instructions) lets the server answer the other clients (``serve_while_busy``, minikv.busy)
+with BUSY, SCRIPT KILL (``kill``) or SHUTDOWN NOSAVE; a killed script gets its error from a
+line hook, so that pcall cannot catch it for good.
+
+Not yet: FUNCTION/FCALL, the
 ``cmsgpack`` and ``struct`` libraries and SCRIPT DEBUG are not there yet; scripts that name
 them get Redis's error for a missing global (or an error saying so).
 """
@@ -45,6 +49,7 @@ import re
 import shlex
 import struct
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -61,10 +66,14 @@ from minikv.protocol import (
 
 if TYPE_CHECKING:
     from minikv.commands.context import Context, ServerView
+    from minikv.config import Config
     from minikv.keyspace import Db
     from minikv.pubsub import Subscriptions
 
 NOSCRIPT = ReplyError("NOSCRIPT No matching script. Please use EVAL.")
+BUSY = ReplyError(
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+)
 
 _LLONG_MIN = -(2**63)
 _LLONG_MAX = 2**63 - 1
@@ -98,7 +107,7 @@ local type, error, tostring, select, rawget, setmetatable, next =
       type, error, tostring, select, rawget, setmetatable, next
 local unpack, pcall, xpcall, loadstring, load = unpack, pcall, xpcall, loadstring, load
 local pairs = pairs
-local setfenv, getinfo = setfenv, debug.getinfo
+local setfenv, getinfo, sethook = setfenv, debug.getinfo, debug.sethook
 local string_byte, table_concat = string.byte, table.concat
 local co_resume = coroutine.resume
 
@@ -255,14 +264,29 @@ local function compile(body)
   return true, f
 end
 
-local function run(f, keys, argv)
+-- A busy script: every 100000 instructions the server gets to answer other clients
+-- (api.interrupt). Once it says the script is killed, the hook fires on every line, so
+-- that no pcall can swallow the kill and carry on.
+local interrupt = api.interrupt
+local KILLED = 'ERR Script killed by user with SCRIPT KILL...'
+local function kill_hook() error({err = KILLED}) end
+local function count_hook()
+  if interrupt() then
+    sethook(kill_hook, 'l')
+    error({err = KILLED})
+  end
+end
+
+local function run(f, keys, argv, watch)
   local env = setmetatable({}, env_mt)
   real_of[env] = G
   G.KEYS, G.ARGV = keys, argv
   current_env = env
   setfenv(f, env)
-  local ok, v = xpcall(f, err_handler)
-  current_env = nil
+  if watch then sethook(count_hook, '', 100000) end
+  -- One line: after a kill the line hook fires on every new line, so the hook must be gone
+  -- before this function reaches its next one.
+  local ok, v = xpcall(f, err_handler) sethook() current_env = nil
   return ok, v
 end
 
@@ -396,16 +420,29 @@ class _Run:
     """What the callbacks need while one script runs."""
 
     client: ScriptClient
+    caller: Context
+    sha: str
     read_only: bool
+    started: float = 0.0  # time.monotonic()
+    threshold: float = 0.0  # busy-reply-threshold, seconds
     wrote: bool = False
     propagate: bool = True
+    killed: bool = False
 
 
 class Scripting:
     """The script cache and the interpreter (Redis's ``lctx``), one per server."""
 
-    def __init__(self, log: logging.Logger) -> None:
+    def __init__(self, log: logging.Logger, config: Config) -> None:
         self.log = log
+        self.config = config
+        #: A script has run past busy-reply-threshold: other clients get BUSY (Redis's
+        #: "timed out" state). Set and cleared only here.
+        self.busy = False
+        #: The server's hooks for a busy script: answer the other clients now (given the
+        #: caller, whose own requests wait), and clean up once the script is over.
+        self.serve_while_busy: Callable[[Context], None] | None = None
+        self.busy_over: Callable[[], None] | None = None
         self.scripts: dict[str, Script] = {}
         self._lua: Any = None
         self._compile: Any = None
@@ -451,6 +488,7 @@ class Scripting:
                     ("log", self._lua_log),
                     ("setresp", self._lua_setresp),
                     ("set_repl", self._lua_set_repl),
+                    ("interrupt", self._interrupt),
                     ("cjson_encode", self._cjson_encode),
                     ("cjson_decode", self._cjson_decode),
                     *((f"bit_{name}", self._bit_function(name)) for name in _BIT_FUNCTIONS),
@@ -529,17 +567,60 @@ class Scripting:
                 raise ReplyError("ERR Can not execute a script with write flag using *_ro command.")
         self._runtime()
         read_only = ro or bool(not flags & COMPAT and flags & NO_WRITES)
-        state = _Run(ScriptClient(caller, caller.last_cmd), read_only)
+        state = _Run(ScriptClient(caller, caller.last_cmd), caller, script.sha, read_only)
+        threshold = self.config.busy_reply_threshold
+        state.threshold = threshold / 1000
         table_from = self._table_from
         self._run = state
+        state.started = time.monotonic()
         try:
-            ok, value = self._run_fn(script.fn, table_from(keys), table_from(argv))
+            ok, value = self._run_fn(script.fn, table_from(keys), table_from(argv), threshold > 0)
         finally:
             self._run = None
+            if self.busy:
+                self.busy = False
+                if self.busy_over is not None:
+                    self.busy_over()
         if not ok:
             raise self._script_error(value, script.sha)
         conv = _Converter(self._rawget, self._lua_type, caller.resp, state.client.resp)
         return Raw(conv.convert(value))
+
+    # --- a busy script ---------------------------------------------------------------------
+
+    def _interrupt(self) -> bool:
+        """Lua's count hook: past busy-reply-threshold, let the server answer the other
+        clients (BUSY, or SCRIPT KILL and SHUTDOWN NOSAVE); True once the script is killed."""
+        state = self._run
+        if state is None:
+            return False
+        if not self.busy:
+            elapsed = time.monotonic() - state.started
+            if elapsed < state.threshold:
+                return False
+            self.log.warning(
+                "Slow script detected: still in execution after %d milliseconds. You can try "
+                "killing the script using the SCRIPT KILL command. Script name is: %s.",
+                elapsed * 1000,
+                state.sha,
+            )
+            self.busy = True
+        if self.serve_while_busy is not None:
+            self.serve_while_busy(state.caller)
+        return state.killed
+
+    def kill(self, force: bool = False) -> None:
+        """SCRIPT KILL (``force``: SHUTDOWN NOSAVE, which stops even a script that wrote)."""
+        state = self._run
+        if state is None:
+            raise ReplyError("NOTBUSY No scripts in execution right now.")
+        if state.wrote and not force:
+            raise ReplyError(
+                "UNKILLABLE Sorry the script already executed write commands against the "
+                "dataset. You can either wait the script termination or kill the server in a "
+                "hard way using the SHUTDOWN NOSAVE command."
+            )
+        state.killed = True
 
     def _script_error(self, value: Any, sha: str) -> ReplyError:
         """The error reply of a script that raised (Redis's luaCallFunction error path)."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from minikv import REDIS_VERSION, __version__, info, limits
+from minikv.busy import BusyServing
 from minikv.commands import ALL
 from minikv.commands.catalog import load_all
 from minikv.config import Config
@@ -99,7 +100,10 @@ class Server:
         self.persistence = Persistence(config, self.keyspace, self.close_inherited_sockets)
         self.stats = Stats()
         self.pubsub = Hub()
-        self.scripts = Scripting(log)
+        self.scripts = Scripting(log, config)
+        busy = BusyServing(self)
+        self.scripts.serve_while_busy = busy.serve
+        self.scripts.busy_over = busy.over
         self.config_changed()
         self.clients: dict[int, Client] = {}
         self.log = log

@@ -56,7 +56,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     ("command modules", set()),  # every other minikv.commands.* module
     ("connection", {"minikv.connection"}),
-    ("server", {"minikv.server", "minikv.info"}),
+    ("server", {"minikv.server", "minikv.info", "minikv.busy"}),
     ("entry points", {"minikv.cli", "minikv.__main__", "minikv.check_snapshot"}),
 ]
 COMMAND_MODULES = 4  # index of "command modules" in LAYERS

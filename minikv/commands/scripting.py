@@ -163,8 +163,9 @@ def script_flush(c: Context, args: list[bytes]) -> Any:
     tips="request_policy:all_shards response_policy:one_succeeded",
 )
 def script_kill(c: Context, args: list[bytes]) -> Any:
-    # A script runs to its end before the next command is read, so none is ever running here.
-    raise ReplyError("NOTBUSY No scripts in execution right now.")
+    # Only reachable while a script runs once it is busy (past busy-reply-threshold).
+    c.server.scripts.kill()
+    return OK
 
 
 @command(

@@ -28,6 +28,7 @@ from minikv.parsing import glob_match, parse_int
 from minikv.propagation import Capture
 from minikv.protocol import OK, Raw, ReplyError, Verbatim
 from minikv.quicklist import QuickList
+from minikv.scripting import BUSY
 from minikv.valuetypes import value_type
 
 if TYPE_CHECKING:
@@ -132,6 +133,11 @@ def shutdown(c: Context, args: list[bytes]) -> Any:
         # Shutdown here is immediate: there is never one in progress to abort.
         raise ReplyError("ERR No shutdown in progress.")
     save = True if b"save" in opts else False if b"nosave" in opts else None
+    scripts = c.server.scripts
+    if scripts.busy:
+        if save is not False:  # nothing can be saved half way through a script
+            raise BUSY
+        scripts.kill(force=True)  # the script stops at once; the shutdown follows it
     c.server.request_shutdown(save=save)
     # On success Redis exits without replying; the client sees the connection close.
     c.close_after_reply = True
