@@ -122,6 +122,7 @@ class BusyServing:
             transport = client.transport
             if not client.closed and isinstance(transport, BusyTransport) and transport.reading:
                 readers[sock.fileno()] = client
+        self.server.flush_pushes_now()  # messages the script published, as Redis's beforeSleep
         listeners = {s.fileno(): s for s in self.server.listening_sockets()}
         try:
             ready, _, _ = select.select([*readers, *listeners], [], [], 0)

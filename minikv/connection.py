@@ -255,6 +255,8 @@ class Client(asyncio.Protocol):
             and not consumers
             and not scripts.busy
         )
+        if not fast and self.pubsub is not None and self.pubsub.pending:
+            self.flush_pushes()  # messages queued before this batch go before its replies
         for args in requests:
             i += 1  # noqa: SIM113 - enumerate() costs an object per batch (measured at -P 1)
             # The common case, checked inline: a known plain command with the right arity from
@@ -481,9 +483,10 @@ class Client(asyncio.Protocol):
     def deliver(self, frame: bytes) -> None:
         """A pub/sub message (or keyspace notification) for this client. While the client's own
         batch runs (it published to itself) the message joins that batch's replies; otherwise
-        it is written now, and a subscriber that does not read is disconnected once its output
-        passes ``client-output-buffer-limit pubsub`` (it never makes the server's memory grow
-        without bound)."""
+        it is queued and written with the others of this event-loop turn (``flush_pushes``),
+        one write per subscriber however many messages. A subscriber that does not read is
+        disconnected once its output passes ``client-output-buffer-limit pubsub`` (it never
+        makes the server's memory grow without bound)."""
         out = self._out
         if out is not None:
             out.append(frame)
@@ -492,7 +495,28 @@ class Client(asyncio.Protocol):
         if transport is None or self.closed:
             return
         self.server.stats.total_net_output_bytes += len(frame)
-        transport.write(frame)
+        subs = self.pubsub
+        if subs is None:  # only subscribers get messages; written at once all the same
+            transport.write(frame)
+            return
+        if not subs.pending:
+            self.server.queue_pushes(self)
+        subs.pending.append(frame)
+        subs.pending_bytes += len(frame)
+        self._check_output_limit(transport.get_write_buffer_size() + subs.pending_bytes)
+
+    def flush_pushes(self) -> None:
+        """Write the messages queued by ``deliver``."""
+        subs = self.pubsub
+        if subs is None or not subs.pending:
+            return
+        data = b"".join(subs.pending)
+        subs.pending.clear()
+        subs.pending_bytes = 0
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        transport.write(data)
         self._check_output_limit(transport.get_write_buffer_size())
 
     def batch_output(self) -> list[bytes] | None:
@@ -532,6 +556,8 @@ class Client(asyncio.Protocol):
 
     def write_async(self, data: bytes) -> None:
         """Send bytes outside the request path (e.g. to a client woken from a block)."""
+        if self.pubsub is not None:
+            self.flush_pushes()  # messages queued before it go first
         if self.transport is not None and not self.closed:
             self.transport.write(data)
 

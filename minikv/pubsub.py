@@ -24,7 +24,7 @@ class Subscriptions:
     """One client's subscriptions (Redis's ``c->pubsub_channels`` and friends), in the order
     they were made: UNSUBSCRIBE without arguments answers in that order."""
 
-    __slots__ = ("channels", "patterns", "shard", "soft_limit_since")
+    __slots__ = ("channels", "patterns", "pending", "pending_bytes", "shard", "soft_limit_since")
 
     def __init__(self) -> None:
         self.channels: dict[bytes, None] = {}
@@ -32,6 +32,10 @@ class Subscriptions:
         self.shard: dict[bytes, None] = {}
         #: When the output buffer first passed the soft limit (0: it is under it).
         self.soft_limit_since = 0.0
+        #: Messages delivered but not written yet: the server writes each subscriber's in one
+        #: go once the current event-loop turn is done (as Redis writes before sleeping).
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
 
     def count(self) -> int:
         """Channels and patterns: the count SUBSCRIBE / PSUBSCRIBE replies carry."""

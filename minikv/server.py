@@ -106,6 +106,7 @@ class Server:
         self.scripts.busy_over = busy.over
         self.config_changed()
         self.clients: dict[int, Client] = {}
+        self._push_waiting: list[Client] = []  # subscribers with messages queued
         self.log = log
         self.start_time = time.time()
         self.start_monotonic = time.monotonic()
@@ -125,6 +126,24 @@ class Server:
         self.keyspace.use_notifications(self.config.notify_keyspace_events, self.pubsub)
 
     # --- clients ----------------------------------------------------------
+
+    def queue_pushes(self, client: Client) -> None:
+        """``client`` has pub/sub messages queued: write them when this loop turn is done."""
+        self._push_waiting.append(client)
+        if len(self._push_waiting) == 1:
+            if self.loop is None:
+                self._flush_pushes()
+            else:
+                self.loop.call_soon(self._flush_pushes)
+
+    def flush_pushes_now(self) -> None:
+        """Write every queued pub/sub message (the end of a loop turn, or a busy script's
+        pause)."""
+        waiting, self._push_waiting = self._push_waiting, []
+        for client in waiting:
+            client.flush_pushes()
+
+    _flush_pushes = flush_pushes_now
 
     def next_client_id(self) -> int:
         self._next_client_id += 1
