@@ -317,8 +317,29 @@ class NotifyingDb(Db):
     def changed_keys(self, keys: Sequence[bytes], event: str) -> None:
         Db.changed_keys(self, keys, event)
         ks = self.keyspace
+        new, ks.new_keys = ks.new_keys, set()
         for key in keys:
+            if key in new:  # MSET: Redis adds and notifies key by key
+                new.discard(key)
+                notify.notify(ks.hub, ks.notify_flags, "new", key, self.id)
             notify.notify(ks.hub, ks.notify_flags, event, key, self.id)
+
+    def set(
+        self, key: bytes, value: Any, expire_at: int | None = None, keepttl: bool = False
+    ) -> None:
+        # The lookup expires a dead key first (its "expired" event), as Redis's does.
+        new = self.get(key) is None
+        Db.set(self, key, value, expire_at, keepttl)
+        if new:
+            ks = self.keyspace
+            notify.notify(ks.hub, ks.notify_flags, "new", key, self.id)
+
+    def set_many(self, args: list[bytes], start: int = 1) -> None:
+        # "new" goes out with each key's own event, from changed_keys.
+        self.keyspace.new_keys = {
+            args[i] for i in range(start, len(args), 2) if self.get(args[i]) is None
+        }
+        Db.set_many(self, args, start)
 
     def expired(self, key: bytes) -> None:
         Db.expired(self, key)
@@ -333,6 +354,8 @@ class Keyspace:
         #: notify-keyspace-events (minikv.notify bits) and where notifications are published
         #: (the server's pub/sub hub); set through ``use_notifications``.
         self.notify_flags = 0
+        #: Keys a NotifyingDb.set_many created, for the "new" events of changed_keys.
+        self.new_keys: set[bytes] = set()
         self.hub: notify.Publisher | None = None
         self.dbs = [Db(self, i) for i in range(databases)]
         self.dirty = 0  # changes since the last successful save

@@ -7,10 +7,13 @@ class is selected the event is published through the pub/sub hub on
 ``__keyspace@<db>__:<key>`` (message: the event) with ``K`` and on
 ``__keyevent@<db>__:<event>`` (message: the key) with ``E``, as Redis's notifyKeyspaceEvent.
 
-With the setting empty (the default) the hook does one falsy check and publishes nothing.
+With the setting empty (the default) the databases are plain ``Db``s that publish nothing and
+never look at the setting (``minikv.keyspace.NotifyingDb`` does the publishing). ``n``
+(``new``) is published when a key is created (``NotifyingDb.set``), before the command's own
+event, as Redis's dbAdd.
 
-Not yet: ``m`` (key-miss events on reads) and ``n`` (new-key events) are refused by the
-configuration rather than accepted and ignored. ``e`` (eviction), ``t`` (streams) and ``d``
+Not yet: ``m`` (key-miss events on reads) is refused by the configuration rather than
+accepted and ignored. ``e`` (eviction), ``t`` (streams) and ``d``
 (modules) are accepted: minikv has no eviction, streams or modules to produce them.
 """
 
@@ -52,7 +55,7 @@ _LETTERS = {
     "d": MODULE,
     "n": NEW,
 }
-_NOT_YET = {"m": "key-miss", "n": "new-key"}
+_NOT_YET = {"m": "key-miss"}
 
 
 class NotifyConfigError(ValueError):
@@ -101,6 +104,7 @@ def _classes(cls: int, names: str) -> dict[str, int]:
 
 #: Every event name minikv reports, with its class (as Redis's calls to notifyKeyspaceEvent).
 EVENT_CLASS: dict[str, int] = {
+    "new": NEW,
     **_classes(
         GENERIC,
         "del expire persist rename_from rename_to move_from move_to copy_to restore",

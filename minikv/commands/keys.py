@@ -285,7 +285,8 @@ def _rename(c: Context, args: list[bytes], nx: bool) -> Any:
         return 0
     deadline = db.get_expire(src)
     db.delete(src)
-    db.set(dst, v, deadline)  # the TTL moves with the value; dst's own TTL is dropped
+    db.delete(dst)  # an existing dst is replaced by a new key (Redis's "new" event)
+    db.set(dst, v, deadline)  # the TTL moves with the value
     db.changed(src, "rename_from")
     db.changed(dst, "rename_to", 0)  # one change, as Redis counts it
     return 1 if nx else OK
@@ -385,8 +386,10 @@ def copy(c: Context, args: list[bytes]) -> Any:
     v = src.get(key)
     if v is None:
         return 0
-    if dst.get(newkey) is not None and not replace:
-        return 0
+    if dst.get(newkey) is not None:
+        if not replace:
+            return 0
+        dst.delete(newkey)  # replaced by a new key, as Redis's dbDelete + dbAdd ("new" event)
     dst.set(newkey, value_type(v).dup(v), src.get_expire(key))
     dst.changed(newkey, "copy_to")
     return 1
