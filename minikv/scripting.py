@@ -26,17 +26,17 @@ protocol and parsed back into Lua values, as Redis converts it, so that every co
 converts by the same rules. The script's result is encoded for the caller by ``_Converter``,
 Redis's luaReplyToRedisReply.
 
-``cjson`` (lua-cjson with its default settings: encode, decode, null) and ``bit`` (LuaBitOp)
-are written here in Python over the same callbacks, and checked against redis-server's.
+``cjson`` (lua-cjson with its default settings: encode, decode, null), ``cmsgpack``
+(lua-cmsgpack: pack, unpack, unpack_one, unpack_limit) and ``bit`` (LuaBitOp) are written here
+in Python over the same callbacks, and checked against redis-server's.
 
 A script past ``busy-reply-threshold`` makes the server busy: a count hook (every 100000 Lua
 instructions) lets the server answer the other clients (``serve_while_busy``, minikv.busy)
 with BUSY, SCRIPT KILL (``kill``) or SHUTDOWN NOSAVE; a killed script gets its error from a
 line hook, so that pcall cannot catch it for good.
 
-Not yet: FUNCTION/FCALL, the
-``cmsgpack`` and ``struct`` libraries and SCRIPT DEBUG are not there yet; scripts that name
-them get Redis's error for a missing global (or an error saying so).
+Not yet: FUNCTION/FCALL, the ``struct`` library and SCRIPT DEBUG; scripts that name them get
+Redis's error for a missing global (or an error saying so).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgpack
 
 from minikv.commands import call as call_command
 from minikv.commands import lookup
@@ -223,6 +225,10 @@ co.resume = resume
 G.coroutine = readonly(co)
 G.redis = readonly(redis)
 G.cjson = readonly({encode = api.cjson_encode, decode = api.cjson_decode, null = null})
+G.cmsgpack = readonly({
+  pack = api.cmsgpack_pack, unpack = api.cmsgpack_unpack,
+  unpack_one = api.cmsgpack_unpack_one, unpack_limit = api.cmsgpack_unpack_limit,
+})
 G.bit = readonly({
   tobit = api.bit_tobit, tohex = api.bit_tohex, bnot = api.bit_bnot, band = api.bit_band,
   bor = api.bit_bor, bxor = api.bit_bxor, lshift = api.bit_lshift, rshift = api.bit_rshift,
@@ -491,6 +497,10 @@ class Scripting:
                     ("interrupt", self._interrupt),
                     ("cjson_encode", self._cjson_encode),
                     ("cjson_decode", self._cjson_decode),
+                    ("cmsgpack_pack", self._mp_pack),
+                    ("cmsgpack_unpack", self._mp_unpack),
+                    ("cmsgpack_unpack_one", self._mp_unpack_one),
+                    ("cmsgpack_unpack_limit", self._mp_unpack_limit),
                     *((f"bit_{name}", self._bit_function(name)) for name in _BIT_FUNCTIONS),
                 )
             }
@@ -921,6 +931,149 @@ class Scripting:
             t[k.encode("utf-8", errors="surrogateescape")] = self._json_to_lua(x, depth + 1)
         return t
 
+    # --- cmsgpack (Redis's bundled lua-cmsgpack) ---------------------------------------------
+
+    def _mp_pack(self, *args: Any) -> bytes:
+        if not args:
+            raise self._lib_error("bad argument #0 to 'pack' (MessagePack pack needs input.)")
+        out = bytearray()
+        for v in args:
+            self._mp_value(v, out, 0)
+        return bytes(out)
+
+    def _mp_value(self, v: Any, out: bytearray, level: int) -> None:
+        if isinstance(v, bytes):
+            n = len(v)
+            if n < 32:
+                out.append(0xA0 | n)
+            elif n <= 0xFF:
+                out += b"\xd9" + struct.pack(">B", n)
+            elif n <= 0xFFFF:
+                out += b"\xda" + struct.pack(">H", n)
+            else:
+                out += b"\xdb" + struct.pack(">I", n)
+            out += v
+        elif isinstance(v, bool):
+            out.append(0xC3 if v else 0xC2)
+        elif _is_number(v):
+            f = float(v)
+            if not math.isinf(f) and not math.isnan(f) and -(2**63) <= f < 2**63 and f == int(f):
+                _mp_int(int(f), out)
+            else:
+                try:  # a double that a float holds exactly goes as a float, as lua-cmsgpack
+                    single = struct.unpack(">f", struct.pack(">f", f))[0]
+                except OverflowError:
+                    single = None
+                if single == f:
+                    out += b"\xca" + struct.pack(">f", f)
+                else:
+                    out += b"\xcb" + struct.pack(">d", f)
+        elif v is not None and self._lua_type(v) == "table":
+            if level == 16:  # lua-cmsgpack's nesting limit: deeper tables are nil
+                out.append(0xC0)
+                return
+            items = list(v.items())
+            keys = [k for k, _ in items]
+            if all(_is_number(k) and k > 0 and k == int(k) for k in keys) and (
+                not keys or max(keys) == len(keys)
+            ):
+                n = len(keys)
+                _mp_header(out, n, 0x90, b"\xdc", b"\xdd")
+                get = self._rawget
+                for i in range(1, n + 1):
+                    self._mp_value(get(v, i), out, level + 1)
+            else:
+                _mp_header(out, len(items), 0x80, b"\xde", b"\xdf")
+                for k, x in items:
+                    self._mp_value(k, out, level + 1)
+                    self._mp_value(x, out, level + 1)
+        else:
+            out.append(0xC0)
+
+    def _mp_decode(self, data: bytes, offset: int, limit: int) -> tuple[int, list[Any]]:
+        """Up to ``limit`` objects (0: all) from ``data[offset:]``: (offset after them, or -1
+        at the end; the objects as Lua values)."""
+        unpacker = msgpack.Unpacker(
+            raw=True, strict_map_key=False, object_pairs_hook=list, use_list=True
+        )
+        unpacker.feed(data[offset:])
+        out: list[Any] = []
+        try:
+            while not limit or len(out) < limit:
+                start = unpacker.tell()
+                try:
+                    obj = unpacker.unpack()
+                except msgpack.OutOfData:
+                    if start < len(data) - offset:
+                        raise self._lib_error("Missing bytes in input.") from None
+                    break
+                out.append(self._mp_to_lua(obj))
+        except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError):
+            raise self._lib_error("Bad data format in input.") from None
+        used = offset + unpacker.tell()
+        return (-1 if used >= len(data) else used), out
+
+    def _mp_to_lua(self, v: Any) -> Any:
+        if isinstance(v, list):
+            if v and isinstance(v[0], tuple):  # a map, as pairs
+                t = self._table_from()
+                for k, x in v:
+                    t[self._mp_to_lua(k)] = self._mp_to_lua(x)
+                return t
+            return self._table_from([self._mp_to_lua(x) for x in v])
+        if isinstance(v, msgpack.ExtType):
+            raise self._lib_error("Bad data format in input.")
+        return v
+
+    def _mp_string(self, fname: str, args: tuple[Any, ...]) -> bytes:
+        s = args[0] if args else None
+        if _is_number(s):
+            return format_number(s).encode()
+        if not isinstance(s, bytes):
+            got = "no value" if not args else self._type_name(s)
+            raise self._lib_error(f"bad argument #1 to '{fname}' (string expected, got {got})")
+        return s
+
+    def _mp_int_arg(self, fname: str, args: tuple[Any, ...], i: int, default: int | None) -> int:
+        v = args[i] if i < len(args) else None
+        if v is None and default is not None:
+            return default
+        n = _lua_tonumber(v)
+        if n is None:
+            got = "no value" if i >= len(args) else self._type_name(v)
+            raise self._lib_error(
+                f"bad argument #{i + 1} to '{fname}' (number expected, got {got})"
+            )
+        return int(n)
+
+    def _check_window(self, data: bytes, offset: int, limit: int) -> None:
+        if offset < 0 or limit < 0:
+            raise self._lib_error(
+                f"Invalid request to unpack with offset of {offset} and limit of {len(data)}."
+            )
+        if offset > len(data):
+            raise self._lib_error(f"Start offset {offset} greater than input length {len(data)}.")
+
+    def _mp_unpack(self, *args: Any) -> Any:
+        data = self._mp_string("unpack", args)
+        _, objs = self._mp_decode(data, 0, 0)
+        return tuple(objs)
+
+    def _mp_unpack_one(self, *args: Any) -> Any:
+        data = self._mp_string("unpack_one", args)
+        offset = self._mp_int_arg("unpack_one", args, 1, 0)
+        self._check_window(data, offset, 1)
+        nxt, objs = self._mp_decode(data, offset, 1)
+        return (nxt, *objs)
+
+    def _mp_unpack_limit(self, *args: Any) -> Any:
+        data = self._mp_string("unpack_limit", args)
+        limit = self._mp_int_arg("unpack_limit", args, 1, None)
+        offset = self._mp_int_arg("unpack_limit", args, 2, 0)
+        self._check_window(data, offset, limit)
+        nxt, objs = self._mp_decode(data, offset, limit) if limit else (offset, [])
+        return (nxt, *objs)
+
     # --- bit (LuaBitOp: 32-bit operations on Lua numbers) ---------------------------------
 
     def _bit_arg(self, fname: str, args: tuple[Any, ...], i: int) -> int:
@@ -1149,6 +1302,40 @@ def _lua_tonumber(v: Any) -> float | None:
             except ValueError:
                 return None
     return None
+
+
+def _mp_header(out: bytearray, n: int, fix: int, h16: bytes, h32: bytes) -> None:
+    if n <= 15:
+        out.append(fix | n)
+    elif n <= 0xFFFF:
+        out += h16 + struct.pack(">H", n)
+    else:
+        out += h32 + struct.pack(">I", n)
+
+
+def _mp_int(n: int, out: bytearray) -> None:
+    """lua-cmsgpack's mp_encode_int: the smallest MessagePack integer that holds ``n``."""
+    if n >= 0:
+        if n <= 127:
+            out.append(n)
+        elif n <= 0xFF:
+            out += b"\xcc" + struct.pack(">B", n)
+        elif n <= 0xFFFF:
+            out += b"\xcd" + struct.pack(">H", n)
+        elif n <= 0xFFFFFFFF:
+            out += b"\xce" + struct.pack(">I", n)
+        else:
+            out += b"\xcf" + struct.pack(">Q", n)
+    elif n >= -32:
+        out += struct.pack(">b", n)
+    elif n >= -128:
+        out += b"\xd0" + struct.pack(">b", n)
+    elif n >= -32768:
+        out += b"\xd1" + struct.pack(">h", n)
+    elif n >= -(2**31):
+        out += b"\xd2" + struct.pack(">i", n)
+    else:
+        out += b"\xd3" + struct.pack(">q", n)
 
 
 def _is_number(v: Any) -> bool:

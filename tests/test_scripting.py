@@ -233,6 +233,41 @@ def test_cjson_matches_redis(differential: Differential) -> None:
     differential.check(*CJSON)
 
 
+#: cmsgpack (lua-cmsgpack): integer widths, float vs double, strings, arrays vs maps,
+#: nesting, unpack / unpack_one / unpack_limit and their errors.
+CMSGPACK_EXPRESSIONS = [
+    "cmsgpack.pack(1, -1, 200, -200, 70000, -70000, 5000000000, -5000000000, 0.5, 0.1, 1/0, 1e300)",
+    "cmsgpack.pack('abc', string.rep('x', 40), string.rep('y', 300), true, false, nil)",
+    "cmsgpack.pack({1,2,3})",
+    "cmsgpack.pack({a=1})",
+    "cmsgpack.pack({[1]=1,[3]=3})",
+    "cmsgpack.pack({})",
+    "cmsgpack.pack()",
+    "cmsgpack.pack(redis.call)",
+    "{cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2}, {x='y'}))}",
+    "cmsgpack.unpack(cmsgpack.pack({x='y'})).x",
+    "{cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 0)}",
+    "{cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}",
+    "{cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+    "{cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1)}",
+    "cmsgpack.unpack('\\205')",
+    "cmsgpack.unpack('\\193')",
+    "cmsgpack.unpack_one('abc', 10)",
+    "cmsgpack.unpack_one('abc', -1)",
+    "cmsgpack.unpack()",
+    "tostring(cmsgpack.unpack(cmsgpack.pack(0.5)))",
+    "cmsgpack.pack(string.rep('z', 70000)):len()",
+    "(function() local t = {} local c = t for i = 1, 20 do c[1] = {} c = c[1] end "
+    "return cmsgpack.pack(t) end)()",
+    "cmsgpack.unpack(cmsgpack.pack(nil))",
+    "#{cmsgpack.unpack(cmsgpack.pack(nil, 1))}",
+]
+
+
+def test_cmsgpack_matches_redis(differential: Differential) -> None:
+    differential.check(*[("EVAL", f"return {e}", "0") for e in CMSGPACK_EXPRESSIONS])
+
+
 #: bit (LuaBitOp): 32-bit wrap-around, rounding, hex formatting, numeric strings, errors.
 BIT_EXPRESSIONS = [
     "bit.tobit(0xffffffff)",
