@@ -27,16 +27,16 @@ converts by the same rules. The script's result is encoded for the caller by ``_
 Redis's luaReplyToRedisReply.
 
 ``cjson`` (lua-cjson with its default settings: encode, decode, null), ``cmsgpack``
-(lua-cmsgpack: pack, unpack, unpack_one, unpack_limit) and ``bit`` (LuaBitOp) are written here
-in Python over the same callbacks, and checked against redis-server's.
+(lua-cmsgpack: pack, unpack, unpack_one, unpack_limit), ``struct`` (pack, unpack, size) and
+``bit`` (LuaBitOp) are written here in Python over the same callbacks, and checked against
+redis-server's.
 
 A script past ``busy-reply-threshold`` makes the server busy: a count hook (every 100000 Lua
 instructions) lets the server answer the other clients (``serve_while_busy``, minikv.busy)
 with BUSY, SCRIPT KILL (``kill``) or SHUTDOWN NOSAVE; a killed script gets its error from a
 line hook, so that pcall cannot catch it for good.
 
-Not yet: FUNCTION/FCALL, the ``struct`` library and SCRIPT DEBUG; scripts that name them get
-Redis's error for a missing global (or an error saying so).
+Not yet: FUNCTION/FCALL and SCRIPT DEBUG (refused with an error saying so).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import shlex
 import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -229,6 +229,7 @@ G.cmsgpack = readonly({
   pack = api.cmsgpack_pack, unpack = api.cmsgpack_unpack,
   unpack_one = api.cmsgpack_unpack_one, unpack_limit = api.cmsgpack_unpack_limit,
 })
+G.struct = readonly({pack = api.struct_pack, unpack = api.struct_unpack, size = api.struct_size})
 G.bit = readonly({
   tobit = api.bit_tobit, tohex = api.bit_tohex, bnot = api.bit_bnot, band = api.bit_band,
   bor = api.bit_bor, bxor = api.bit_bxor, lshift = api.bit_lshift, rshift = api.bit_rshift,
@@ -459,6 +460,7 @@ class Scripting:
         self._lua_type: Any = None
         self._null: Any = None
         self._where: Any = None
+        self._struct_big = False  # byte order of the struct format being read
         self._run: _Run | None = None
 
     # --- the interpreter -------------------------------------------------------------------
@@ -498,6 +500,9 @@ class Scripting:
                     ("cjson_encode", self._cjson_encode),
                     ("cjson_decode", self._cjson_decode),
                     ("cmsgpack_pack", self._mp_pack),
+                    ("struct_pack", self._struct_pack),
+                    ("struct_unpack", self._struct_unpack),
+                    ("struct_size", self._struct_size),
                     ("cmsgpack_unpack", self._mp_unpack),
                     ("cmsgpack_unpack_one", self._mp_unpack_one),
                     ("cmsgpack_unpack_limit", self._mp_unpack_limit),
@@ -1074,6 +1079,174 @@ class Scripting:
         nxt, objs = self._mp_decode(data, offset, limit) if limit else (offset, [])
         return (nxt, *objs)
 
+    def _arg_error(self, fname: str, n: int, msg: str) -> LuaRaise:
+        """luaL_argerror of a library function: "bad argument #n to 'f' (msg)", with the
+        script's position; the name is '?' when pcall called it, as Lua cannot tell."""
+        where = self._where()
+        name = fname if where else "?"
+        return LuaRaise(where + f"bad argument #{n} to '{name}' ({msg})".encode())
+
+    # --- struct (Roberto Ierusalimschy's struct library, as Redis bundles it) -------------
+
+    def _struct_number(self, fname: str, args: tuple[Any, ...], i: int) -> float:
+        # struct.pack pushes a nil after its arguments: the first one missing is "nil".
+        v = args[i] if i < len(args) else None if fname == "pack" and i == len(args) else _NO_VALUE
+        n = _lua_tonumber(v)
+        if n is None:
+            got = "no value" if v is _NO_VALUE else self._type_name(v)
+            raise self._arg_error(fname, i + 1, f"number expected, got {got}")
+        return n
+
+    def _struct_string(self, fname: str, args: tuple[Any, ...], i: int) -> bytes:
+        v = args[i] if i < len(args) else None if fname == "pack" and i == len(args) else _NO_VALUE
+        if isinstance(v, bytes):
+            return v
+        if _is_number(v):
+            return format_number(v).encode()
+        got = "no value" if v is _NO_VALUE else self._type_name(v)
+        raise self._arg_error(fname, i + 1, f"string expected, got {got}")
+
+    def _struct_format(self, fname: str, fmt: bytes) -> Iterator[tuple[str, int, int]]:
+        """(option, size, padding before it) for each option of ``fmt``, applying the
+        endianness and alignment options; ``self._struct_big`` tells the byte order."""
+        pos = 0
+        align = 1
+        self._struct_big = False  # native: little-endian
+        i = 0
+        while i < len(fmt):
+            opt = chr(fmt[i])
+            i += 1
+            j = i
+            while j < len(fmt) and 0x30 <= fmt[j] <= 0x39:
+                j += 1
+            digits = fmt[i:j]
+            if opt in "bB":
+                size = 1
+            elif opt in "hH":
+                size = 2
+            elif opt in "lLTd":
+                size = 8
+            elif opt == "f":
+                size = 4
+            elif opt == "x":
+                size = 1
+            elif opt in ("c", "i", "I"):
+                default = 1 if opt == "c" else 4
+                size = int(digits) if digits else default
+                i = j
+                if opt in "iI" and size > 32:
+                    raise self._lib_error(f"integral size {size} is larger than limit of 32")
+            elif opt == "s":
+                size = 0
+            else:
+                size = 0
+                if opt == " ":
+                    pass
+                elif opt == ">":
+                    self._struct_big = True
+                elif opt == "<":
+                    self._struct_big = False
+                elif opt == "!":
+                    align = int(digits) if digits else 8
+                    i = j
+                    if align <= 0 or align & (align - 1):
+                        raise self._lib_error(f"alignment {align} is not a power of 2")
+                else:
+                    raise self._arg_error(fname, 1, f"invalid format option '{opt}'")
+                continue
+            pad = 0
+            if size and opt != "c" and opt != "s":
+                a = min(size, align)
+                pad = (a - (pos & (a - 1))) & (a - 1)
+            yield opt, size, pad
+            pos += pad + size
+
+    def _struct_pack(self, *args: Any) -> bytes:
+        fmt = self._struct_string("pack", args, 0)
+        out = bytearray()
+        arg = 1
+        for opt, size, pad in self._struct_format("pack", fmt):
+            out += b"\0" * pad
+            order = "big" if self._struct_big else "little"
+            if opt in "bBhHlLTiI":
+                n = self._struct_number("pack", args, arg)
+                arg += 1
+                value = (int(n) if -(2**63) <= n < 2**64 else 0) & (2**64 - 1)
+                out += (value & ((1 << (8 * size)) - 1)).to_bytes(size, order)
+            elif opt == "x":
+                out += b"\0"
+            elif opt in "fd":
+                n = self._struct_number("pack", args, arg)
+                arg += 1
+                code = ">" if self._struct_big else "<"
+                try:
+                    out += struct.pack(code + opt, n)
+                except OverflowError:  # C's (float) of a double too big: infinity
+                    out += struct.pack(code + "f", math.copysign(math.inf, n))
+            elif opt in "cs":
+                text = self._struct_string("pack", args, arg)
+                arg += 1
+                n = size or len(text)
+                if len(text) < n:
+                    raise self._arg_error("pack", arg + 1, "string too short")
+                out += text[:n]
+                if opt == "s":
+                    out += b"\0"
+        return bytes(out)
+
+    def _struct_unpack(self, *args: Any) -> Any:
+        fmt = self._struct_string("unpack", args, 0)
+        data = self._struct_string("unpack", args, 1)
+        given = len(args) > 2 and args[2] is not None  # luaL_optinteger: 1 by default
+        first = _lua_int(self._struct_number("unpack", args, 2)) if given else 1
+        if first <= 0:
+            raise self._arg_error("unpack", 3, "offset must be 1 or greater")
+        pos = first - 1
+        out: list[Any] = []
+        for opt, size, pad in self._struct_format("unpack", fmt):
+            pos += pad
+            if size > len(data) or pos > len(data) - size:
+                raise self._arg_error("unpack", 2, "data string too short")
+            chunk = data[pos : pos + size]
+            order = "big" if self._struct_big else "little"
+            if opt in "bBhHlLTiI":
+                value = int.from_bytes(chunk, order) & (2**64 - 1)
+                if opt.islower() and size <= 8 and value >> (8 * size - 1) & 1:
+                    value -= 1 << (8 * size)
+                elif opt.islower() and value >> 63:
+                    value -= 1 << 64
+                out.append(float(value))
+            elif opt in "fd":
+                code = (">" if self._struct_big else "<") + opt
+                out.append(struct.unpack(code, chunk)[0])
+            elif opt == "c":
+                if size == 0:
+                    if not out or not _is_number(out[-1]):
+                        raise self._lib_error("format 'c0' needs a previous size")
+                    size = int(out.pop())
+                    if size > len(data) or pos > len(data) - size:
+                        raise self._arg_error("unpack", 2, "data string too short")
+                out.append(data[pos : pos + size])
+            elif opt == "s":
+                end = data.find(b"\0", pos)
+                if end < 0:
+                    raise self._lib_error("unfinished string in data")
+                size = end - pos + 1
+                out.append(data[pos:end])
+            pos += size
+        return (*out, float(pos + 1))
+
+    def _struct_size(self, *args: Any) -> float:
+        fmt = self._struct_string("size", args, 0)
+        pos = 0
+        for opt, size, pad in self._struct_format("size", fmt):
+            if opt == "s":
+                raise self._arg_error("size", 1, "option 's' has no fixed size")
+            if opt == "c" and size == 0:
+                raise self._arg_error("size", 1, "option 'c0' has no fixed size")
+            pos += pad + size
+        return float(pos)
+
     # --- bit (LuaBitOp: 32-bit operations on Lua numbers) ---------------------------------
 
     def _bit_arg(self, fname: str, args: tuple[Any, ...], i: int) -> int:
@@ -1084,10 +1257,7 @@ class Scripting:
         n = _lua_tonumber(v)
         if n is None:
             got = "no value" if v is _NO_VALUE else self._type_name(v)
-            where = self._where()
-            name = fname if where else "?"  # luaL_argerror has no name when pcall calls it
-            msg = f"bad argument #{i + 1} to '{name}' (number expected, got {got})"
-            raise LuaRaise(where + msg.encode())
+            raise self._arg_error(fname, i + 1, f"number expected, got {got}")
         (bits,) = struct.unpack("<Q", struct.pack("<d", n + 6755399441055744.0))
         return int(bits & 0xFFFFFFFF)
 

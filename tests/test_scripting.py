@@ -268,6 +268,64 @@ def test_cmsgpack_matches_redis(differential: Differential) -> None:
     differential.check(*[("EVAL", f"return {e}", "0") for e in CMSGPACK_EXPRESSIONS])
 
 
+#: struct: integer sizes and signs, byte order, alignment, floats, c/c0/s strings, offsets,
+#: size, and the argument errors.
+STRUCT_EXPRESSIONS = [
+    "struct.pack('>I2', 258)",
+    "struct.pack('<i', -2)",
+    "struct.pack('bBhH', -1, 255, -2, 65535)",
+    "struct.pack('>l', 1)",
+    "struct.pack('!4 b i', 1, 2)",
+    "struct.pack('!b d', 1, 0.5)",
+    "struct.pack('f', 1.5)",
+    "struct.pack('>d', 0.1)",
+    "struct.pack('c3', 'abcdef')",
+    "struct.pack('c0', 'abc')",
+    "struct.pack('s', 'hi')",
+    "struct.pack('x')",
+    "struct.pack('c5', 'ab')",
+    "struct.pack('q', 1)",
+    "struct.pack('!3 i', 1)",
+    "struct.pack('i40', 1)",
+    "struct.pack('i')",
+    "struct.pack('i', 'x')",
+    "struct.pack('i', '12')",
+    "struct.pack('I16', 1)",
+    "struct.pack('i', 3.7)",
+    "struct.pack('i', -3.7)",
+    "struct.pack('f', 1e300)",
+    "{struct.unpack('>I2', struct.pack('>I2', 258))}",
+    "{struct.unpack('<i', struct.pack('<i', -2))}",
+    "{struct.unpack('bBhH', struct.pack('bBhH', -1, 255, -2, 65535))}",
+    "{struct.unpack('s', 'hi\\0rest')}",
+    "{struct.unpack('B c0', '\\3abcd')}",
+    "{struct.unpack('c0', 'abc')}",
+    "{struct.unpack('i', 'ab')}",
+    "{struct.unpack('b', 'abc', 2)}",
+    "{struct.unpack('b', 'abc', 0)}",
+    "{struct.unpack('s', 'abc')}",
+    "{struct.unpack('!4 b i', struct.pack('!4 b i', 1, 2))}",
+    "tostring(struct.unpack('d', struct.pack('d', 0.1)))",
+    "tostring(struct.unpack('f', struct.pack('f', 0.1)))",
+    "struct.size('!4 b i')",
+    "struct.size('bhld')",
+    "struct.size('s')",
+    "struct.size('c0')",
+    "struct.size('c7 x')",
+    "{pcall(struct.pack, 'i', 'x')}",
+    "{struct.unpack('l', struct.pack('l', -1))}",
+    "{struct.unpack('L', struct.pack('l', -1))}",
+    "struct.pack('s')",
+    "struct.pack('i i', 1)",
+    "struct.unpack('i')",
+    "struct.size()",
+]
+
+
+def test_struct_matches_redis(differential: Differential) -> None:
+    differential.check(*[("EVAL", f"return {e}", "0") for e in STRUCT_EXPRESSIONS])
+
+
 #: bit (LuaBitOp): 32-bit wrap-around, rounding, hex formatting, numeric strings, errors.
 BIT_EXPRESSIONS = [
     "bit.tobit(0xffffffff)",
