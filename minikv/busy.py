@@ -26,8 +26,9 @@ import select
 import socket
 from typing import TYPE_CHECKING, Any
 
+from minikv.connection import Client
+
 if TYPE_CHECKING:
-    from minikv.connection import Client
     from minikv.server import Server
 
 READ_SIZE = 64 * 1024
@@ -101,8 +102,6 @@ class BusyServing:
         self.at_eof: set[int] = set()
 
     def serve(self, caller: Any) -> None:
-        from minikv.connection import Client
-
         readers: dict[int, Any] = {}
         for client in list(self.server.clients.values()):
             transport = client.transport
@@ -130,7 +129,7 @@ class BusyServing:
             return
         for fd in ready:
             if fd in listeners:
-                self._accept(fd, Client)
+                self._accept(fd)
                 continue
             client = readers[fd]
             try:
@@ -144,7 +143,7 @@ class BusyServing:
                 continue
             client.data_received(data)
 
-    def _accept(self, fd: int, client_class: type[Client]) -> None:
+    def _accept(self, fd: int) -> None:
         listener = socket.socket(fileno=os.dup(fd))
         try:
             listener.setblocking(False)
@@ -156,7 +155,7 @@ class BusyServing:
         conn.setblocking(False)
         if conn.family in (socket.AF_INET, socket.AF_INET6):
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client = client_class(self.server)
+        client = Client(self.server)
         client.connection_made(BusyTransport(conn))
         self.accepted.append((client, conn))
 

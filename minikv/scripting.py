@@ -835,9 +835,8 @@ class Scripting:
             return "string"
         if _is_number(v):
             return "number"
-        if callable(v) and not hasattr(v, "__len__"):
-            return "function"
-        return str(self._lua_type(v))
+        # Any other Python object a script holds is one of the redis.* callables.
+        return self._lua_type(v) or "function"
 
     def _json_value(self, v: Any, out: list[bytes], depth: int) -> None:
         if v is None:
@@ -848,10 +847,8 @@ class Scripting:
             out.append(_json_string(v))
         elif _is_number(v):
             out.append(self._json_number(v))
-        elif callable(v) and not hasattr(v, "__len__"):  # a redis.* function (a Python one)
-            raise self._lib_error("Cannot serialise function: type not supported")
         else:
-            kind = self._lua_type(v)
+            kind = self._type_name(v)
             if kind == "userdata":  # cjson.null: the one userdata a script can hold
                 out.append(b"null")
             elif kind == "table":
@@ -1030,26 +1027,11 @@ class Scripting:
             raise self._lib_error("Bad data format in input.")
         return v
 
-    def _mp_string(self, fname: str, args: tuple[Any, ...]) -> bytes:
-        s = args[0] if args else None
-        if _is_number(s):
-            return format_number(s).encode()
-        if not isinstance(s, bytes):
-            got = "no value" if not args else self._type_name(s)
-            raise self._lib_error(f"bad argument #1 to '{fname}' (string expected, got {got})")
-        return s
-
-    def _mp_int_arg(self, fname: str, args: tuple[Any, ...], i: int, default: int | None) -> int:
-        v = args[i] if i < len(args) else None
-        if v is None and default is not None:
+    def _int_arg(self, fname: str, args: tuple[Any, ...], i: int, default: int) -> int:
+        """luaL_optinteger: ``default`` when the argument is absent or nil."""
+        if i >= len(args) or args[i] is None:
             return default
-        n = _lua_tonumber(v)
-        if n is None:
-            got = "no value" if i >= len(args) else self._type_name(v)
-            raise self._lib_error(
-                f"bad argument #{i + 1} to '{fname}' (number expected, got {got})"
-            )
-        return int(n)
+        return _lua_int(self._number_arg(fname, args, i))
 
     def _check_window(self, data: bytes, offset: int, limit: int) -> None:
         if offset < 0 or limit < 0:
@@ -1060,21 +1042,21 @@ class Scripting:
             raise self._lib_error(f"Start offset {offset} greater than input length {len(data)}.")
 
     def _mp_unpack(self, *args: Any) -> Any:
-        data = self._mp_string("unpack", args)
+        data = self._string_arg("unpack", args, 0)
         _, objs = self._mp_decode(data, 0, 0)
         return tuple(objs)
 
     def _mp_unpack_one(self, *args: Any) -> Any:
-        data = self._mp_string("unpack_one", args)
-        offset = self._mp_int_arg("unpack_one", args, 1, 0)
+        data = self._string_arg("unpack_one", args, 0)
+        offset = self._int_arg("unpack_one", args, 1, 0)
         self._check_window(data, offset, 1)
         nxt, objs = self._mp_decode(data, offset, 1)
         return (nxt, *objs)
 
     def _mp_unpack_limit(self, *args: Any) -> Any:
-        data = self._mp_string("unpack_limit", args)
-        limit = self._mp_int_arg("unpack_limit", args, 1, None)
-        offset = self._mp_int_arg("unpack_limit", args, 2, 0)
+        data = self._string_arg("unpack_limit", args, 0)
+        limit = _lua_int(self._number_arg("unpack_limit", args, 1))
+        offset = self._int_arg("unpack_limit", args, 2, 0)
         self._check_window(data, offset, limit)
         nxt, objs = self._mp_decode(data, offset, limit) if limit else (offset, [])
         return (nxt, *objs)
@@ -1088,17 +1070,24 @@ class Scripting:
 
     # --- struct (Roberto Ierusalimschy's struct library, as Redis bundles it) -------------
 
-    def _struct_number(self, fname: str, args: tuple[Any, ...], i: int) -> float:
-        # struct.pack pushes a nil after its arguments: the first one missing is "nil".
-        v = args[i] if i < len(args) else None if fname == "pack" and i == len(args) else _NO_VALUE
+    def _number_arg(
+        self, fname: str, args: tuple[Any, ...], i: int, nil_after: bool = False
+    ) -> float:
+        """luaL_checknumber of argument ``i`` (0-based) of library function ``fname``: a number
+        or a numeric string. ``nil_after``: the function pushed a nil after its arguments
+        (struct.pack), so the first one missing reads as nil rather than no value."""
+        v = args[i] if i < len(args) else None if nil_after and i == len(args) else _NO_VALUE
         n = _lua_tonumber(v)
         if n is None:
             got = "no value" if v is _NO_VALUE else self._type_name(v)
             raise self._arg_error(fname, i + 1, f"number expected, got {got}")
         return n
 
-    def _struct_string(self, fname: str, args: tuple[Any, ...], i: int) -> bytes:
-        v = args[i] if i < len(args) else None if fname == "pack" and i == len(args) else _NO_VALUE
+    def _string_arg(
+        self, fname: str, args: tuple[Any, ...], i: int, nil_after: bool = False
+    ) -> bytes:
+        """luaL_checklstring of argument ``i``: a string, or a number as Lua writes it."""
+        v = args[i] if i < len(args) else None if nil_after and i == len(args) else _NO_VALUE
         if isinstance(v, bytes):
             return v
         if _is_number(v):
@@ -1162,21 +1151,21 @@ class Scripting:
             pos += pad + size
 
     def _struct_pack(self, *args: Any) -> bytes:
-        fmt = self._struct_string("pack", args, 0)
+        fmt = self._string_arg("pack", args, 0, nil_after=True)
         out = bytearray()
         arg = 1
         for opt, size, pad in self._struct_format("pack", fmt):
             out += b"\0" * pad
             order = "big" if self._struct_big else "little"
             if opt in "bBhHlLTiI":
-                n = self._struct_number("pack", args, arg)
+                n = self._number_arg("pack", args, arg, nil_after=True)
                 arg += 1
                 value = (int(n) if -(2**63) <= n < 2**64 else 0) & (2**64 - 1)
                 out += (value & ((1 << (8 * size)) - 1)).to_bytes(size, order)
             elif opt == "x":
                 out += b"\0"
             elif opt in "fd":
-                n = self._struct_number("pack", args, arg)
+                n = self._number_arg("pack", args, arg, nil_after=True)
                 arg += 1
                 code = ">" if self._struct_big else "<"
                 try:
@@ -1184,7 +1173,7 @@ class Scripting:
                 except OverflowError:  # C's (float) of a double too big: infinity
                     out += struct.pack(code + "f", math.copysign(math.inf, n))
             elif opt in "cs":
-                text = self._struct_string("pack", args, arg)
+                text = self._string_arg("pack", args, arg, nil_after=True)
                 arg += 1
                 n = size or len(text)
                 if len(text) < n:
@@ -1195,10 +1184,9 @@ class Scripting:
         return bytes(out)
 
     def _struct_unpack(self, *args: Any) -> Any:
-        fmt = self._struct_string("unpack", args, 0)
-        data = self._struct_string("unpack", args, 1)
-        given = len(args) > 2 and args[2] is not None  # luaL_optinteger: 1 by default
-        first = _lua_int(self._struct_number("unpack", args, 2)) if given else 1
+        fmt = self._string_arg("unpack", args, 0)
+        data = self._string_arg("unpack", args, 1)
+        first = self._int_arg("unpack", args, 2, 1)
         if first <= 0:
             raise self._arg_error("unpack", 3, "offset must be 1 or greater")
         pos = first - 1
@@ -1237,7 +1225,7 @@ class Scripting:
         return (*out, float(pos + 1))
 
     def _struct_size(self, *args: Any) -> float:
-        fmt = self._struct_string("size", args, 0)
+        fmt = self._string_arg("size", args, 0)
         pos = 0
         for opt, size, pad in self._struct_format("size", fmt):
             if opt == "s":
@@ -1251,13 +1239,8 @@ class Scripting:
 
     def _bit_arg(self, fname: str, args: tuple[Any, ...], i: int) -> int:
         """LuaBitOp's barg: argument ``i`` as the low 32 bits of ``n + 2^52 + 2^51`` (which
-        rounds it to an integer, and is what LuaBitOp reads for any number); a numeric string
-        is converted, as luaL_checknumber does."""
-        v = args[i] if i < len(args) else _NO_VALUE
-        n = _lua_tonumber(v)
-        if n is None:
-            got = "no value" if v is _NO_VALUE else self._type_name(v)
-            raise self._arg_error(fname, i + 1, f"number expected, got {got}")
+        rounds it to an integer, and is what LuaBitOp reads for any number)."""
+        n = self._number_arg(fname, args, i)
         (bits,) = struct.unpack("<Q", struct.pack("<d", n + 6755399441055744.0))
         return int(bits & 0xFFFFFFFF)
 
