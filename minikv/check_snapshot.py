@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=out,
             )
             print(f"[info] created {created} UTC", file=out)
+            print(f"[info] {len(header.functions)} function libraries", file=out)
         nchunks = nkeys = nexp = 0
         for db, data, expires in chunks:
             nchunks += 1

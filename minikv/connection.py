@@ -33,7 +33,6 @@ from minikv.protocol import (
     encode_resp2,
     encode_resp3,
 )
-from minikv.scripting import BUSY
 
 if TYPE_CHECKING:
     from minikv.keyspace import Db
@@ -384,7 +383,8 @@ class Client(asyncio.Protocol):
         if not self.authenticated and "no_auth" not in cmd.flags:
             return self._reject(NOAUTH, cmd)
         if self.server.scripts.busy and "allow_busy" not in cmd.flags:
-            return self._reject(BUSY, cmd)  # a script is running past busy-reply-threshold
+            # A script is running past busy-reply-threshold.
+            return self._reject(self.server.scripts.busy_error, cmd)
         if self.multi is not None:
             if "no_multi" in cmd.flags:
                 return self._reject(ReplyError("ERR Command not allowed inside a transaction"), cmd)

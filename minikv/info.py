@@ -168,7 +168,10 @@ def _memory(s: Server) -> Lines:
     dataset = used - startup
     system = total_system_memory()
     lua = s.scripts.memory
-    scripts = s.scripts.cache_bytes
+    vm_functions = s.scripts.functions_memory
+    vm_total = lua + vm_functions
+    functions = s.scripts.functions
+    scripts = s.scripts.cache_bytes + functions.cache_bytes
     return [
         f"used_memory:{used}",
         f"used_memory_human:{bytes_to_human(used)}",
@@ -186,14 +189,14 @@ def _memory(s: Server) -> Lines:
         f"used_memory_lua:{lua}",
         f"used_memory_vm_eval:{lua}",
         f"used_memory_lua_human:{bytes_to_human(lua)}",
-        f"used_memory_scripts_eval:{scripts}",
+        f"used_memory_scripts_eval:{s.scripts.cache_bytes}",
         f"number_of_cached_scripts:{len(s.scripts.scripts)}",
-        "number_of_functions:0",
-        "number_of_libraries:0",
-        "used_memory_vm_functions:0",
-        f"used_memory_vm_total:{lua}",
-        f"used_memory_vm_total_human:{bytes_to_human(lua)}",
-        "used_memory_functions:0",
+        f"number_of_functions:{len(functions.functions)}",
+        f"number_of_libraries:{len(functions.libraries)}",
+        f"used_memory_vm_functions:{vm_functions}",
+        f"used_memory_vm_total:{vm_total}",
+        f"used_memory_vm_total_human:{bytes_to_human(vm_total)}",
+        f"used_memory_functions:{functions.cache_bytes}",
         f"used_memory_scripts:{scripts}",
         f"used_memory_scripts_human:{bytes_to_human(scripts)}",
         "maxmemory:0",

@@ -379,8 +379,9 @@ class Keyspace:
 
     def changed_dataset(self, n: int) -> None:
         """The change hook of whole databases (FLUSHDB, FLUSHALL, SWAPDB), whose WATCHers and
-        blocked clients ``Db.clear`` and ``swap`` have told: ``n`` changes. Propagated even
-        when ``n`` is 0 (flushing an empty database), as Redis forces it."""
+        blocked clients ``Db.clear`` and ``swap`` have told, and of the data kept beside
+        them (the function libraries): ``n`` changes. Propagated even when ``n`` is 0
+        (flushing an empty database), as Redis forces it."""
         self.dirty += n
         self.propagation.forced = True
 

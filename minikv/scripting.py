@@ -36,7 +36,14 @@ instructions) lets the server answer the other clients (``serve_while_busy``, mi
 with BUSY, SCRIPT KILL (``kill``) or SHUTDOWN NOSAVE; a killed script gets its error from a
 line hook, so that pcall cannot catch it for good.
 
-Not yet: FUNCTION/FCALL and SCRIPT DEBUG (refused with an error saying so).
+Functions (FUNCTION LOAD / FCALL) run in a second interpreter, made on the first FUNCTION LOAD,
+as Redis keeps one apart from EVAL's: a library's code runs once with only the load API
+(``redis.register_function``, ``redis.log``), and what it registers is kept by the registry of
+``minikv.functions``; the functions then run with the same globals, callbacks and conversions
+as scripts, called with their keys and arguments. ``_vm`` is the interpreter the callbacks
+work in: the one running (or loading) code now.
+
+Not yet: SCRIPT DEBUG (refused with an error saying so).
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ import msgpack
 
 from minikv.commands import call as call_command
 from minikv.commands import lookup
+from minikv.functions import BAD_NAME, Function, Functions, Library, valid_name
 from minikv.protocol import (
     Raw,
     ReplyError,
@@ -76,6 +84,9 @@ NOSCRIPT = ReplyError("NOSCRIPT No matching script. Please use EVAL.")
 BUSY = ReplyError(
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 )
+BUSY_FUNCTION = ReplyError(
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+)
 
 _LLONG_MIN = -(2**63)
 _LLONG_MAX = 2**63 - 1
@@ -84,7 +95,7 @@ _LLONG_MAX = 2**63 - 1
 # yet, so allow-oom, allow-stale, no-cluster and allow-cross-slot-keys relax checks that never
 # fail here; no-writes makes the script read-only.
 NO_WRITES = 1
-_SHEBANG_FLAGS = {
+SCRIPT_FLAGS = {
     "no-writes": NO_WRITES,
     "allow-oom": 2,
     "allow-stale": 4,
@@ -236,13 +247,17 @@ G.bit = readonly({
   arshift = api.bit_arshift, rol = api.bit_rol, ror = api.bit_ror, bswap = api.bit_bswap,
 })
 
+-- The error of reading a global that does not exist, from an __index metamethod (level 3:
+-- the code that read it).
+local function missing(k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 3)
+end
+
 local env_mt = {
   __index = function(env, k)
     if k == '_G' then return env end
     local v = G[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
+    if v == nil then missing(k) end
     return v
   end,
   __newindex = readonly_error,
@@ -271,18 +286,20 @@ local function compile(body)
   return true, f
 end
 
--- A busy script: every 100000 instructions the server gets to answer other clients
--- (api.interrupt). Once it says the script is killed, the hook fires on every line, so
--- that no pcall can swallow the kill and carry on.
-local interrupt = api.interrupt
-local KILLED = 'ERR Script killed by user with SCRIPT KILL...'
-local function kill_hook() error({err = KILLED}) end
-local function count_hook()
-  if interrupt() then
-    sethook(kill_hook, 'l')
-    error({err = KILLED})
+-- A count hook (every 100000 instructions) asking check() whether to stop: once it says
+-- so, the hook raises `message` on every line, so that no pcall can swallow it and carry on.
+local function stopping_hook(check, message)
+  local function every_line() error({err = message}) end
+  return function()
+    if check() then
+      sethook(every_line, 'l')
+      error({err = message})
+    end
   end
 end
+-- A busy script: api.interrupt lets the server answer other clients, and says whether the
+-- script was killed.
+local count_hook = stopping_hook(api.interrupt, 'ERR Script killed by user with SCRIPT KILL...')
 
 local function run(f, keys, argv, watch)
   local env = setmetatable({}, env_mt)
@@ -300,6 +317,64 @@ end
 local collectgarbage = collectgarbage
 local function memory() return collectgarbage('count') end
 
+-- Functions (FUNCTION LOAD / FCALL; used only in the functions interpreter). Every library's
+-- code runs with one environment: while a library loads it reads only the load API (a
+-- `redis` with register_function and log, as Redis's), afterwards the full globals, which is
+-- what the functions the code registered (closures of that environment) see when called.
+-- It can never be written, so libraries share nothing but their own upvalues.
+-- Its `redis` refuses a missing field as the globals do (Redis's error metatable).
+local load_redis = {
+  register_function = api.register_function, log = api.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+}
+local load_redis_view = setmetatable({}, {
+  __index = function(_, k)
+    local v = load_redis[k]
+    if v == nil then missing(k) end
+    return v
+  end,
+  __newindex = readonly_error,
+  __metatable = false,
+})
+real_of[load_redis_view] = load_redis
+local load_api = {redis = load_redis_view}
+local loading = false
+local fenv = setmetatable({}, {
+  __index = function(env, k)
+    local v
+    if loading then v = load_api[k] elseif k == '_G' then v = env else v = G[k] end
+    if v == nil then missing(k) end
+    return v
+  end,
+  __newindex = readonly_error,
+  __metatable = false,
+})
+real_of[fenv] = G
+
+-- FUNCTION LOAD's time limit.
+local load_hook = stopping_hook(api.load_timed_out, 'ERR FUNCTION LOAD timeout')
+
+-- Compile a library's code and run it once; (true) or (false, 'compile'|'run', error).
+local function load_library(code, limited)
+  local f, e = loadstring(code, '@user_function')
+  if not f then return false, 'compile', e end
+  setfenv(f, fenv)
+  loading = true
+  if limited then sethook(load_hook, '', 100000) end
+  local ok, err = pcall(f) sethook() loading = false
+  if not ok then return false, 'run', caught(err) end
+  return true
+end
+
+local function call_function(f, keys, args, watch)
+  current_env = fenv
+  if watch then sethook(count_hook, '', 100000) end
+  local ok, v = xpcall(function() return f(keys, args) end, err_handler) sethook()
+  current_env = nil
+  return ok, v
+end
+
 -- luaL_where(1) for a library function the script called (cjson...): "user_script:<line>: "
 -- of its caller, "" when the caller is C (pcall). Level 1 is this, 2 the library function.
 local function where()
@@ -313,7 +388,7 @@ end
 -- Nothing a script can name leads back here: drop every global the sandbox does not give.
 local globals = _G
 for k in next, globals do globals[k] = nil end
-return compile, run, rawget, memory, null, where
+return compile, run, rawget, memory, null, where, load_library, call_function
 """
 
 
@@ -359,9 +434,9 @@ def parse_shebang(body: bytes) -> tuple[int, int]:
         if not part.startswith("flags="):
             raise ReplyError(f"ERR Unknown lua shebang option: {part}")
         for name in part[6:].split(","):
-            if name not in _SHEBANG_FLAGS:
+            if name not in SCRIPT_FLAGS:
                 raise ReplyError(f"ERR Unexpected flag in script shebang: {name}")
-            flags |= _SHEBANG_FLAGS[name]
+            flags |= SCRIPT_FLAGS[name]
     return flags, end
 
 
@@ -435,6 +510,26 @@ class _Run:
     wrote: bool = False
     propagate: bool = True
     killed: bool = False
+    #: A function (FCALL), not an EVAL script: what FUNCTION STATS shows, which KILL stops it.
+    function: bool = False
+    command: list[bytes] | None = None
+
+
+@dataclass(slots=True)
+class _Vm:
+    """One Lua interpreter with the sandbox installed: the entry points it returned."""
+
+    lua: Any
+    table_from: Any
+    lua_type: Any
+    compile: Any
+    run: Any
+    rawget: Any
+    memory: Any
+    null: Any
+    where: Any
+    load_library: Any
+    call_function: Any
 
 
 class Scripting:
@@ -451,23 +546,33 @@ class Scripting:
         self.serve_while_busy: Callable[[Context], None] | None = None
         self.busy_over: Callable[[], None] | None = None
         self.scripts: dict[str, Script] = {}
-        self._lua: Any = None
-        self._compile: Any = None
-        self._run_fn: Any = None
-        self._table_from: Any = None
-        self._rawget: Any = None
-        self._memory: Any = None
-        self._lua_type: Any = None
-        self._null: Any = None
-        self._where: Any = None
+        # EVAL's interpreter, made on the first script and dropped by SCRIPT FLUSH, and the
+        # functions' one (Redis keeps the two apart too), made on the first FUNCTION LOAD.
+        self._eval_vm: _Vm | None = None
+        self._fn_vm: _Vm | None = None
+        #: The interpreter the callbacks work in: the one running (or loading) code now.
+        self._vm: _Vm = None  # type: ignore[assignment]  # set before any callback can run
+        self.functions = Functions(self)
+        self._loading: Library | None = None  # the library FUNCTION LOAD is running
+        self._load_deadline = 0.0
         self._struct_big = False  # byte order of the struct format being read
         self._run: _Run | None = None
 
     # --- the interpreter -------------------------------------------------------------------
 
-    def _runtime(self) -> None:
-        if self._lua is not None:
-            return
+    def _eval_runtime(self) -> _Vm:
+        if self._eval_vm is None:
+            self._eval_vm = self._new_vm()
+        self._vm = self._eval_vm
+        return self._eval_vm
+
+    def _fn_runtime(self) -> _Vm:
+        if self._fn_vm is None:
+            self._fn_vm = self._new_vm()
+        self._vm = self._fn_vm
+        return self._fn_vm
+
+    def _new_vm(self) -> _Vm:
         from lupa import lua51  # imported on the first script: costs nothing until then
 
         def deny_get(obj: object, name: object) -> Any:
@@ -483,7 +588,6 @@ class Scripting:
             unpack_returned_tuples=True,
             attribute_handlers=(deny_get, deny_set),
         )
-        self._table_from = lua.table_from
         api = lua.table_from(
             {
                 name.encode(): _guarded(fn, self._err_table)
@@ -497,6 +601,8 @@ class Scripting:
                     ("setresp", self._lua_setresp),
                     ("set_repl", self._lua_set_repl),
                     ("interrupt", self._interrupt),
+                    ("register_function", self._lua_register_function),
+                    ("load_timed_out", self._load_timed_out),
                     ("cjson_encode", self._cjson_encode),
                     ("cjson_decode", self._cjson_decode),
                     ("cmsgpack_pack", self._mp_pack),
@@ -512,23 +618,22 @@ class Scripting:
             | {b"unwrap": self._unwrap}
         )
         sandbox = lua.eval("function(src) return loadstring(src, '=minikv') end")(_SANDBOX.encode())
-        self._compile, self._run_fn, self._rawget, self._memory, self._null, self._where = sandbox(
-            api
-        )
-        self._lua = lua
-        self._lua_type = lua51.lua_type
+        return _Vm(lua, lua.table_from, lua51.lua_type, *sandbox(api))
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script and start a new interpreter."""
         self.scripts.clear()
-        self._lua = None
+        self._eval_vm = None
 
     @property
     def memory(self) -> int:
-        """Bytes the interpreter uses (INFO used_memory_lua), 0 before the first script."""
-        if self._lua is None:
-            return 0
-        return int(self._memory() * 1024)
+        """Bytes EVAL's interpreter uses (INFO used_memory_lua), 0 before the first script."""
+        return 0 if self._eval_vm is None else int(self._eval_vm.memory() * 1024)
+
+    @property
+    def functions_memory(self) -> int:
+        """Bytes the functions' interpreter uses (INFO used_memory_vm_functions)."""
+        return 0 if self._fn_vm is None else int(self._fn_vm.memory() * 1024)
 
     @property
     def cache_bytes(self) -> int:
@@ -544,9 +649,9 @@ class Scripting:
         if script is not None:
             return script
         flags, skip = parse_shebang(body)
-        self._runtime()
+        vm = self._eval_runtime()
         # The shebang line is cut but its newline kept, so line numbers stay the user's.
-        ok, fn = self._compile(body[skip:])
+        ok, fn = vm.compile(body[skip:])
         if not ok:
             msg = fn.decode(errors="replace") if isinstance(fn, bytes) else str(fn)
             raise ReplyError(f"ERR Error compiling script (new function): {msg}")
@@ -562,10 +667,17 @@ class Scripting:
     # --- running ---------------------------------------------------------------------------
 
     def run(
-        self, caller: Context, script: Script, keys: list[bytes], argv: list[bytes], ro: bool
+        self,
+        caller: Context,
+        script: Script | Function,
+        keys: list[bytes],
+        argv: list[bytes],
+        ro: bool,
+        command: list[bytes] | None = None,
     ) -> Any:
-        """Run ``script`` for ``caller``; returns the reply, encoded for the caller's protocol.
-        Raises ReplyError for an error reply (a script error, or a refusal to start)."""
+        """Run an EVAL ``script`` or a function (FCALL, whose ``command`` FUNCTION STATS shows)
+        for ``caller``; returns the reply, encoded for the caller's protocol. Raises ReplyError
+        for an error reply (a script error, or a refusal to start)."""
         if self._run is not None:  # a script cannot run scripts (EVAL is noscript)
             raise ReplyError("ERR a script is already running")
         flags = script.flags
@@ -580,16 +692,22 @@ class Scripting:
                 )
             if ro:
                 raise ReplyError("ERR Can not execute a script with write flag using *_ro command.")
-        self._runtime()
+        function = isinstance(script, Function)
+        if function:
+            vm, name = self._fn_runtime(), script.name
+        else:
+            vm, name = self._eval_runtime(), script.sha
         read_only = ro or bool(not flags & COMPAT and flags & NO_WRITES)
-        state = _Run(ScriptClient(caller, caller.last_cmd), caller, script.sha, read_only)
+        state = _Run(ScriptClient(caller, caller.last_cmd), caller, name, read_only)
+        state.function, state.command = function, command
         threshold = self.config.busy_reply_threshold
         state.threshold = threshold / 1000
-        table_from = self._table_from
+        table_from = vm.table_from
+        entry = vm.call_function if function else vm.run
         self._run = state
         state.started = time.monotonic()
         try:
-            ok, value = self._run_fn(script.fn, table_from(keys), table_from(argv), threshold > 0)
+            ok, value = entry(script.fn, table_from(keys), table_from(argv), threshold > 0)
         finally:
             self._run = None
             if self.busy:
@@ -597,9 +715,155 @@ class Scripting:
                 if self.busy_over is not None:
                     self.busy_over()
         if not ok:
-            raise self._script_error(value, script.sha)
-        conv = _Converter(self._rawget, self._lua_type, caller.resp, state.client.resp)
+            raise self._script_error(value, name)
+        conv = _Converter(vm.rawget, vm.lua_type, caller.resp, state.client.resp)
         return Raw(conv.convert(value))
+
+    @property
+    def busy_error(self) -> ReplyError:
+        """What other clients get while a script is busy: which KILL to use depends on what
+        runs (Redis's slowevalerr and slowscripterr)."""
+        return BUSY_FUNCTION if self._run is not None and self._run.function else BUSY
+
+    def running(self) -> tuple[str, list[bytes], int] | None:
+        """(function name, its FCALL command, milliseconds so far) of the running function,
+        for FUNCTION STATS; None when none runs. ReplyError while an EVAL script is busy."""
+        state = self._run
+        if state is None:
+            return None
+        if not state.function:
+            raise BUSY
+        return state.sha, state.command or [], int((time.monotonic() - state.started) * 1000)
+
+    # --- functions: the Lua side of FUNCTION LOAD (minikv.functions.Engine) ---------------
+
+    def load_library(self, library: Library, body: bytes, timeout_ms: int) -> None:
+        if self._run is not None or self._loading is not None:
+            raise ReplyError("ERR a script is already running")
+        vm = self._fn_runtime()
+        self._loading = library
+        self._load_deadline = time.monotonic() + timeout_ms / 1000
+        try:
+            res = vm.load_library(body, timeout_ms > 0)
+        finally:
+            self._loading = None
+        if res is True:
+            return
+        _, stage, err = res
+        library.functions.clear()  # what it registered before failing dies with it
+        if stage == b"compile":
+            text = err.decode(errors="replace") if isinstance(err, bytes) else str(err)
+            raise ReplyError(f"ERR Error compiling function: {text}")
+        raise ReplyError(f"ERR Error registering functions: {self._error_text(err)}")
+
+    def _error_text(self, err: Any) -> str:
+        """The message of a Lua error value, as Redis's luaExtractErrorInformation: an error
+        table's ``err``, or "ERR " and a string (a number is a string to Lua)."""
+        if isinstance(err, bytes):
+            return "ERR " + err.decode(errors="replace")
+        if _is_number(err):
+            return "ERR " + format_number(err)
+        if self._vm.lua_type(err) == "table":
+            raw = self._vm.rawget(err, b"err")
+            if isinstance(raw, bytes):
+                return raw.decode(errors="replace")
+        return "ERR unknown error"
+
+    def _load_timed_out(self) -> bool:
+        return time.monotonic() > self._load_deadline
+
+    def _lua_register_function(self, *args: Any) -> None:
+        """redis.register_function(name, callback) or redis.register_function{function_name=,
+        callback=, flags=, description=}, with Redis's checks in Redis's order."""
+        library = self._loading
+        if library is None:
+            raise self._raise(
+                "ERR redis.register_function can only be called on FUNCTION LOAD command"
+            )
+        lua_type = self._vm.lua_type
+        if len(args) not in (1, 2):
+            raise self._raise("ERR wrong number of arguments to redis.register_function")
+        name: str | None = None
+        desc: bytes | None = None
+        callback: Any = None
+        flags = 0
+        if len(args) == 2:
+            name = _lua_string(args[0])
+            if name is None:
+                raise self._raise("ERR first argument to redis.register_function must be a string")
+            if lua_type(args[1]) != "function":
+                raise self._raise(
+                    "ERR second argument to redis.register_function must be a function"
+                )
+            callback = args[1]
+        else:
+            if lua_type(args[0]) != "table":
+                raise self._raise(
+                    "ERR calling redis.register_function with a single argument is only "
+                    "applicable to Lua table (representing named arguments)."
+                )
+            for key, value in args[0].items():
+                k = _lua_string(key)
+                if k is None:
+                    raise self._raise(
+                        "ERR named argument key given to redis.register_function is not a string"
+                    )
+                k = k.lower()
+                if k == "function_name":
+                    name = _lua_string(value)
+                    if name is None:
+                        raise self._raise(
+                            "ERR function_name argument given to redis.register_function must "
+                            "be a string"
+                        )
+                elif k == "description":
+                    text = _lua_string(value)
+                    if text is None:
+                        raise self._raise(
+                            "ERR description argument given to redis.register_function must "
+                            "be a string"
+                        )
+                    desc = text.encode("utf-8", "surrogateescape")
+                elif k == "callback":
+                    if lua_type(value) != "function":
+                        raise self._raise(
+                            "ERR callback argument given to redis.register_function must be a "
+                            "function"
+                        )
+                    callback = value
+                elif k == "flags":
+                    if lua_type(value) != "table":
+                        raise self._raise(
+                            "ERR flags argument to redis.register_function must be a table "
+                            "representing function flags"
+                        )
+                    flags = self._function_flags(value)
+                else:
+                    raise self._raise("ERR unknown argument given to redis.register_function")
+            if name is None:
+                raise self._raise("ERR redis.register_function must get a function name argument")
+            if callback is None:
+                raise self._raise("ERR redis.register_function must get a callback argument")
+        if not valid_name(name):
+            raise self._raise(BAD_NAME.message)
+        if name in library.functions:
+            raise self._raise("ERR Function already exists in the library")
+        library.functions[name] = Function(name, library, callback, flags, desc)
+
+    def _function_flags(self, table: Any) -> int:
+        """The flags table of register_function: t[1], t[2]... up to the first nil."""
+        flags = 0
+        i = 1
+        while True:
+            v = table[i]
+            if v is None:
+                return flags
+            text = _lua_string(v)
+            bit = SCRIPT_FLAGS.get(text.lower()) if text is not None else None
+            if bit is None:
+                raise self._raise("ERR unknown flag given")
+            flags |= bit
+            i += 1
 
     # --- a busy script ---------------------------------------------------------------------
 
@@ -624,25 +888,29 @@ class Scripting:
             self.serve_while_busy(state.caller)
         return state.killed
 
-    def kill(self, force: bool = False) -> None:
-        """SCRIPT KILL (``force``: SHUTDOWN NOSAVE, which stops even a script that wrote)."""
+    def kill(self, function: bool | None = None) -> None:
+        """SCRIPT KILL (``function`` False) or FUNCTION KILL (True), each only for its own
+        kind; None is SHUTDOWN NOSAVE, which stops anything, even a script that wrote."""
         state = self._run
         if state is None:
             raise ReplyError("NOTBUSY No scripts in execution right now.")
-        if state.wrote and not force:
-            raise ReplyError(
-                "UNKILLABLE Sorry the script already executed write commands against the "
-                "dataset. You can either wait the script termination or kill the server in a "
-                "hard way using the SHUTDOWN NOSAVE command."
-            )
+        if function is not None:
+            if state.wrote:
+                raise ReplyError(
+                    "UNKILLABLE Sorry the script already executed write commands against the "
+                    "dataset. You can either wait the script termination or kill the server in "
+                    "a hard way using the SHUTDOWN NOSAVE command."
+                )
+            if function != state.function:
+                raise self.busy_error
         state.killed = True
 
     def _script_error(self, value: Any, sha: str) -> ReplyError:
         """The error reply of a script that raised (Redis's luaCallFunction error path)."""
-        if isinstance(value, bytes | bool | int | float) or self._lua_type(value) != "table":
+        if isinstance(value, bytes | bool | int | float) or self._vm.lua_type(value) != "table":
             text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
             return ReplyError(f"ERR Error running script {sha}, {text[:100]}")
-        get = self._rawget
+        get = self._vm.rawget
         raw = get(value, b"err")
         msg = raw.decode(errors="replace") if isinstance(raw, bytes) else "ERR unknown error"
         source, line = get(value, b"source"), get(value, b"line")
@@ -663,7 +931,7 @@ class Scripting:
     def _lib_error(self, msg: str) -> LuaRaise:
         """An error of a Lua library function (cjson...): a string with the script's position,
         as luaL_error raises it."""
-        return LuaRaise(self._where() + msg.encode())
+        return LuaRaise(self._vm.where() + msg.encode())
 
     def _unwrap(self, e: Any) -> Any:
         """The error table a callback raised (what a script's pcall & co. see)."""
@@ -745,7 +1013,7 @@ class Scripting:
         return not (raise_error and data[:1] == b"-"), value
 
     def _err_table(self, msg: str) -> Any:
-        return self._table_from({b"err": msg.encode()})
+        return self._vm.table_from({b"err": msg.encode()})
 
     def _lua_sha1hex(self, *args: Any) -> bytes:
         if len(args) != 1:
@@ -767,7 +1035,7 @@ class Scripting:
     def _lua_status_reply(self, *args: Any) -> Any:
         if len(args) != 1 or not isinstance(args[0], bytes):
             return self._err_table("ERR wrong number or type of arguments")
-        return self._table_from({b"ok": args[0]})
+        return self._vm.table_from({b"ok": args[0]})
 
     def _lua_log(self, *args: Any) -> None:
         if len(args) < 2:
@@ -836,7 +1104,7 @@ class Scripting:
         if _is_number(v):
             return "number"
         # Any other Python object a script holds is one of the redis.* callables.
-        return self._lua_type(v) or "function"
+        return self._vm.lua_type(v) or "function"
 
     def _json_value(self, v: Any, out: list[bytes], depth: int) -> None:
         if v is None:
@@ -870,7 +1138,7 @@ class Scripting:
             raise self._lib_error("Cannot serialise table: excessively sparse array")
         if size:
             out.append(b"[")
-            get = self._rawget
+            get = self._vm.rawget
             for i in range(1, size + 1):
                 if i > 1:
                     out.append(b",")
@@ -902,7 +1170,7 @@ class Scripting:
         if not isinstance(text, bytes):
             raise self._lib_error(
                 "bad argument #1 to 'decode' (string expected, got "
-                f"{'nil' if text is None else self._lua_type(text) or 'userdata'})"
+                f"{'nil' if text is None else self._vm.lua_type(text) or 'userdata'})"
             )
         try:
             value = json.loads(
@@ -919,7 +1187,7 @@ class Scripting:
 
     def _json_to_lua(self, v: Any, depth: int) -> Any:
         if v is None:
-            return self._null
+            return self._vm.null
         if isinstance(v, str):
             return v.encode("utf-8", errors="surrogateescape")
         if isinstance(v, bool | float):
@@ -927,8 +1195,8 @@ class Scripting:
         if depth >= 1000:
             raise self._lib_error("Found too many nested data structures (1001)")
         if isinstance(v, list):
-            return self._table_from([self._json_to_lua(x, depth + 1) for x in v])
-        t = self._table_from()
+            return self._vm.table_from([self._json_to_lua(x, depth + 1) for x in v])
+        t = self._vm.table_from()
         for k, x in v.items():
             t[k.encode("utf-8", errors="surrogateescape")] = self._json_to_lua(x, depth + 1)
         return t
@@ -970,7 +1238,7 @@ class Scripting:
                     out += b"\xca" + struct.pack(">f", f)
                 else:
                     out += b"\xcb" + struct.pack(">d", f)
-        elif v is not None and self._lua_type(v) == "table":
+        elif v is not None and self._vm.lua_type(v) == "table":
             if level == 16:  # lua-cmsgpack's nesting limit: deeper tables are nil
                 out.append(0xC0)
                 return
@@ -981,7 +1249,7 @@ class Scripting:
             ):
                 n = len(keys)
                 _mp_header(out, n, 0x90, b"\xdc", b"\xdd")
-                get = self._rawget
+                get = self._vm.rawget
                 for i in range(1, n + 1):
                     self._mp_value(get(v, i), out, level + 1)
             else:
@@ -1018,11 +1286,11 @@ class Scripting:
     def _mp_to_lua(self, v: Any) -> Any:
         if isinstance(v, list):
             if v and isinstance(v[0], tuple):  # a map, as pairs
-                t = self._table_from()
+                t = self._vm.table_from()
                 for k, x in v:
                     t[self._mp_to_lua(k)] = self._mp_to_lua(x)
                 return t
-            return self._table_from([self._mp_to_lua(x) for x in v])
+            return self._vm.table_from([self._mp_to_lua(x) for x in v])
         if isinstance(v, msgpack.ExtType):
             raise self._lib_error("Bad data format in input.")
         return v
@@ -1064,7 +1332,7 @@ class Scripting:
     def _arg_error(self, fname: str, n: int, msg: str) -> LuaRaise:
         """luaL_argerror of a library function: "bad argument #n to 'f' (msg)", with the
         script's position; the name is '?' when pcall called it, as Lua cannot tell."""
-        where = self._where()
+        where = self._vm.where()
         name = fname if where else "?"
         return LuaRaise(where + f"bad argument #{n} to '{name}' ({msg})".encode())
 
@@ -1275,7 +1543,7 @@ class Scripting:
         eol = data.index(b"\r\n", pos)
         line = data[pos + 1 : eol]
         nxt = eol + 2
-        t = self._table_from
+        t = self._vm.table_from
         if kind == 0x24:  # $ bulk
             n = int(line)
             if n < 0:
@@ -1489,6 +1757,15 @@ def _mp_int(n: int, out: bytearray) -> None:
         out += b"\xd2" + struct.pack(">i", n)
     else:
         out += b"\xd3" + struct.pack(">q", n)
+
+
+def _lua_string(v: Any) -> str | None:
+    """A Lua value as lua_isstring/lua_tostring see it (a number is a string), else None."""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "surrogateescape")
+    if _is_number(v):
+        return format_number(v)
+    return None
 
 
 def _is_number(v: Any) -> bool:

@@ -97,10 +97,12 @@ class Server:
         limits.use(config)  # the containers read their encoding thresholds from it
         self.config = config
         self.keyspace = Keyspace(config.databases)
-        self.persistence = Persistence(config, self.keyspace, self.close_inherited_sockets)
+        self.scripts = Scripting(log, config)
+        self.persistence = Persistence(
+            config, self.keyspace, self.close_inherited_sockets, self.scripts.functions
+        )
         self.stats = Stats()
         self.pubsub = Hub()
-        self.scripts = Scripting(log, config)
         busy = BusyServing(self)
         self.scripts.serve_while_busy = busy.serve
         self.scripts.busy_over = busy.over

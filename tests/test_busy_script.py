@@ -8,6 +8,7 @@ both servers are compared. The servers are their own (these tests shut them down
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -33,13 +34,15 @@ def pair(redis_server: ServerProcess) -> Iterator[tuple[ServerProcess, ServerPro
 
 
 class Running:
-    """A script sent on its own connection; ``reply`` is what that connection gets back
-    (b"" if the server closed it)."""
+    """A script (or, given ``command``, a function call) sent on its own connection;
+    ``reply`` is what that connection gets back (b"" if the server closed it)."""
 
-    def __init__(self, port: int, script: str) -> None:
+    def __init__(self, port: int, script: str, command: tuple[str, ...] = ()) -> None:
         self.conn = Raw(port, timeout=30)
         self.reply: bytes | None = None
-        self.conn.send(encode_command(b"EVAL", script.encode(), b"0"))
+        self.conn.send(
+            encode(*command) if command else encode_command(b"EVAL", script.encode(), b"0")
+        )
         self.thread = threading.Thread(target=self._read)
         self.thread.start()
 
@@ -139,3 +142,67 @@ def test_a_busy_script_does_not_starve_new_connections(server: ServerProcess) ->
     finally:
         c.config_set("busy-reply-threshold", "5000")
         c.close()
+
+
+SPIN_LIBRARY = (
+    "#!lua name=spin\n"
+    f"redis.register_function('spin', function(keys, args) {LOOP} end)\n"
+    f"redis.register_function('spin_w', function(keys, args) {LOOP_AFTER_WRITE} end)"
+)
+
+
+def _stats_without_duration(reply: bytes) -> bytes:
+    """FUNCTION STATS (RESP2) with the running time, which no two runs share, cut out."""
+    return re.sub(rb"duration_ms\r\n:\d+", b"duration_ms\r\n:N", reply)
+
+
+def test_function_kill_ends_a_busy_function(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    """While a function is busy: FUNCTION STATS names it and its command, the BUSY error
+    names FUNCTION KILL, SCRIPT KILL is refused, and FUNCTION KILL stops it."""
+    transcripts = []
+    for srv in pair:
+        run_raw(srv.port, [("FUNCTION", "LOAD", SPIN_LIBRARY)])
+        with Raw(srv.port) as before:
+            running = Running(srv.port, "", ("FCALL", "spin", "1", "key", "arg"))
+            out = [wait_busy(srv.port, before)]
+            out.append(_stats_without_duration(before.request(encode("FUNCTION", "STATS"))))
+            out += [
+                before.request(encode(*c))
+                for c in [("GET", "x"), ("EVAL", "return 1", "0"), ("SCRIPT", "KILL")]
+            ]
+            out.append(before.request(encode("FUNCTION", "KILL")))
+            out.append(running.wait())
+        out += run_raw(srv.port, [("PING",), ("FUNCTION", "STATS"), ("FUNCTION", "KILL")])
+        transcripts.append(out)
+    assert transcripts[0] == transcripts[1]
+    ours = transcripts[0]
+    assert ours[0].startswith(b"-BUSY") and b"FUNCTION KILL" in ours[0]
+    assert b"spin" in ours[1] and b"arg" in ours[1]
+    assert ours[5] == b"+OK\r\n"
+
+
+def test_script_kill_does_not_stop_a_function_nor_function_kill_a_script(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    transcripts = []
+    for srv in pair:
+        run_raw(srv.port, [("FUNCTION", "LOAD", SPIN_LIBRARY)])
+        out = []
+        with Raw(srv.port) as before:
+            running = Running(srv.port, LOOP)
+            out.append(wait_busy(srv.port, before))
+            out += [
+                before.request(encode(*c)) for c in [("FUNCTION", "KILL"), ("FUNCTION", "STATS")]
+            ]
+            out.append(before.request(encode("SCRIPT", "KILL")))
+            out.append(running.wait())
+            running = Running(srv.port, "", ("FCALL", "spin_w", "0"))
+            out.append(wait_busy(srv.port, before))
+            out.append(before.request(encode("FUNCTION", "KILL")))
+            before.send(encode("SHUTDOWN", "NOSAVE"))
+            srv.proc.wait(20)
+            running.wait()
+        transcripts.append(out)
+    assert transcripts[0] == transcripts[1]
+    assert transcripts[0][1].startswith(b"-BUSY") and b"SCRIPT KILL" in transcripts[0][1]
+    assert transcripts[0][-1].startswith(b"-UNKILLABLE")

@@ -42,6 +42,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.persistence",
             "minikv.persistence.childinfo",
             "minikv.persistence.format",
+            "minikv.persistence.dump",
+            "minikv.functions",
         },
     ),
     (

@@ -16,6 +16,8 @@ import pytest
 import redis
 from helpers import ROOT, Raw, ServerProcess, encode
 
+from minikv.persistence.format import FORMAT_VERSION
+
 
 def wait_for(cond, timeout: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
@@ -444,13 +446,13 @@ def test_format_1_files_still_load(tmp_path: Path) -> None:
         assert r.lrange("l", 0, -1) == [b"a", b"b", b"c"] and r.type("l") == b"list"
         assert r.zrange("z", 0, -1, withscores=True) == [(b"y", -2.0), (b"x", 1.5)]
         assert r.hgetall("h") == {b"f": b"v"} and r.get("k") == b"v"
-        # Saved again, it is written as format 2 and reads back the same.
+        # Saved again, it is written in the current format and reads back the same.
         r.execute_command("DEBUG", "RELOAD")
         assert r.lrange("l", 0, -1) == [b"a", b"b", b"c"] and r.type("s") == b"set"
     import msgpack as mp
 
     with open(tmp_path / "dump.mkv", "rb") as f:
-        assert next(iter(mp.Unpacker(f, strict_map_key=False)))["format"] == 2
+        assert next(iter(mp.Unpacker(f, strict_map_key=False)))["format"] == FORMAT_VERSION
 
 
 @pytest.mark.parametrize(

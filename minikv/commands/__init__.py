@@ -410,6 +410,15 @@ def unknown_command_error(args: list[bytes]) -> ReplyError:
     return ReplyError(msg.replace("\r", " ").replace("\n", " "))
 
 
+def subcommand_syntax_error(args: list[bytes]) -> ReplyError:
+    """A known subcommand with arguments it does not take (addReplySubcommandSyntaxError)."""
+    sub = args[1].decode(errors="replace")[:128]
+    name = args[0].decode(errors="replace").upper()
+    return ReplyError(
+        f"ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {name} HELP."
+    )
+
+
 def arity_error(cmd: Command) -> ReplyError:
     return ReplyError(f"ERR wrong number of arguments for '{cmd.fullname}' command")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from minikv.commands import KeySpec, command, container
+from minikv.commands import KeySpec, command, container, subcommand_syntax_error
 from minikv.commands.server import help_reply
 from minikv.parsing import compile_pattern
 from minikv.protocol import Raw, ReplyError
@@ -153,16 +153,9 @@ container("pubsub", -2, group=PS, summary="A container for Pub/Sub commands", si
 _INTROSPECTION = "pubsub loading stale"
 
 
-def _wrong_args(args: list[bytes]) -> ReplyError:
-    return ReplyError(
-        "ERR unknown subcommand or wrong number of arguments for "
-        f"'{args[1].decode(errors='replace')[:128]}'. Try PUBSUB HELP."
-    )
-
-
 def _channel_list(args: list[bytes], names: dict[bytes, Any]) -> list[bytes]:
     if len(args) > 3:
-        raise _wrong_args(args)
+        raise subcommand_syntax_error(args)
     if len(args) == 2:
         return list(names)
     match = compile_pattern(args[2])

@@ -21,6 +21,7 @@ from minikv.commands import (
     lookup,
     lookup_by_name,
     parse_usage,
+    subcommand_syntax_error,
 )
 from minikv.commands.util import SYNTAX
 from minikv.config import ConfigError, config_set, get_params, rewrite_config_file
@@ -28,7 +29,6 @@ from minikv.parsing import glob_match, parse_int
 from minikv.propagation import Capture
 from minikv.protocol import OK, Raw, ReplyError, Verbatim
 from minikv.quicklist import QuickList
-from minikv.scripting import BUSY
 from minikv.valuetypes import value_type
 
 if TYPE_CHECKING:
@@ -136,8 +136,8 @@ def shutdown(c: Context, args: list[bytes]) -> Any:
     scripts = c.server.scripts
     if scripts.busy:
         if save is not False:  # nothing can be saved half way through a script
-            raise BUSY
-        scripts.kill(force=True)  # the script stops at once; the shutdown follows it
+            raise scripts.busy_error
+        scripts.kill()  # the script stops at once; the shutdown follows it
     c.server.request_shutdown(save=save)
     # On success Redis exits without replying; the client sees the connection close.
     c.close_after_reply = True
@@ -665,10 +665,7 @@ def debug(c: Context, args: list[bytes]) -> Any:
         return _propagation(c, args[2].lower())
     if sub == b"assert" and n == 2:
         raise AssertionError("DEBUG ASSERT")
-    raise ReplyError(
-        f"ERR unknown subcommand or wrong number of arguments for "
-        f"'{args[1].decode(errors='replace')[:128]}'. Try DEBUG HELP."
-    )
+    raise subcommand_syntax_error(args)
 
 
 def _propagation(c: Context, what: bytes) -> Any:
@@ -752,6 +749,7 @@ def _reload(c: Context, args: list[bytes]) -> Any:
             raise ReplyError(f"ERR Error trying to save the DB: {e.strerror}") from None
     if b"noflush" not in opts and b"merge" not in opts:
         c.server.keyspace.flushall()
+        c.server.scripts.functions.flush()  # Redis's emptyData empties the libraries too
     try:
         p.load(p.path)
     except Exception as e:

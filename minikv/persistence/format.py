@@ -2,8 +2,8 @@
 
 Layout (documented for users in docs/snapshot-format.md)::
 
-    header   map   {"magic": "MINIKV", "format": 1, "minikv": "0.1.0", "created_ms": int,
-                    "redis_compat": "7.0.15"}
+    header   map   {"magic": "MINIKV", "format": 3, "minikv": "0.1.0", "created_ms": int,
+                    "redis_compat": "7.0.15", "functions": [code (bin), ...]}
     chunk*   array [db_index, {key: value, ...}, {key: deadline_unix_ms, ...}]
     footer   array ["EOF", keys: uint64, crc32: uint32]   (always 19 bytes, fixed-width ints)
 
@@ -26,7 +26,9 @@ subclasses, ``QuickList`` a list subclass of plain lists), so the encoder never 
 Python and never writes a reference count: the child's copy-on-write stays near zero for every
 type. A collection is never empty. Format 1 (read, never written) had sets as arrays, lists as
 ext 1 (an array of elements) and sorted sets as ext 2 (a map member -> score).
-The CRC-32 in the footer covers every byte before the footer. Any MessagePack library can read
+Format 3 added the header's ``functions``: the code of each function library (FUNCTION LOAD's
+argument), in order; a format 2 file has none. The CRC-32 in the footer covers every byte
+before the footer. Any MessagePack library can read
 the file (``msgpack.Unpacker(f, strict_map_key=False)``).
 """
 
@@ -38,7 +40,7 @@ import struct
 import time
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import msgpack
@@ -50,14 +52,14 @@ from minikv.setvalue import SetValue
 from minikv.zset import ZSet
 
 MAGIC = "MINIKV"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 FOOTER_SIZE = 19
 # fixarray(3), fixstr(3) "EOF", uint64 marker + 8 bytes, uint32 marker + 4 bytes.
 _FOOTER = struct.Struct(">B4sBQBI")
 
 
 #: Versions this code reads; it writes the last one.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 #: Format 1's ext codes: a list (payload: array of elements), a sorted set (map member -> score).
 _V1_EXT_LIST = 1
 _V1_EXT_ZSET = 2
@@ -161,7 +163,12 @@ def decode_footer(data: bytes) -> tuple[int, int]:
 class SnapshotWriter:
     """Writes a snapshot to any binary stream, one chunk at a time, keeping the CRC."""
 
-    def __init__(self, stream: IO[bytes], created_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[bytes],
+        created_ms: int | None = None,
+        functions: Iterable[bytes] = (),
+    ) -> None:
         self.stream = stream
         self.crc = 0
         self.keys = 0
@@ -174,6 +181,7 @@ class SnapshotWriter:
             "minikv": __version__,
             "redis_compat": REDIS_VERSION,
             "created_ms": created_ms if created_ms is not None else time.time_ns() // 1_000_000,
+            "functions": list(functions),
         }
         self._write(msgpack.packb(header))
 
@@ -205,6 +213,8 @@ class Header:
     minikv: str
     created_ms: int
     raw: dict[str, Any]
+    #: The function libraries' codes (format 3; none before).
+    functions: list[bytes] = field(default_factory=list)
 
 
 class _CrcReader:
@@ -269,12 +279,16 @@ def read_snapshot(
                 f"{path}: unknown snapshot format version {version!r} "
                 f"(this minikv reads versions {', '.join(map(str, READABLE_VERSIONS))})"
             )
+        functions = header.get("functions", [])
+        if not isinstance(functions, list) or not all(type(c) is bytes for c in functions):
+            raise SnapshotError(f"{path}: corrupt header: bad functions section")
         hdr = Header(
             magic=MAGIC,
             format=version,
             minikv=str(header.get("minikv", "?")),
             created_ms=int(header.get("created_ms", 0)),
             raw=header,
+            functions=functions,
         )
     except BaseException:
         f.close()

@@ -24,15 +24,16 @@ import gc
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from minikv.cow import CowSampler, private_dirty_bytes, rss_bytes
 from minikv.keyspace import NSHARDS, now_ms
 from minikv.log import log, set_role
 from minikv.persistence import childinfo
 from minikv.persistence.format import SnapshotError, SnapshotWriter, read_snapshot
+from minikv.protocol import ReplyError
 from minikv.syscheck import fork_memory_warning
 
 if TYPE_CHECKING:
@@ -54,12 +55,14 @@ def save_to_file(
     progress: Any = None,
     key_delay_us: int = 0,
     dbs: list[int] | None = None,
+    functions: Iterable[bytes] = (),
 ) -> int:
     """Write the whole keyspace to ``directory/filename`` atomically; returns keys written.
 
     ``progress(keys_written)`` is called after each chunk. ``dbs`` limits the walk to those
     database ids (a forked child passes the non-empty ones, counted before the fork: touching
     the 1024 shard dicts of an empty database would still copy the pages that hold them).
+    ``functions`` are the function libraries' codes, kept in the header.
     On any error the temp file is removed and the exception propagates; the old snapshot is
     never touched.
     """
@@ -67,7 +70,7 @@ def save_to_file(
     final = os.path.join(directory, filename)
     try:
         with open(tmp, "wb", buffering=1024 * 1024) as f:
-            w = SnapshotWriter(f)
+            w = SnapshotWriter(f, functions=functions)
             for db in keyspace.dbs if dbs is None else [keyspace.dbs[i] for i in dbs]:
                 for data, expires in zip(db.data, db.expires, strict=True):
                     if data:
@@ -98,13 +101,14 @@ class LoadResult:
     expired: int = 0
 
 
-def load_file(keyspace: Keyspace, path: str) -> LoadResult:
-    """Stream a snapshot into an empty keyspace, skipping keys already expired.
+def load_file(keyspace: Keyspace, path: str, libraries: Libraries | None = None) -> LoadResult:
+    """Stream a snapshot into an empty keyspace, skipping keys already expired; its function
+    libraries go to ``libraries`` first, as Redis loads them before the keys.
 
     Raises SnapshotError (naming the file and the problem) for a corrupt, truncated or
-    unknown-version file; the keyspace is then cleared again.
+    unknown-version file, or a library that does not load; the keyspace is then cleared again.
     """
-    _header, chunks, finish = read_snapshot(path)
+    header, chunks, finish = read_snapshot(path)
     res = LoadResult()
     now = now_ms()
     ndb = len(keyspace.dbs)
@@ -115,6 +119,13 @@ def load_file(keyspace: Keyspace, path: str) -> LoadResult:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        if libraries is not None and header.functions:
+            try:
+                libraries.restore_codes(header.functions)
+            except ReplyError as e:
+                raise SnapshotError(
+                    f"{path}: a function library does not load: {e.message}"
+                ) from None
         for dbid, data, expires in chunks:
             if not 0 <= dbid < ndb:
                 raise SnapshotError(f"{path}: database {dbid} out of range (databases {ndb})")
@@ -152,16 +163,30 @@ def load_file(keyspace: Keyspace, path: str) -> LoadResult:
     return res
 
 
+class Libraries(Protocol):
+    """The function libraries, as snapshots see them (``minikv.functions.Functions``): data
+    kept beside the keyspace, as code."""
+
+    def codes(self) -> list[bytes]: ...
+
+    def restore_codes(self, codes: list[bytes]) -> None: ...
+
+
 class Persistence:
     """Snapshot state of one server: the running child, last results, COW figures."""
 
     def __init__(
-        self, config: Config, keyspace: Keyspace, close_inherited_fds: Callable[[], None]
+        self,
+        config: Config,
+        keyspace: Keyspace,
+        close_inherited_fds: Callable[[], None],
+        libraries: Libraries | None = None,
     ) -> None:
         """``close_inherited_fds`` runs first thing in a forked child: the server's sockets
         (listeners and clients) are the server's business, not this module's."""
         self.config = config
         self.keyspace = keyspace
+        self.libraries = libraries
         self.close_inherited_fds = close_inherited_fds
         self.child_pid = -1
         self.gc_was_enabled = True
@@ -190,6 +215,9 @@ class Persistence:
         self._cow_sum = 0
         self._dbs_to_save: list[int] = []
 
+    def _codes(self) -> list[bytes]:
+        return self.libraries.codes() if self.libraries is not None else []
+
     @property
     def path(self) -> str:
         cfg = self.config
@@ -216,7 +244,7 @@ class Persistence:
         self.loading = True
         t0 = time.monotonic()
         try:
-            res = load_file(self.keyspace, path)
+            res = load_file(self.keyspace, path, self.libraries)
         finally:
             self.loading = False
         self.last_load_keys_loaded = res.loaded
@@ -234,7 +262,7 @@ class Persistence:
         ks = self.keyspace
         dirty = ks.dirty
         try:
-            save_to_file(ks, cfg.dir, cfg.dbfilename)
+            save_to_file(ks, cfg.dir, cfg.dbfilename, functions=self._codes())
         except OSError as e:
             log.warning(
                 "Failed opening the temp snapshot file %s (in server root dir %s) for saving: %s",
@@ -333,6 +361,7 @@ class Persistence:
                 progress,
                 cfg.rdb_key_save_delay,
                 self._dbs_to_save,
+                self._codes(),
             )
             cow = sampler.sample()
             childinfo.send(wfd, childinfo.FINAL, keys, cow, sampler.peak, time.time())
