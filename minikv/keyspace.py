@@ -66,6 +66,25 @@ class Db:
                 return None
         return v
 
+    def read(self, key: bytes, keymiss: bool = True) -> Any:
+        """``get`` for a key a command reads (Redis's lookupKeyRead): counted as a hit or a
+        miss in INFO's keyspace_hits / keyspace_misses, and a miss is a ``keymiss`` event for
+        ``NotifyingDb`` unless ``keymiss`` is False (OBJECT's LOOKUP_NONOTIFY). The keys a
+        write looks up to change use ``get``, as Redis's lookupKeyWrite.
+
+        ``get``'s lookup is inlined (GET's hot path: the extra call cost ~10 % of GET's
+        throughput at -P 16); the expiry itself is ``_expire_key``'s, as in ``get``."""
+        h = hash(key) & _MASK
+        v = self.data[h].get(key)
+        if v is not None:
+            exp = self.expires[h]
+            if not (exp and key in exp and exp[key] < now_ms()):
+                self.keyspace.hits += 1
+                return v
+            self._expire_key(h, key)
+        self.keyspace.misses += 1
+        return None
+
     def exists(self, key: bytes) -> bool:
         return self.get(key) is not None
 
@@ -334,6 +353,13 @@ class NotifyingDb(Db):
             ks = self.keyspace
             notify.notify(ks.hub, ks.notify_flags, "new", key, self.id)
 
+    def read(self, key: bytes, keymiss: bool = True) -> Any:
+        v = Db.read(self, key)
+        if v is None and keymiss:
+            ks = self.keyspace
+            notify.notify(ks.hub, ks.notify_flags, "keymiss", key, self.id)
+        return v
+
     def set_many(self, args: list[bytes], start: int = 1) -> None:
         # "new" goes out with each key's own event, from changed_keys.
         self.keyspace.new_keys = {
@@ -364,6 +390,9 @@ class Keyspace:
         # Emptied in place, never rebound: the dispatcher keeps a reference to it.
         self.ready_keys: dict[tuple[Db, bytes], None] = {}
         self.stat_expired_keys = 0
+        #: INFO keyspace_hits / keyspace_misses: the lookups of keys commands read (Db.read).
+        self.hits = 0
+        self.misses = 0
         #: What the changes send on (append-only file, replicas): see minikv.propagation.
         self.propagation = Propagation()
         self._expire_db = 0

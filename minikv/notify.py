@@ -12,9 +12,10 @@ never look at the setting (``minikv.keyspace.NotifyingDb`` does the publishing).
 (``new``) is published when a key is created (``NotifyingDb.set``), before the command's own
 event, as Redis's dbAdd.
 
-Not yet: ``m`` (key-miss events on reads) is refused by the configuration rather than
-accepted and ignored. ``e`` (eviction), ``t`` (streams) and ``d``
-(modules) are accepted: minikv has no eviction, streams or modules to produce them.
+``m`` (``keymiss``) is published for each key a command reads and does not find
+(``NotifyingDb.read``, Redis's lookupKeyRead), not for the keys writes look up. ``e``
+(eviction), ``t`` (streams) and ``d`` (modules) are accepted: minikv has no eviction, streams
+or modules to produce them.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ _LETTERS = {
     "d": MODULE,
     "n": NEW,
 }
-_NOT_YET = {"m": "key-miss"}
 
 
 class NotifyConfigError(ValueError):
@@ -63,14 +63,12 @@ class NotifyConfigError(ValueError):
 
 
 def parse_flags(text: str) -> int:
-    """Redis's keyspaceEventsStringToFlags, refusing the classes minikv cannot publish yet."""
+    """Redis's keyspaceEventsStringToFlags."""
     flags = 0
     for ch in text:
         bit = _LETTERS.get(ch)
         if bit is None:
             raise NotifyConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-        if ch in _NOT_YET:
-            raise NotifyConfigError(f"minikv does not publish {_NOT_YET[ch]} events ('{ch}') yet")
         flags |= bit
     return flags
 
@@ -120,6 +118,7 @@ EVENT_CLASS: dict[str, int] = {
     ),
     "expired": EXPIRED,
     "evicted": EVICTED,
+    "keymiss": KEY_MISS,
 }
 
 

@@ -68,8 +68,6 @@ class Stats:
     total_connections_received: int = 0
     rejected_connections: int = 0
     total_commands_processed: int = 0
-    keyspace_hits: int = 0
-    keyspace_misses: int = 0
     error_replies: int = 0
     unknown_commands: int = 0
     protocol_errors: int = 0
@@ -338,6 +336,7 @@ class Server:
             default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
             setattr(self.stats, f.name, default)
         self.keyspace.stat_expired_keys = 0
+        self.keyspace.hits = self.keyspace.misses = 0
         for cmd in ALL.values():
             cmd.calls = cmd.usec_ns = cmd.rejected_calls = cmd.failed_calls = 0
         info.metrics(self).reset()

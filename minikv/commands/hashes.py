@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 H = "hash"
 
 
-def get_hash(db: Db, key: bytes) -> dict[bytes, bytes] | None:
-    return get_typed(db, key, dict)
+def get_hash(db: Db, key: bytes, read: bool = False) -> dict[bytes, bytes] | None:
+    return get_typed(db, key, dict, read)
 
 
 def _for_write(c: Context, key: bytes) -> tuple[dict[bytes, bytes], bool]:
@@ -145,7 +145,7 @@ def hsetnx(c: Context, args: list[bytes]) -> Any:
     args="key field",
 )
 def hget(c: Context, args: list[bytes]) -> Any:
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     return None if h is None else h.get(args[2])
 
 
@@ -161,7 +161,7 @@ def hget(c: Context, args: list[bytes]) -> Any:
     args="key field [field ...]",
 )
 def hmget(c: Context, args: list[bytes]) -> Any:
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     if h is None:
         return [None] * (len(args) - 2)
     return [h.get(f) for f in args[2:]]
@@ -211,7 +211,7 @@ def hdel(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def hexists(c: Context, args: list[bytes]) -> Any:
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     return int(h is not None and args[2] in h)
 
 
@@ -228,7 +228,7 @@ def hexists(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def hlen(c: Context, args: list[bytes]) -> Any:
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     return 0 if h is None else len(h)
 
 
@@ -245,7 +245,7 @@ def hlen(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def hstrlen(c: Context, args: list[bytes]) -> Any:
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     v = None if h is None else h.get(args[2])
     return 0 if v is None else len(v)
 
@@ -268,7 +268,7 @@ _ORDER = "nondeterministic_output_order"
     tips=_ORDER,
 )
 def hkeys(c: Context, args: list[bytes]) -> Any:
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     return [] if h is None else list(h)
 
 
@@ -285,7 +285,7 @@ def hkeys(c: Context, args: list[bytes]) -> Any:
     tips=_ORDER,
 )
 def hvals(c: Context, args: list[bytes]) -> Any:
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     return [] if h is None else list(h.values())
 
 
@@ -302,7 +302,7 @@ def hvals(c: Context, args: list[bytes]) -> Any:
     tips=_ORDER,
 )
 def hgetall(c: Context, args: list[bytes]) -> Any:
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     # A copy: inside MULTI the reply is encoded after later commands ran.
     return {} if h is None else dict(h)
 
@@ -392,7 +392,7 @@ def hincrbyfloat(c: Context, args: list[bytes]) -> Any:
 )
 def hrandfield(c: Context, args: list[bytes]) -> Any:
     if len(args) == 2:
-        h = get_hash(c.db, args[1])
+        h = get_hash(c.db, args[1], read=True)
         if h is None:
             return None
         return _sample(h, 1)[0]
@@ -404,7 +404,7 @@ def hrandfield(c: Context, args: list[bytes]) -> Any:
         withvalues = True
         if not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
             raise ReplyError("ERR value is out of range")
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     if h is None or count == 0:
         return []
     if count < 0 or count == 1:
@@ -443,7 +443,7 @@ def _sample(h: dict[bytes, bytes], count: int) -> list[bytes]:
 )
 def hscan(c: Context, args: list[bytes]) -> Any:
     cursor = parse_cursor(args[2])
-    h = get_hash(c.db, args[1])
+    h = get_hash(c.db, args[1], read=True)
     if h is None:
         return [b"0", []]
     count, match = parse_scan_options(args, 3)

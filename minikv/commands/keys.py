@@ -129,7 +129,7 @@ def unlink(c: Context, args: list[bytes]) -> Any:
 )
 def exists(c: Context, args: list[bytes]) -> Any:
     db = c.db
-    return sum(1 for key in args[1:] if db.get(key) is not None)
+    return sum(1 for key in args[1:] if db.read(key) is not None)
 
 
 @command(
@@ -162,7 +162,7 @@ def touch(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def type_(c: Context, args: list[bytes]) -> Any:
-    v = c.db.get(args[1])
+    v = c.db.read(args[1])
     return "none" if v is None else value_type(v).name
 
 
@@ -250,7 +250,8 @@ def scan(c: Context, args: list[bytes]) -> Any:
     for key in found:
         if match is not None and not match(key):
             continue
-        v = db.get(key)  # also reclaims expired keys, as Redis's SCAN does
+        # The lookup reclaims expired keys, as Redis's SCAN does; with TYPE it is a read.
+        v = db.get(key) if typename is None else db.read(key)
         if v is None or (typename is not None and value_type(v).name != typename):
             continue
         out.append(key)
@@ -383,7 +384,7 @@ def copy(c: Context, args: list[bytes]) -> Any:
     key, newkey = args[1], args[2]
     if src is dst and key == newkey:
         raise SAME_OBJECT
-    v = src.get(key)
+    v = src.read(key)
     if v is None:
         return 0
     if dst.get(newkey) is not None:
@@ -525,7 +526,7 @@ def pexpireat(c: Context, args: list[bytes]) -> Any:
 
 def _ttl(c: Context, key: bytes, ms: bool, absolute: bool) -> int:
     db = c.db
-    if db.get(key) is None:
+    if db.read(key) is None:
         return -2
     deadline = db.get_expire(key)
     if deadline is None:
@@ -659,7 +660,7 @@ def _lfu_policy(c: Context) -> bool:
     key_flags="RO",
 )
 def object_encoding(c: Context, args: list[bytes]) -> Any:
-    v = c.db.get(args[2])
+    v = c.db.read(args[2], keymiss=False)
     return None if v is None else value_type(v).encoding(v).encode()
 
 
@@ -678,7 +679,7 @@ def object_encoding(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def object_refcount(c: Context, args: list[bytes]) -> Any:
-    v = c.db.get(args[2])
+    v = c.db.read(args[2], keymiss=False)
     return None if v is None else value_type(v).refcount(v)
 
 
@@ -697,7 +698,7 @@ def object_refcount(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def object_idletime(c: Context, args: list[bytes]) -> Any:
-    if c.db.get(args[2]) is None:
+    if c.db.read(args[2], keymiss=False) is None:
         return None
     if _lfu_policy(c):
         raise _LFU_SELECTED
@@ -719,7 +720,7 @@ def object_idletime(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def object_freq(c: Context, args: list[bytes]) -> Any:
-    if c.db.get(args[2]) is None:
+    if c.db.read(args[2], keymiss=False) is None:
         return None
     if not _lfu_policy(c):
         raise _LFU_NOT_SELECTED

@@ -40,8 +40,8 @@ RANK_ZERO = ReplyError(
 )
 
 
-def get_list(db: Db, key: bytes) -> QuickList | None:
-    return get_typed(db, key, QuickList)
+def get_list(db: Db, key: bytes, read: bool = False) -> QuickList | None:
+    return get_typed(db, key, QuickList, read)
 
 
 def _pop(d: QuickList, left: bool) -> bytes:
@@ -232,7 +232,7 @@ def rpop(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def llen(c: Context, args: list[bytes]) -> Any:
-    d = get_list(c.db, args[1])
+    d = get_list(c.db, args[1], read=True)
     return 0 if d is None else d.size
 
 
@@ -266,7 +266,7 @@ def list_range(d: QuickList, start: int, end: int) -> list[bytes]:
 def lrange(c: Context, args: list[bytes]) -> Any:
     start = parse_int(args[2])
     end = parse_int(args[3])
-    d = get_list(c.db, args[1])
+    d = get_list(c.db, args[1], read=True)
     if d is None:
         return []
     items = list_range(d, start, end)
@@ -287,7 +287,7 @@ def lrange(c: Context, args: list[bytes]) -> Any:
     args="key index",
 )
 def lindex(c: Context, args: list[bytes]) -> Any:
-    d = get_list(c.db, args[1])
+    d = get_list(c.db, args[1], read=True)
     if d is None:
         return None
     i = parse_int(args[2])
@@ -325,7 +325,7 @@ def lpos(c: Context, args: list[bytes]) -> Any:
         else:
             raise SYNTAX
         i += 2
-    d = get_list(c.db, args[1])
+    d = get_list(c.db, args[1], read=True)
     if d is None:
         return None if count is None else []
     forward = rank > 0

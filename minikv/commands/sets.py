@@ -51,8 +51,8 @@ S = "set"
 SPOP_MOVE_STRATEGY_MUL = 5  # Redis's t_set.c: SPOP with a count listing the set as it iterates
 
 
-def get_set(db: Db, key: bytes) -> SetValue | None:
-    return get_typed(db, key, SetValue)
+def get_set(db: Db, key: bytes, read: bool = False) -> SetValue | None:
+    return get_typed(db, key, SetValue, read)
 
 
 def _ordered(s: Collection[bytes]) -> Collection[bytes]:
@@ -200,7 +200,7 @@ def smove(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def sismember(c: Context, args: list[bytes]) -> Any:
-    s = get_set(c.db, args[1])
+    s = get_set(c.db, args[1], read=True)
     return int(s is not None and args[2] in s)
 
 
@@ -216,7 +216,7 @@ def sismember(c: Context, args: list[bytes]) -> Any:
     args="key member [member ...]",
 )
 def smismember(c: Context, args: list[bytes]) -> Any:
-    s = get_set(c.db, args[1])
+    s = get_set(c.db, args[1], read=True)
     if s is None:
         return [0] * (len(args) - 2)
     return [int(m in s) for m in args[2:]]
@@ -234,7 +234,7 @@ def smismember(c: Context, args: list[bytes]) -> Any:
     tips="nondeterministic_output_order",
 )
 def smembers(c: Context, args: list[bytes]) -> Any:
-    s = get_set(c.db, args[1])
+    s = get_set(c.db, args[1], read=True)
     return set() if s is None else set_reply(c, s)
 
 
@@ -250,7 +250,7 @@ def smembers(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def scard(c: Context, args: list[bytes]) -> Any:
-    s = get_set(c.db, args[1])
+    s = get_set(c.db, args[1], read=True)
     return 0 if s is None else len(s)
 
 
@@ -335,10 +335,10 @@ def srandmember(c: Context, args: list[bytes]) -> Any:
     if len(args) > 3:
         raise SYNTAX
     if len(args) == 2:
-        s = get_set(c.db, args[1])
+        s = get_set(c.db, args[1], read=True)
         return None if s is None else s.random_member()
     count = parse_long_range(args[2], -LLONG_MAX, LLONG_MAX)
-    s = get_set(c.db, args[1])
+    s = get_set(c.db, args[1], read=True)
     if s is None or count == 0:
         return []
     if count < 0 or count == 1:
@@ -363,7 +363,7 @@ def _sets(c: Context, keys: list[bytes]) -> list[SetValue | None]:
     """The sets at ``keys`` (None for a missing key); WRONGTYPE if any key holds another type,
     checked for every key before any work, as Redis does."""
     db = c.db
-    return [get_set(db, k) for k in keys]
+    return [get_set(db, k, read=True) for k in keys]
 
 
 def _inter_members(sets: list[SetValue | None]) -> Iterable[bytes]:
@@ -563,7 +563,7 @@ def sdiffstore(c: Context, args: list[bytes]) -> Any:
 )
 def sscan(c: Context, args: list[bytes]) -> Any:
     cursor = parse_cursor(args[2])
-    s = get_set(c.db, args[1])
+    s = get_set(c.db, args[1], read=True)
     if s is None:
         return [b"0", []]
     count, match = parse_scan_options(args, 3)

@@ -42,9 +42,10 @@ BIT_VALUE_ERR = ReplyError("ERR bit is not an integer or out of range")
 OVERFLOW = ReplyError("ERR increment or decrement would overflow")
 
 
-def get_string(db: Db, key: bytes) -> bytes | None:
-    """The string at ``key``, None if missing; WRONGTYPE for other types."""
-    v = db.get(key)
+def get_string(db: Db, key: bytes, read: bool = False) -> bytes | None:
+    """The string at ``key``, None if missing; WRONGTYPE for other types. ``read`` as
+    ``get_typed``'s."""
+    v = db.read(key) if read else db.get(key)
     if v is None or type(v) is bytes:
         return v
     raise WRONGTYPE
@@ -79,7 +80,7 @@ def _put(c: Context, key: bytes, old: bytes | None, new: bytes, event: str) -> N
     complexity="O(1)",
 )
 def get(c: Context, args: list[bytes]) -> Any:
-    v = c.db.get(args[1])
+    v = c.db.read(args[1])
     if v is None or type(v) is bytes:
         return v
     raise WRONGTYPE
@@ -188,8 +189,8 @@ def set_(c: Context, args: list[bytes]) -> Any:
     when = parse_expire("set", *expire) if expire else None
     db = c.db
     key = args[1]
-    old = db.get(key)
     get_old = flags & _GET
+    old = db.read(key) if get_old else db.get(key)  # SET .. GET reads the key, as GET
     if get_old and old is not None and type(old) is not bytes:
         raise WRONGTYPE
     if (flags & _NX and old is not None) or (flags & _XX and old is None):
@@ -273,7 +274,7 @@ def psetex(c: Context, args: list[bytes]) -> Any:
     complexity="O(1)",
 )
 def getset(c: Context, args: list[bytes]) -> Any:
-    old = get_string(c.db, args[1])
+    old = get_string(c.db, args[1], read=True)
     c.db.set(args[1], args[2])  # drops any deadline, as SET does
     c.db.changed(args[1], "set")
     return old
@@ -293,7 +294,7 @@ def getset(c: Context, args: list[bytes]) -> Any:
     propagate=propagation.as_del,
 )
 def getdel(c: Context, args: list[bytes]) -> Any:
-    v = get_string(c.db, args[1])
+    v = get_string(c.db, args[1], read=True)
     if v is not None and c.db.delete(args[1]):
         c.db.changed(args[1], "del")
     return v
@@ -316,7 +317,7 @@ def getex(c: Context, args: list[bytes]) -> Any:
     flags, expire = _parse_string_options(args, 2, False)
     db = c.db
     key = args[1]
-    v = get_string(db, key)
+    v = get_string(db, key, read=True)
     if v is None:
         return None  # a missing key wins over a bad expire time, as in Redis
     if expire is not None:
@@ -347,7 +348,7 @@ def mget(c: Context, args: list[bytes]) -> Any:
     db = c.db
     out: list[bytes | None] = []
     for key in args[1:]:
-        v = db.get(key)
+        v = db.read(key)
         out.append(v if type(v) is bytes else None)
     return out
 
@@ -578,14 +579,14 @@ def append(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def strlen(c: Context, args: list[bytes]) -> Any:
-    v = get_string(c.db, args[1])
+    v = get_string(c.db, args[1], read=True)
     return 0 if v is None else len(v)
 
 
 def _getrange(c: Context, args: list[bytes]) -> Any:
     start = parse_int(args[2])
     end = parse_int(args[3])
-    v = get_string(c.db, args[1])
+    v = get_string(c.db, args[1], read=True)
     if v is None:
         return b""
     r = clamp_range(start, end, len(v))
@@ -707,7 +708,7 @@ def setbit(c: Context, args: list[bytes]) -> Any:
 )
 def getbit(c: Context, args: list[bytes]) -> Any:
     offset = _bit_offset(c, args[2])
-    v = get_string(c.db, args[1])
+    v = get_string(c.db, args[1], read=True)
     byte = offset >> 3
     if v is None or byte >= len(v):
         return 0
@@ -726,7 +727,7 @@ def getbit(c: Context, args: list[bytes]) -> Any:
     complexity="O(N)",
 )
 def bitcount(c: Context, args: list[bytes]) -> Any:
-    v = get_string(c.db, args[1])
+    v = get_string(c.db, args[1], read=True)
     if v is None:
         return 0  # before any argument is looked at, as in Redis
     n = len(args)
@@ -789,7 +790,7 @@ def _lcs_rows(a: bytes, b: bytes) -> list[int]:
 )
 def lcs(c: Context, args: list[bytes]) -> Any:
     db = c.db
-    a, b = db.get(args[1]), db.get(args[2])
+    a, b = db.read(args[1]), db.read(args[2])
     if (a is not None and type(a) is not bytes) or (b is not None and type(b) is not bytes):
         raise ReplyError("ERR The specified keys must contain string values")
     a = a or b""

@@ -20,10 +20,11 @@ WRONGTYPE = ReplyError("WRONGTYPE Operation against a key holding the wrong kind
 # --- shared by the collection types (hashes, sets, lists, sorted sets) -------------------------
 
 
-def get_typed(db: Db, key: bytes, cls: type[T]) -> T | None:
+def get_typed(db: Db, key: bytes, cls: type[T], read: bool = False) -> T | None:
     """The value at ``key`` if it is a ``cls`` (the Python class that is its Redis type), None
-    if the key is missing; WRONGTYPE for a value of any other type."""
-    v = db.get(key)
+    if the key is missing; WRONGTYPE for a value of any other type. ``read``: the command reads
+    the key (``Db.read``: counted as a hit or miss), rather than looking it up to change it."""
+    v = db.read(key) if read else db.get(key)
     if v is None or type(v) is cls:
         return v
     raise WRONGTYPE

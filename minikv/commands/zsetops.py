@@ -29,7 +29,7 @@ _SUM, _MIN, _MAX = b"SUM", b"MIN", b"MAX"
 def _source(c: Context, key: bytes) -> ZSet | Collection[bytes] | None:
     """A ZUNION/ZINTER/ZDIFF input: a sorted set (member -> score), a set's members (score 1),
     or None."""
-    v = c.db.get(key)
+    v = c.db.read(key)
     if v is None:
         return None
     if type(v) is ZSet:

@@ -79,8 +79,8 @@ def _lex_end(b: bytes) -> Any:
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def _get(c: Context, key: bytes) -> ZSet | None:
-    return get_typed(c.db, key, ZSet)
+def _get(c: Context, key: bytes, read: bool = False) -> ZSet | None:
+    return get_typed(c.db, key, ZSet, read)
 
 
 def _changed(c: Context, key: bytes, z: ZSet, n: int, event: str) -> None:
@@ -270,7 +270,7 @@ def zrem(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def zcard(c: Context, args: list[bytes]) -> Any:
-    z = _get(c, args[1])
+    z = _get(c, args[1], read=True)
     return 0 if z is None else len(z)
 
 
@@ -286,7 +286,7 @@ def zcard(c: Context, args: list[bytes]) -> Any:
     args="key member",
 )
 def zscore(c: Context, args: list[bytes]) -> Any:
-    z = _get(c, args[1])
+    z = _get(c, args[1], read=True)
     return None if z is None else z.get(args[2])
 
 
@@ -302,7 +302,7 @@ def zscore(c: Context, args: list[bytes]) -> Any:
     args="key member [member ...]",
 )
 def zmscore(c: Context, args: list[bytes]) -> Any:
-    z = _get(c, args[1])
+    z = _get(c, args[1], read=True)
     if z is None:
         return [None] * (len(args) - 2)
     get = z.get
@@ -310,7 +310,7 @@ def zmscore(c: Context, args: list[bytes]) -> Any:
 
 
 def _rank(c: Context, args: list[bytes], reverse: bool) -> Any:
-    z = _get(c, args[1])
+    z = _get(c, args[1], read=True)
     if z is None:
         return None
     r = z.rank(args[2])
@@ -369,7 +369,7 @@ def _score_bounds(z: ZSet, lo: tuple[float, bool], hi: tuple[float, bool]) -> tu
 )
 def zcount(c: Context, args: list[bytes]) -> Any:
     lo, hi = _range_end(args[2]), _range_end(args[3])
-    z = _get(c, args[1])
+    z = _get(c, args[1], read=True)
     if z is None:
         return 0
     a, b = _score_bounds(z, lo, hi)
@@ -389,7 +389,7 @@ def zcount(c: Context, args: list[bytes]) -> Any:
 )
 def zlexcount(c: Context, args: list[bytes]) -> Any:
     lo, hi = _lex_end(args[2]), _lex_end(args[3])
-    z = _get(c, args[1])
+    z = _get(c, args[1], read=True)
     if z is None:
         return 0
     return max(0, z.lex_hi(hi) - z.lex_lo(lo))
@@ -487,7 +487,7 @@ def _zrange(
     else:
         lmin, lmax = _lex_end(a), _lex_end(b)
 
-    z = _get(c, args[first])
+    z = _get(c, args[first], read=True)
     if z is None:
         return store_result(c, args[1], None, args[0]) if store else []
     size = len(z)
@@ -861,7 +861,7 @@ def zmpop(c: Context, args: list[bytes]) -> Any:
 )
 def zrandmember(c: Context, args: list[bytes]) -> Any:
     if len(args) == 2:
-        z = _get(c, args[1])
+        z = _get(c, args[1], read=True)
         if z is None:
             return None
         return z.member_at(random.randrange(len(z)))
@@ -873,7 +873,7 @@ def zrandmember(c: Context, args: list[bytes]) -> Any:
         withscores = True
         if n < -LLONG_MAX // 2 or n > LLONG_MAX // 2:
             raise ReplyError("ERR value is out of range")
-    z = _get(c, args[1])
+    z = _get(c, args[1], read=True)
     if z is None or n == 0:
         return []
     size = len(z)
@@ -914,7 +914,7 @@ def _d2string(v: float) -> bytes:
 )
 def zscan(c: Context, args: list[bytes]) -> Any:
     cursor = parse_cursor(args[2])
-    z = _get(c, args[1])
+    z = _get(c, args[1], read=True)
     if z is None:
         return [b"0", []]
     count, match = parse_scan_options(args, 3)
