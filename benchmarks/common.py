@@ -153,7 +153,14 @@ class Server:
     be restarted, and its pid is known only when it runs on this machine.
     """
 
-    def __init__(self, kind: str, workdir: str, cpus: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        workdir: str,
+        cpus: set[int] | None = None,
+        extra: list[str] | None = None,
+    ) -> None:
+        """``extra``: settings for the server's command line (``--appendonly yes`` ...)."""
         self.kind = kind
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -170,6 +177,7 @@ class Server:
                 raise ServerStartError("redis-server not found on PATH")
             self.cmd = [exe, "--port", str(self.port), "--dir", self.dir, "--save", ""]
             self.cmd += ["--appendonly", "no", "--enable-debug-command", "yes"]
+        self.cmd += extra or []  # later arguments win (--appendonly yes over the no above)
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(ROOT), self.env.get("PYTHONPATH")])
@@ -467,14 +475,17 @@ def check_types(server: Server, keys: int, kind: str, sample: int = 10) -> None:
             raise BenchError(f"{server.kind}: TYPE key:{i} is {got}, expected {key_type(kind, i)}")
 
 
-def start_bgsave(server: Server) -> None:
-    reply = server.client.execute_command("BGSAVE")
+def start_bgsave(server: Server, op: str = "bgsave") -> None:
+    """Start the fork: ``bgsave`` (a snapshot) or ``bgrewriteaof`` (an AOF rewrite)."""
+    reply = server.client.execute_command(op.upper())
+    started = (
+        "Background saving started"
+        if op == "bgsave"
+        else "Background append only file rewriting started"
+    )
     # redis-py turns "+Background saving started" into True.
-    if reply is not True and reply not in (
-        b"Background saving started",
-        "Background saving started",
-    ):
-        raise BenchError(f"{server.kind}: BGSAVE replied {reply!r}")
+    if reply is not True and reply not in (started.encode(), started):
+        raise BenchError(f"{server.kind}: {op.upper()} replied {reply!r}")
 
 
 # --- helper processes: the PING prober and the writer -----------------------------------------
@@ -712,6 +723,7 @@ class Helper:
 # INFO fields kept per sample: (field, name in the sample).
 INFO_FIELDS = (
     ("rdb_bgsave_in_progress", "bgsave_in_progress"),
+    ("aof_rewrite_in_progress", "aof_rewrite_in_progress"),
     ("current_cow_size", "cow_bytes"),
     ("current_cow_peak", "cow_peak_bytes"),
     ("current_fork_perc", "fork_perc"),
@@ -769,7 +781,8 @@ class InfoSampler(threading.Thread):
         for field, name in INFO_FIELDS:
             v = info.get(field)
             s[name] = v if isinstance(v, int | float) or v is None else float(v)
-        child = self.server.child_pid() if s["bgsave_in_progress"] else None
+        forking = s["bgsave_in_progress"] or s["aof_rewrite_in_progress"]
+        child = self.server.child_pid() if forking else None
         s["child_private_dirty_bytes"] = private_dirty_bytes(child) if child else None
         return s
 

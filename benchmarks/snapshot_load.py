@@ -99,6 +99,7 @@ class RunConfig:
     sample_interval: float
     save_timeout: float
     type: str = "string"  # of every key (mix: the five types in turn), and so of the writes
+    fork_op: str = "bgsave"  # or "bgrewriteaof" (the servers then run with appendonly yes)
 
 
 # --- the live view -------------------------------------------------------------------------------
@@ -354,7 +355,12 @@ def _run_loaded(
     rss = int(server.info("memory")["used_memory_rss"])
     faults0 = server.minor_faults() if server.pid else None
     t_bgsave = now_ns()
-    start_bgsave(server)
+    start_bgsave(server, cfg.fork_op)
+    busy, status_field, cow_field = (
+        ("bgsave_in_progress", "rdb_last_bgsave_status", "rdb_last_cow_size")
+        if cfg.fork_op == "bgsave"
+        else ("aof_rewrite_in_progress", "aof_last_bgrewrite_status", "aof_last_cow_size")
+    )
     t_reply = now_ns()
     deadline = t_reply + cfg.save_timeout * 1e9
     t_done: int | None = None
@@ -363,11 +369,13 @@ def _run_loaded(
         for s in reversed(sampler.samples):
             if s["t_sent_ns"] <= t_reply:
                 break
-            if not s["bgsave_in_progress"]:
+            if not s[busy]:
                 t_done = s["t_ns"]
         if t_done is None:
             if now_ns() > deadline:
-                raise BenchError(f"{server.kind}: BGSAVE still running after {cfg.save_timeout}s")
+                raise BenchError(
+                    f"{server.kind}: {cfg.fork_op.upper()} still running after {cfg.save_timeout}s"
+                )
             tick("saving")
     faults = server.minor_faults() - faults0 if faults0 is not None else None
     while now_ns() - t_load < cfg.duration * 1e9:
@@ -378,8 +386,8 @@ def _run_loaded(
     info_samples = sampler.stop()
     server.check_alive()
     p = server.info("persistence")
-    if p["rdb_last_bgsave_status"] != "ok":
-        raise BenchError(f"{server.kind}: rdb_last_bgsave_status:{p['rdb_last_bgsave_status']}")
+    if p[status_field] != "ok":
+        raise BenchError(f"{server.kind}: {status_field}:{p[status_field]}")
     stats = server.info("stats")
 
     settle = int(min(0.5, cfg.before / 4) * 1e9)  # connections ramping up: not steady yet
@@ -393,7 +401,7 @@ def _run_loaded(
         for name, (a, b) in windows.items()
     }
     peaks = [s["cow_peak_bytes"] for s in info_samples if s["cow_peak_bytes"] is not None]
-    cow_peak = max([int(p["rdb_last_cow_size"]), *peaks])
+    cow_peak = max([int(p[cow_field]), *peaks])
     pd = [s["child_private_dirty_bytes"] for s in info_samples]
     pd = [v for v in pd if v is not None]
     snapshot_bytes: int | None = None
@@ -423,6 +431,7 @@ def _run_loaded(
         },
         "probe_pings": {name: len(lat[name]) for name in windows},
         "rdb_last_cow_size": int(p["rdb_last_cow_size"]),
+        "aof_last_cow_size": int(p.get("aof_last_cow_size", 0)),
         "child_private_dirty_peak_bytes": max(pd) if pd else None,
         "parent_minor_faults_during": faults,
         "keys": int(server.client.dbsize()),
@@ -798,6 +807,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only rewrite the .md and .png in --out from its report.json / sweep.json",
     )
+    p.add_argument(
+        "--fork-op",
+        choices=("bgsave", "bgrewriteaof"),
+        default="bgsave",
+        help="the fork measured: a snapshot, or an AOF rewrite (sets appendonly yes)",
+    )
+    p.add_argument(
+        "--appendfsync",
+        choices=("always", "everysec", "no"),
+        help="run both servers with appendonly yes and this fsync policy",
+    )
     p.add_argument("--sweep", action="store_true", help="repeat over write rates x value sizes")
     p.add_argument(
         "--sweep-rates",
@@ -830,7 +850,23 @@ def run_config(args: argparse.Namespace, value_size: int, rate: int | None) -> R
         sample_interval=args.sample_interval,
         save_timeout=args.save_timeout,
         type=args.type,
+        fork_op=args.fork_op,
     )
+
+
+def server_args(args: argparse.Namespace) -> list[str]:
+    """The append-only file settings both servers run with."""
+    if args.fork_op != "bgrewriteaof" and not args.appendfsync:
+        return []
+    # No automatic rewrite: the writers grow the log fast, and one would race the measured fork.
+    return [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        args.appendfsync or "everysec",
+        "--auto-aof-rewrite-percentage",
+        "0",
+    ]
 
 
 def config_doc(args: argparse.Namespace, cfg: RunConfig, layout: Any) -> dict[str, Any]:
@@ -860,11 +896,11 @@ class Servers:
                 ext.kind = "minikv" if "minikv_version" in text else "redis"
                 self.servers[ext.kind] = ext
             else:
-                self.servers["minikv"] = Server("minikv", workdir, cpus)
+                self.servers["minikv"] = Server("minikv", workdir, cpus, server_args(args))
             if args.compare_redis:
                 if "redis" in self.servers:
                     raise ServerStartError("--host/--port is a redis-server: drop --compare-redis")
-                self.servers["redis"] = Server("redis", workdir, cpus)
+                self.servers["redis"] = Server("redis", workdir, cpus, server_args(args))
             for s in self.servers.values():
                 if s.managed:
                     s.start()
@@ -932,7 +968,12 @@ def single(args: argparse.Namespace, workdir: str, layout: Any, view: LiveView) 
                 f"in {secs:.2f} s"
             )
         for kind, s in servers.servers.items():
-            records[kind] = run_one(s, cfg, view, client_cpus, restart=not args.no_restart)
+            # A restart with appendonly yes loads the AOF, which holds the DEBUG POPULATE keys
+            # only after a rewrite: with a BGSAVE there is nothing comparable to time.
+            restart = not args.no_restart and (
+                cfg.fork_op == "bgrewriteaof" or not args.appendfsync
+            )
+            records[kind] = run_one(s, cfg, view, client_cpus, restart=restart)
     finally:
         servers.stop()
     config["loadavg_end"] = loadavg()

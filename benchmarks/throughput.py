@@ -9,6 +9,7 @@ after every run).
     python benchmarks/throughput.py                      # all tests, unpipelined and -P 16
     python benchmarks/throughput.py --tests set,get --pipelines 16 --repeat 5 --json out.json
     python benchmarks/throughput.py --baseline     # also benchmarks/baseline_server.py (the floor)
+    python benchmarks/throughput.py --tests set --server-args "--appendonly yes"  # with an AOF
 
 ``--pin`` runs the servers on the first CPU and redis-benchmark on the others (every thread of
 each). On the 2-CPU machine of benchmarks/README.md, two back-to-back unpinned runs of minikv
@@ -60,7 +61,9 @@ class ServerStartError(Exception):
 class Server:
     """One server process (minikv or redis-server) on a free port, output to a log file."""
 
-    def __init__(self, kind: str, workdir: str, cpus: set[int] | None = None) -> None:
+    def __init__(
+        self, kind: str, workdir: str, cpus: set[int] | None = None, extra: list[str] | None = None
+    ) -> None:
         self.kind = kind
         self.port = free_port()
         self.dir = os.path.join(workdir, kind)
@@ -79,6 +82,8 @@ class Server:
             if exe is None:
                 raise ServerStartError("redis-server not found on PATH")
             cmd = [exe, "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        if kind != BASELINE:
+            cmd += extra or []  # later arguments win: --appendonly yes overrides the no above
         self.cmd = cmd
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -327,6 +332,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="servers on the first CPU, redis-benchmark on the others (steadier figures; see "
         "benchmarks/README.md)",
     )
+    p.add_argument(
+        "--server-args",
+        default="",
+        help='extra settings for both servers, e.g. "--appendonly yes --appendfsync always"',
+    )
     p.add_argument("--json", metavar="FILE", help="also write machine info and all samples here")
     return p.parse_args(argv)
 
@@ -356,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="minikv-bench-") as workdir:
         try:
             for kind in kinds:
-                servers[kind] = Server(kind, workdir, server_cpus)
+                servers[kind] = Server(kind, workdir, server_cpus, args.server_args.split())
             for test in tests:
                 for pipeline in pipelines:
                     n = args.requests or default_requests(test, pipeline)

@@ -50,6 +50,18 @@ class Config:
     stop_writes_on_bgsave_error: bool = True
     rdbchecksum: bool = True
     appendonly: bool = False
+    appendfilename: str = "appendonly.aof"
+    appenddirname: str = "appendonlydir"
+    appendfsync: str = "everysec"
+    no_appendfsync_on_rewrite: bool = False
+    auto_aof_rewrite_percentage: int = 100
+    auto_aof_rewrite_min_size: int = 64 * 1024 * 1024
+    aof_load_truncated: bool = True
+    aof_rewrite_incremental_fsync: bool = True
+    #: Only "yes": the base file is always a snapshot (minikv has no RESP-only base).
+    aof_use_rdb_preamble: bool = True
+    #: Only "no": minikv writes no timestamp annotations.
+    aof_timestamp_enabled: bool = False
     proto_max_bulk_len: int = 512 * 1024 * 1024
     client_query_buffer_limit: int = 1024 * 1024 * 1024
     hz: int = 10
@@ -215,14 +227,29 @@ def render_obuf_limits(v: dict[str, tuple[int, int, int]]) -> str:
     return " ".join(f"{cls} {h} {s} {secs}" for cls, (h, s, secs) in v.items())
 
 
-def _parse_appendonly(text: str) -> bool:
-    """Refused until the append-only file exists: accepting ``yes`` would let a user believe
-    writes are durable between snapshots when they are not."""
-    if parse_bool(text):
-        raise ConfigError(
-            "minikv has no append-only file yet (only snapshots): appendonly must be 'no'"
-        )
-    return False
+def _basename(setting: str, what: str) -> Callable[[str], str]:
+    """appendfilename / appenddirname: a bare name inside ``dir``, as Redis checks them."""
+
+    def parse(text: str) -> str:
+        if not text:
+            raise ConfigError(f"{setting} can't be empty")
+        if os.path.basename(text) != text or text in (".", ".."):
+            raise ConfigError(f"{setting} can't be a path, just a {what}")
+        return text
+
+    return parse
+
+
+def _only(value: bool, why: str) -> Callable[[str], bool]:
+    """A yes/no setting minikv supports one way only: the other is refused, never ignored."""
+
+    def parse(text: str) -> bool:
+        v = parse_bool(text)
+        if v != value:
+            raise ConfigError(why)
+        return v
+
+    return parse
 
 
 def _parse_notify(text: str) -> int:
@@ -312,7 +339,45 @@ PARAMS: dict[str, Param] = {
         Param("protected-mode", "protected_mode", parse_bool, _yesno),
         Param("stop-writes-on-bgsave-error", "stop_writes_on_bgsave_error", parse_bool, _yesno),
         Param("rdbchecksum", "rdbchecksum", parse_bool, _yesno),
-        Param("appendonly", "appendonly", _parse_appendonly, _yesno),
+        # Turning it on or off at run time is the server's business (Server.config_changed).
+        Param("appendonly", "appendonly", parse_bool, _yesno),
+        Param(
+            "appendfilename",
+            "appendfilename",
+            _basename("appendfilename", "filename"),
+            mutable=False,
+        ),
+        Param(
+            "appenddirname", "appenddirname", _basename("appenddirname", "dirname"), mutable=False
+        ),
+        Param("appendfsync", "appendfsync", _enum("always", "everysec", "no")),
+        Param("no-appendfsync-on-rewrite", "no_appendfsync_on_rewrite", parse_bool, _yesno),
+        Param(
+            "auto-aof-rewrite-percentage", "auto_aof_rewrite_percentage", _int_range(0, 2**31 - 1)
+        ),
+        Param(
+            "auto-aof-rewrite-min-size",
+            "auto_aof_rewrite_min_size",
+            _int_range(0, 2**63 - 1, memory=True),
+        ),
+        Param("aof-load-truncated", "aof_load_truncated", parse_bool, _yesno),
+        Param("aof-rewrite-incremental-fsync", "aof_rewrite_incremental_fsync", parse_bool, _yesno),
+        Param(
+            "aof-use-rdb-preamble",
+            "aof_use_rdb_preamble",
+            _only(
+                True,
+                "minikv always writes the AOF base as a snapshot: aof-use-rdb-preamble must be "
+                "'yes'",
+            ),
+            _yesno,
+        ),
+        Param(
+            "aof-timestamp-enabled",
+            "aof_timestamp_enabled",
+            _only(False, "minikv writes no AOF timestamps: aof-timestamp-enabled must be 'no'"),
+            _yesno,
+        ),
         Param(
             "proto-max-bulk-len",
             "proto_max_bulk_len",

@@ -338,11 +338,13 @@ class Client(asyncio.Protocol):
         assert transport is not None
         if out:
             data = b"".join(out) if len(out) > 1 else out[0]
-            self.server.stats.total_net_output_bytes += len(data)
-            transport.write(data)
+            server.stats.total_net_output_bytes += len(data)
+            aof = server.aof  # _send, inline: a method call per batch shows at -P 1
+            if not (aof.active and aof.before_reply(self, data)):
+                transport.write(data)
         if self.close_after_reply:
             self._backlog = None
-            self._close()
+            self._send_close()
         elif self.blocked is not None:
             if not self.paused and len(self._backlog or ()) <= BLOCKED_BACKLOG_MAX:
                 transport.resume_reading()
@@ -466,8 +468,55 @@ class Client(asyncio.Protocol):
 
     def _flush_and_close(self, out: list[bytes]) -> None:
         if self.transport is not None and not self.closed:
-            self.transport.write(b"".join(out))
+            self._send(b"".join(out))
+        self._send_close()
+
+    # --- output: after the append-only file has what it acknowledges -----------------------
+
+    def _send(self, data: bytes) -> None:
+        """Write replies. While the append-only file is on, it writes what they acknowledge
+        first, and with ``appendfsync always`` it may hold them until that is fsynced
+        (``write_reply`` then sends them, in order)."""
+        aof = self.server.aof
+        if aof.active and aof.before_reply(self, data):
+            return
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def _send_close(self) -> None:
+        """Close once the replies already sent (or held by the AOF) are out."""
+        aof = self.server.aof
+        if aof.active and aof.before_reply(self, None):
+            self.closed = True  # read nothing more; ``close_now`` closes it
+            return
         self._close()
+
+    def write_reply(self, data: bytes) -> None:
+        """Replies the append-only file held until they were durable."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def close_now(self) -> None:
+        transport = self.transport
+        self.closed = True
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def drop_unacknowledged(self) -> None:
+        """The append-only file could not make this client's writes durable: its replies
+        are never sent (it must not believe they were logged); it is disconnected."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self.server.log.warning(
+            "Disconnecting client id=%d addr=%s: the AOF write or fsync failed, its replies "
+            "are not acknowledged",
+            self.id,
+            self.addr,
+        )
+        self.closed = True
+        transport.abort()
 
     def _close(self) -> None:
         if self.closed:
@@ -559,7 +608,7 @@ class Client(asyncio.Protocol):
         if self.pubsub is not None:
             self.flush_pushes()  # messages queued before it go first
         if self.transport is not None and not self.closed:
-            self.transport.write(data)
+            self._send(data)
 
     # --- CLIENT LIST / INFO ----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from minikv import REDIS_VERSION, __version__
 from minikv.commands import Command, iter_commands
 from minikv.cow import bytes_to_human, rss_bytes
+from minikv.persistence.snapshot import AOF_CHILD
 
 if TYPE_CHECKING:
     from minikv.server import Server
@@ -210,7 +211,7 @@ def _memory(s: Server) -> Lines:
         "mem_clients_slaves:0",
         "mem_clients_normal:0",
         "mem_cluster_links:0",
-        "mem_aof_buffer:0",
+        f"mem_aof_buffer:{len(s.aof.buf) if getattr(s, 'aof', None) is not None else 0}",
         "mem_allocator:pymalloc",
         "active_defrag_running:0",
         "lazyfree_pending_objects:0",
@@ -241,7 +242,7 @@ def _persistence(s: Server) -> Lines:
         f"current_save_keys_processed:{keys_done if in_progress else 0}",
         f"current_save_keys_total:{keys_total if in_progress else 0}",
         f"rdb_changes_since_last_save:{s.keyspace.dirty}",
-        f"rdb_bgsave_in_progress:{int(in_progress)}",
+        f"rdb_bgsave_in_progress:{int(bool(get('bgsave_in_progress', False)))}",
         f"rdb_last_save_time:{get('lastsave', int(s.start_time))}",
         f"rdb_last_bgsave_status:{'ok' if get('last_bgsave_ok', True) else 'err'}",
         f"rdb_last_bgsave_time_sec:{get('last_bgsave_time_sec', -1)}",
@@ -250,19 +251,45 @@ def _persistence(s: Server) -> Lines:
         f"rdb_last_cow_size:{get('last_cow_size', 0)}",
         f"rdb_last_load_keys_expired:{get('last_load_keys_expired', 0)}",
         f"rdb_last_load_keys_loaded:{get('last_load_keys_loaded', 0)}",
-        "aof_enabled:0",
-        "aof_rewrite_in_progress:0",
-        "aof_rewrite_scheduled:0",
-        "aof_last_rewrite_time_sec:-1",
-        "aof_current_rewrite_time_sec:-1",
-        "aof_last_bgrewrite_status:ok",
-        "aof_rewrites:0",
-        "aof_rewrites_consecutive_failures:0",
-        "aof_last_write_status:ok",
-        "aof_last_cow_size:0",
+        *_aof_lines(s),
+    ]
+
+
+def _aof_lines(s: Server) -> Lines:
+    """INFO persistence's aof_* fields, as Redis 7.0 names them (the second group only while
+    the AOF is on)."""
+    aof = getattr(s, "aof", None)
+    if aof is None:
+        return ["aof_enabled:0", "module_fork_in_progress:0", "module_fork_last_cow_size:0"]
+    p = s.persistence
+    rewriting = p.child_type == AOF_CHILD
+    lines = [
+        f"aof_enabled:{int(aof.active)}",
+        f"aof_rewrite_in_progress:{int(rewriting)}",
+        f"aof_rewrite_scheduled:{int(aof.rewrite_scheduled)}",
+        f"aof_last_rewrite_time_sec:{aof.last_rewrite_time_sec}",
+        "aof_current_rewrite_time_sec:"
+        + (str(int(time.time() - aof.rewrite_start)) if aof.rewrite_start >= 0 else "-1"),
+        f"aof_last_bgrewrite_status:{'ok' if aof.last_rewrite_ok else 'err'}",
+        f"aof_rewrites:{aof.rewrites}",
+        f"aof_rewrites_consecutive_failures:{aof.consecutive_failures}",
+        f"aof_last_write_status:{'ok' if aof.status_ok else 'err'}",
+        f"aof_last_cow_size:{aof.last_cow_size}",
         "module_fork_in_progress:0",
         "module_fork_last_cow_size:0",
     ]
+    if s.config.appendonly:
+        lines += [
+            f"aof_current_size:{aof.current_size}",
+            # Redis's aof_rewrite_base_size: the size after the last rewrite (what automatic
+            # rewrites measure growth against), not the base file's.
+            f"aof_base_size:{aof.rewrite_base_size}",
+            f"aof_pending_rewrite:{int(aof.rewrite_scheduled)}",
+            f"aof_buffer_length:{len(aof.buf)}",
+            f"aof_pending_bio_fsync:{aof.pending_fsync}",
+            f"aof_delayed_fsync:{aof.delayed_fsync}",
+        ]
+    return lines
 
 
 def _stats(s: Server) -> Lines:

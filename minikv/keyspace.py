@@ -20,6 +20,7 @@ stores values without looking at them.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,8 +34,26 @@ NSHARDS = 1024
 _MASK = NSHARDS - 1
 
 
+_clock_stopped = False
+
+
 def now_ms() -> int:
+    """The time expiry deadlines are compared with, unix ms. While a log is replayed
+    (``clock_stopped``) it is 0: nothing expires during the load, as in Redis, so a command
+    later in the log still finds the key it changed; the active cycle expires them after."""
+    if _clock_stopped:
+        return 0
     return time.time_ns() // 1_000_000
+
+
+@contextlib.contextmanager
+def clock_stopped() -> Iterator[None]:
+    global _clock_stopped
+    old, _clock_stopped = _clock_stopped, True
+    try:
+        yield
+    finally:
+        _clock_stopped = old
 
 
 class Db:

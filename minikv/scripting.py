@@ -66,19 +66,12 @@ import msgpack
 from minikv.commands import call as call_command
 from minikv.commands import lookup
 from minikv.functions import BAD_NAME, Function, Functions, Library, valid_name
-from minikv.protocol import (
-    Raw,
-    ReplyError,
-    encode_resp2,
-    encode_resp3,
-    format_double,
-)
+from minikv.internal_client import InternalClient
+from minikv.protocol import Raw, ReplyError, format_double
 
 if TYPE_CHECKING:
-    from minikv.commands.context import Context, ServerView
+    from minikv.commands.context import Context
     from minikv.config import Config
-    from minikv.keyspace import Db
-    from minikv.pubsub import Subscriptions
 
 NOSCRIPT = ReplyError("NOSCRIPT No matching script. Please use EVAL.")
 BUSY = ReplyError(
@@ -440,61 +433,20 @@ def parse_shebang(body: bytes) -> tuple[int, int]:
     return flags, end
 
 
-class ScriptClient:
+class ScriptClient(InternalClient):
     """The context ``redis.call`` runs commands in (Redis's Lua client): the caller's server,
     its own selected database (a SELECT in a script does not change the caller's) and its own
     protocol (RESP2 unless the script calls ``redis.setresp(3)``). ``last_cmd`` stays the
     script command, so blocking commands answer at once instead of blocking."""
 
-    # No MULTI, WATCH or subscriptions of its own: those commands are not allowed in scripts.
-    multi: list[tuple[Any, list[bytes]]] | None = None
-    multi_error = False
-    watch_dirty = False
-    authenticated = True
-    no_evict = False
-    close_after_reply = False
-    pubsub: Subscriptions | None = None
-    call = call_command
-
     def __init__(self, caller: Context, last_cmd: str) -> None:
-        self.server: ServerView = caller.server
-        self.db: Db = caller.db
+        super().__init__(caller.server, caller.db, last_cmd)
         self.id = caller.id
         self.addr = caller.addr
         self.laddr = caller.laddr
         self.name = caller.name
         self.lib_name = caller.lib_name
         self.lib_ver = caller.lib_ver
-        self.last_cmd = last_cmd
-        self.resp = 2
-        self.encode: Callable[[Any], bytes] = encode_resp2
-        self.watched: set[tuple[int, bytes]] = set()
-        self.watched_expiring: set[tuple[int, bytes]] = set()
-
-    def deliver(self, frame: bytes) -> None:  # never subscribed
-        pass
-
-    def batch_output(self) -> list[bytes] | None:
-        return None
-
-    def select(self, index: int) -> None:
-        self.db = self.server.keyspace.dbs[index]
-
-    def set_resp(self, version: int) -> None:
-        self.resp = version
-        self.encode = encode_resp3 if version == 3 else encode_resp2
-
-    def set_authenticated(self, value: bool) -> None:
-        pass
-
-    def unwatch_all(self) -> None:
-        pass
-
-    def info_line(self) -> str:
-        return "id=0 addr= laddr= fd=-1 name= flags=S"
-
-    def kill(self) -> None:
-        pass
 
 
 @dataclass(slots=True)

@@ -22,12 +22,13 @@ from minikv import REDIS_VERSION, __version__, info, limits
 from minikv.busy import BusyServing
 from minikv.commands import ALL
 from minikv.commands.catalog import load_all
-from minikv.config import Config
+from minikv.config import Config, ConfigError
 from minikv.connection import Client
 from minikv.keyspace import Keyspace
 from minikv.log import log
+from minikv.persistence.aof import OFF, AofLoadError, AppendOnlyFile
 from minikv.persistence.format import SnapshotError
-from minikv.persistence.snapshot import Persistence
+from minikv.persistence.snapshot import AOF_CHILD, Persistence
 from minikv.protocol import ReplyError
 from minikv.pubsub import Hub
 from minikv.scripting import Scripting
@@ -99,12 +100,13 @@ class Server:
         self.persistence = Persistence(
             config, self.keyspace, self.close_inherited_sockets, self.scripts.functions
         )
+        self.aof = AppendOnlyFile(config, self, self.persistence)
         self.stats = Stats()
         self.pubsub = Hub()
         busy = BusyServing(self)
         self.scripts.serve_while_busy = busy.serve
         self.scripts.busy_over = busy.over
-        self.config_changed()
+        self.keyspace.use_notifications(config.notify_keyspace_events, self.pubsub)
         self.clients: dict[int, Client] = {}
         self._push_waiting: list[Client] = []  # subscribers with messages queued
         self.log = log
@@ -119,11 +121,24 @@ class Server:
         self.ports: list[int] = []
         self.shutdown_asap = False
         self._shutdown_save: bool | None = None
+        self._shutdown_force = False
 
     def config_changed(self) -> None:
-        """Bring the parts that keep a setting outside ``config`` in line with it (at start
-        and after each CONFIG SET): the keyspace's notification classes."""
-        self.keyspace.use_notifications(self.config.notify_keyspace_events, self.pubsub)
+        """Bring the parts that keep a setting outside ``config`` in line with it (after each
+        CONFIG SET): the keyspace's notification classes, the append-only file turned on or
+        off. Raises ConfigError (the setting rolled back) if the AOF cannot start."""
+        cfg = self.config
+        self.keyspace.use_notifications(cfg.notify_keyspace_events, self.pubsub)
+        aof = self.aof
+        if cfg.appendonly and aof.state == OFF:
+            if not aof.start():
+                cfg.appendonly = False
+                raise ConfigError(
+                    "CONFIG SET failed (possibly related to argument 'appendonly') - "
+                    "Unable to turn on AOF. Check server logs."
+                )
+        elif not cfg.appendonly and aof.state != OFF:
+            aof.stop()
 
     # --- clients ----------------------------------------------------------
 
@@ -165,13 +180,17 @@ class Server:
         self.clients.pop(client.id, None)
 
     def write_refusal(self) -> ReplyError | None:
-        """Why write commands are refused right now (MISCONF after a failed save), or None."""
-        return MISCONF if self.persistence.writes_refused() else None
+        """Why write commands are refused right now (MISCONF after a failed save or a failed
+        append-only file write), or None."""
+        if self.persistence.writes_refused():
+            return MISCONF
+        return self.aof.misconf()
 
     # --- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self.aof.call_soon = self.loop.call_soon
         self._stopping = self.loop.create_future()
         for host in self.config.bind:
             host = host.lstrip("-")
@@ -212,10 +231,12 @@ class Server:
         log.warning("Received %s scheduling shutdown...", name)
         self.request_shutdown(save=None)
 
-    def request_shutdown(self, save: bool | None = None) -> None:
+    def request_shutdown(self, save: bool | None = None, force: bool = False) -> None:
         """Begin the shutdown sequence (SHUTDOWN, SIGTERM, SIGINT); it runs once the current
-        request batch is done. ``save`` None means 'as configured' (read by ``before_exit``)."""
+        request batch is done. ``save`` None means 'as configured' (read by ``before_exit``);
+        ``force`` exits even if the first AOF base is still being written."""
         self._shutdown_save = save
+        self._shutdown_force = force
         self.shutdown_asap = True
         if self._stopping is not None and not self._stopping.done():
             self._stopping.set_result(0)
@@ -264,25 +285,47 @@ class Server:
         return True
 
     def before_start(self) -> None:
-        """Load the snapshot before listening; a bad file stops the start (and is kept)."""
+        """Load the data before listening: the append-only file when it is enabled and
+        exists, else the snapshot; then open the AOF for appending. A bad file stops the
+        start (and is kept)."""
+        p = self.persistence
         try:
-            self.persistence.load_on_start()
+            aof_loaded = self.config.appendonly and self.aof.load()
+            # With appendonly on but no AOF yet, minikv loads the snapshot (Redis 7 would
+            # start empty): the AOF's first base is then written from it.
+            p.load_on_start(snapshot=not aof_loaded)
+            if self.config.appendonly:
+                self.aof.open_on_start()
+        except AofLoadError as e:
+            log.warning("Fatal error loading the append only file: %s", e)
+            log.warning("The files were left untouched. Fix or move them away, then restart.")
+            raise SystemExit(1) from None
         except SnapshotError as e:
             log.warning("Fatal error loading the snapshot: %s", e)
             log.warning("The file was left untouched. Fix or move it away, then restart.")
             raise SystemExit(1) from None
         except OSError as e:
-            log.warning("Fatal error loading the snapshot %s: %s", self.persistence.path, e)
+            log.warning("Fatal error loading or opening the data files: %s", e)
             raise SystemExit(1) from None
 
     def before_exit(self) -> None:
-        """Redis's prepareForShutdown: kill a saving child, then save if asked or configured.
+        """Redis's prepareForShutdown: kill a saving child, write and fsync the append-only
+        file, then save if asked or configured.
 
-        Raises if the final save fails: the server then logs it and keeps serving."""
+        Raises if the final save fails (or the first AOF base is still being written): the
+        server then logs it and keeps serving."""
         p = self.persistence
-        if p.in_progress:
+        aof = self.aof
+        if p.bgsave_in_progress:
             log.warning("There is a child saving a snapshot. Killing it!")
             p.kill_child()
+        if aof.state != OFF:
+            if p.child_type == AOF_CHILD and aof.state != "on":
+                if not self._shutdown_force:
+                    log.warning("Writing initial AOF, can't exit.")
+                    raise RuntimeError("Writing initial AOF, can't exit.")
+                log.warning("Writing initial AOF. Exit anyway.")
+            aof.shutdown()
         save = self._shutdown_save
         if save is None:
             save = bool(self.config.save)
@@ -320,6 +363,8 @@ class Server:
                 log.exception("cron failed")
 
     def cron(self) -> None:
+        self.persistence.check_child()
+        self.aof.cron()  # first: a scheduled rewrite goes before a scheduled BGSAVE
         self.persistence.cron()
         # Active expiry may take up to 25 % of the cron period, as Redis's slow cycle.
         self.keyspace.active_expire_cycle(0.25 / self.config.hz)

@@ -15,6 +15,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def wait_for(cond: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``cond`` until it returns something true (returned), or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

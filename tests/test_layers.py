@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.persistence.childinfo",
             "minikv.persistence.format",
             "minikv.persistence.dump",
+            "minikv.persistence.aoffiles",
             "minikv.functions",
         },
     ),
@@ -53,13 +54,18 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.commands.util",
             "minikv.blocking",
             "minikv.scripting",
+            "minikv.internal_client",
             "minikv.persistence.snapshot",
+            "minikv.persistence.aof",
         },
     ),
     ("command modules", set()),  # every other minikv.commands.* module
     ("connection", {"minikv.connection"}),
     ("server", {"minikv.server", "minikv.info", "minikv.busy"}),
-    ("entry points", {"minikv.cli", "minikv.__main__", "minikv.check_snapshot"}),
+    (
+        "entry points",
+        {"minikv.cli", "minikv.__main__", "minikv.check_snapshot", "minikv.check_aof"},
+    ),
 ]
 COMMAND_MODULES = 4  # index of "command modules" in LAYERS
 

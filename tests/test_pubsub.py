@@ -443,13 +443,3 @@ def test_normal_class_limit_is_refused_not_ignored(server: ServerProcess) -> Non
     assert r.config_get("client-output-buffer-limit")["client-output-buffer-limit"].startswith(
         "normal 0 0 0 "
     )
-
-
-def test_appendonly_yes_is_refused_until_there_is_an_append_only_file(
-    server: ServerProcess,
-) -> None:
-    r = server.client()
-    with pytest.raises(redis.ResponseError, match="no append-only file yet"):
-        r.config_set("appendonly", "yes")
-    assert r.config_get("appendonly") == {"appendonly": "no"}
-    r.config_set("appendonly", "no")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from minikv.config import Config
     from minikv.keyspace import Db, Keyspace
+    from minikv.persistence.aof import AppendOnlyFile
     from minikv.persistence.snapshot import Persistence
     from minikv.protocol import ReplyError
     from minikv.pubsub import Hub, Subscriptions
@@ -36,6 +37,7 @@ class ServerView(Protocol):
     stats: StatsView
     keyspace: Keyspace
     persistence: Persistence
+    aof: AppendOnlyFile
     pubsub: Hub
     scripts: Scripting
     clients: dict[int, Any]  # id -> Context of every connected client
@@ -49,7 +51,7 @@ class ServerView(Protocol):
 
     def reset_stats(self) -> None: ...
 
-    def request_shutdown(self, save: bool | None = None) -> None: ...
+    def request_shutdown(self, save: bool | None = None, force: bool = False) -> None: ...
 
 
 class Context(Protocol):

@@ -20,6 +20,7 @@ from minikv.commands import KeySpec, command, container
 from minikv.commands.util import SYNTAX
 from minikv.keyspace import NSHARDS, now_ms
 from minikv.parsing import LLONG_MAX, NOT_INTEGER, compile_pattern, parse_int
+from minikv.persistence.snapshot import RDB_CHILD
 from minikv.protocol import OK, ReplyError
 from minikv.valuetypes import value_type
 
@@ -830,7 +831,7 @@ def flushall(c: Context, args: list[bytes]) -> Any:
     # As Redis: a snapshot being written is now stale, so its child is killed; with save
     # points set, the (empty) dataset is saved at once.
     ks.changed_dataset(ks.flushall())
-    p.kill_child()
+    p.kill_child(RDB_CHILD)  # a rewrite goes on: its log records the FLUSHALL
     if server.config.save:
         try:
             p.save()

@@ -138,7 +138,7 @@ def shutdown(c: Context, args: list[bytes]) -> Any:
         if save is not False:  # nothing can be saved half way through a script
             raise scripts.busy_error
         scripts.kill()  # the script stops at once; the shutdown follows it
-    c.server.request_shutdown(save=save)
+    c.server.request_shutdown(save=save, force=b"force" in opts)
     # On success Redis exits without replying; the client sees the connection close.
     c.close_after_reply = True
     return NO_REPLY
@@ -202,9 +202,9 @@ def config_set_(c: Context, args: list[bytes]) -> Any:
     ]
     try:
         config_set(c.server.config, pairs, is_local=is_local_client(c))
+        c.server.config_changed()
     except ConfigError as e:
         raise ReplyError("ERR " + e.message) from None
-    c.server.config_changed()
     return OK
 
 
@@ -741,7 +741,7 @@ def _reload(c: Context, args: list[bytes]) -> Any:
         raise ReplyError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
     p = c.server.persistence
     if b"nosave" not in opts:
-        if p.in_progress:
+        if p.bgsave_in_progress:
             raise ReplyError("ERR Background save already in progress")
         try:
             p.save()

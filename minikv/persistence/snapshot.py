@@ -32,6 +32,7 @@ from minikv.cow import CowSampler, private_dirty_bytes, rss_bytes
 from minikv.keyspace import NSHARDS, now_ms
 from minikv.log import log, set_role
 from minikv.persistence import childinfo
+from minikv.persistence.aoffiles import fsync_dir
 from minikv.persistence.format import SnapshotError, SnapshotWriter, read_snapshot
 from minikv.protocol import ReplyError
 from minikv.syscheck import fork_memory_warning
@@ -42,10 +43,59 @@ if TYPE_CHECKING:
 
 MB = 1024 * 1024
 BGSAVE_RETRY_DELAY = 5  # seconds before retrying a failed automatic save, as Redis
+AUTOSYNC_BYTES = 4 * MB  # Redis's REDIS_AUTOSYNC_BYTES
+#: The kinds of forked child (Redis's CHILD_TYPE_RDB, CHILD_TYPE_AOF).
+RDB_CHILD = "rdb"
+AOF_CHILD = "aof"
 
 
 def temp_path(directory: str, pid: int) -> str:
     return os.path.join(directory, f"temp-{pid}.mkv")
+
+
+def write_snapshot(
+    keyspace: Keyspace,
+    tmp: str,
+    progress: Any = None,
+    key_delay_us: int = 0,
+    dbs: list[int] | None = None,
+    functions: Iterable[bytes] = (),
+    incremental_fsync: bool = False,
+) -> int:
+    """Write the whole keyspace to ``tmp`` and fsync it; returns keys written. On any error
+    ``tmp`` is removed and the exception propagates.
+
+    ``progress(keys_written)`` is called after each chunk. ``dbs`` limits the walk to those
+    database ids (a forked child passes the non-empty ones, counted before the fork: touching
+    the 1024 shard dicts of an empty database would still copy the pages that hold them).
+    ``functions`` are the function libraries' codes, kept in the header. With
+    ``incremental_fsync`` the file is fsynced every 4 MB written (Redis's
+    aof-rewrite-incremental-fsync: no burst of dirty pages for the final fsync to flush).
+    """
+    try:
+        with open(tmp, "wb", buffering=1024 * 1024) as f:
+            w = SnapshotWriter(f, functions=functions)
+            synced = 0
+            for db in keyspace.dbs if dbs is None else [keyspace.dbs[i] for i in dbs]:
+                for data, expires in zip(db.data, db.expires, strict=True):
+                    if data:
+                        w.write_chunk(db.id, data, expires)
+                        if key_delay_us > 0:  # rdb-key-save-delay, for tests
+                            time.sleep(key_delay_us * len(data) / 1e6)
+                        if incremental_fsync and w.bytes_written - synced >= AUTOSYNC_BYTES:
+                            f.flush()
+                            os.fsync(f.fileno())
+                            synced = w.bytes_written
+                        if progress is not None:
+                            progress(w.keys)
+            w.finish()
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return w.keys
 
 
 def save_to_file(
@@ -57,42 +107,19 @@ def save_to_file(
     dbs: list[int] | None = None,
     functions: Iterable[bytes] = (),
 ) -> int:
-    """Write the whole keyspace to ``directory/filename`` atomically; returns keys written.
-
-    ``progress(keys_written)`` is called after each chunk. ``dbs`` limits the walk to those
-    database ids (a forked child passes the non-empty ones, counted before the fork: touching
-    the 1024 shard dicts of an empty database would still copy the pages that hold them).
-    ``functions`` are the function libraries' codes, kept in the header.
-    On any error the temp file is removed and the exception propagates; the old snapshot is
-    never touched.
-    """
+    """Write the whole keyspace to ``directory/filename`` atomically (``write_snapshot`` to
+    ``temp-<pid>.mkv``, rename, fsync the directory); returns keys written. On any error the
+    old snapshot is never touched."""
     tmp = temp_path(directory, os.getpid())
-    final = os.path.join(directory, filename)
+    keys = write_snapshot(keyspace, tmp, progress, key_delay_us, dbs, functions)
     try:
-        with open(tmp, "wb", buffering=1024 * 1024) as f:
-            w = SnapshotWriter(f, functions=functions)
-            for db in keyspace.dbs if dbs is None else [keyspace.dbs[i] for i in dbs]:
-                for data, expires in zip(db.data, db.expires, strict=True):
-                    if data:
-                        w.write_chunk(db.id, data, expires)
-                        if key_delay_us > 0:  # rdb-key-save-delay, for tests
-                            time.sleep(key_delay_us * len(data) / 1e6)
-                        if progress is not None:
-                            progress(w.keys)
-            w.finish()
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
+        os.replace(tmp, os.path.join(directory, filename))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    dfd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-    return w.keys
+    fsync_dir(directory)
+    return keys
 
 
 @dataclass
@@ -189,6 +216,11 @@ class Persistence:
         self.libraries = libraries
         self.close_inherited_fds = close_inherited_fds
         self.child_pid = -1
+        #: RDB_CHILD or AOF_CHILD while a child runs ("" otherwise), and its done-handler.
+        self.child_type = ""
+        self._child_done: Callable[[bool, int, float], None] = lambda ok, sig, secs: None
+        #: The running child's copy-on-write at its end (its final report).
+        self.child_cow = 0
         self.gc_was_enabled = True
         self.child_start = 0.0
         self.child_fd = -1
@@ -215,7 +247,8 @@ class Persistence:
         self._cow_sum = 0
         self._dbs_to_save: list[int] = []
 
-    def _codes(self) -> list[bytes]:
+    def codes(self) -> list[bytes]:
+        """The function libraries' codes, which snapshots keep beside the keys."""
         return self.libraries.codes() if self.libraries is not None else []
 
     @property
@@ -225,12 +258,18 @@ class Persistence:
 
     @property
     def in_progress(self) -> bool:
+        """A child (of either kind) is running: one at a time, as Redis."""
         return self.child_pid > 0
+
+    @property
+    def bgsave_in_progress(self) -> bool:
+        return self.child_type == RDB_CHILD
 
     # --- loading -----------------------------------------------------------------------------
 
-    def load_on_start(self) -> None:
-        if os.path.exists(self.path):
+    def load_on_start(self, snapshot: bool = True) -> None:
+        """Load the snapshot (unless ``snapshot`` is False: the AOF was loaded instead)."""
+        if snapshot and os.path.exists(self.path):
             self.load(self.path)
         # Everything alive now (the loaded dataset, the server's own objects) lives until it is
         # deleted, and values hold no reference cycles, so the collector need never scan it
@@ -262,7 +301,7 @@ class Persistence:
         ks = self.keyspace
         dirty = ks.dirty
         try:
-            save_to_file(ks, cfg.dir, cfg.dbfilename, functions=self._codes())
+            save_to_file(ks, cfg.dir, cfg.dbfilename, functions=self.codes())
         except OSError as e:
             log.warning(
                 "Failed opening the temp snapshot file %s (in server root dir %s) for saving: %s",
@@ -283,14 +322,49 @@ class Persistence:
     def bgsave(self) -> int:
         """Fork a child that writes the snapshot; returns its pid. Raises OSError if fork fails."""
         ks = self.keyspace
-        rfd, wfd = os.pipe()
-        os.set_blocking(rfd, False)
-        os.set_blocking(wfd, False)
         sizes = [len(db) for db in ks.dbs]
-        self.keys_total = sum(sizes)
         self._dbs_to_save = [i for i, n in enumerate(sizes) if n]
         self.dirty_before_fork = ks.dirty
         self.last_bgsave_try = time.time()
+        cfg = self.config
+        try:
+            pid = self.fork_child(
+                RDB_CHILD,
+                lambda progress: save_to_file(
+                    self.keyspace,
+                    cfg.dir,
+                    cfg.dbfilename,
+                    progress,
+                    cfg.rdb_key_save_delay,
+                    self._dbs_to_save,
+                    self.codes(),
+                ),
+                self._bgsave_done,
+                keys_total=sum(sizes),
+            )
+        except OSError:
+            self.last_bgsave_ok = False
+            raise
+        self.bgsave_scheduled = False
+        log.info("Background saving started by pid %d", pid)
+        return pid
+
+    def fork_child(
+        self,
+        kind: str,
+        work: Callable[[Callable[[int], None]], int],
+        done: Callable[[bool, int, float], None],
+        keys_total: int,
+    ) -> int:
+        """Fork a child of ``kind`` (``RDB_CHILD``, ``AOF_CHILD``) that runs
+        ``work(progress) -> keys written`` on the frozen data, reporting progress and
+        copy-on-write through a pipe; returns its pid. When the cron reaps it, ``done(ok,
+        signal, seconds)`` is its done-handler (``signal`` the one that ended it, or 0). One
+        child at a time: the caller checks ``in_progress``. Raises OSError if fork fails."""
+        assert self.child_pid <= 0, "one child at a time"
+        rfd, wfd = os.pipe()
+        os.set_blocking(rfd, False)
+        os.set_blocking(wfd, False)
         warning = fork_memory_warning(rss_bytes())
         if warning:
             log.warning("WARNING %s", warning)
@@ -306,26 +380,27 @@ class Persistence:
             self._restore_gc()
             os.close(rfd)
             os.close(wfd)
-            self.last_bgsave_ok = False
             raise
         if pid == 0:  # child: never returns
             os.close(rfd)
-            self._child(wfd)
+            self._child(wfd, kind, work)
         self.latest_fork_usec = (time.perf_counter_ns() - t0) // 1000
         self.total_forks += 1
         os.close(wfd)
         self.child_pid = pid
+        self.child_type = kind
+        self._child_done = done
         self.child_fd = rfd
         self.child_start = time.time()
+        self.keys_total = keys_total
         self.cow_current = self.cow_peak = 0
         self.cow_updated = 0.0
         self.keys_processed = 0
+        self.child_cow = 0
         self._cow_samples = self._cow_sum = 0
-        self.bgsave_scheduled = False
-        log.info("Background saving started by pid %d", pid)
         return pid
 
-    def _child(self, wfd: int) -> None:
+    def _child(self, wfd: int, kind: str, work: Callable[[Callable[[int], None]], int]) -> None:
         code = 1
         try:
             set_role("C")
@@ -353,21 +428,14 @@ class Persistence:
                         )
                         next_report = now + 1.0
 
-            cfg = self.config
-            keys = save_to_file(
-                self.keyspace,
-                cfg.dir,
-                cfg.dbfilename,
-                progress,
-                cfg.rdb_key_save_delay,
-                self._dbs_to_save,
-                self._codes(),
-            )
+            keys = work(progress)
             cow = sampler.sample()
             childinfo.send(wfd, childinfo.FINAL, keys, cow, sampler.peak, time.time())
-            log.info("DB saved on disk")
+            if kind == RDB_CHILD:
+                log.info("DB saved on disk")
             log.info(
-                "Fork CoW for snapshot: current %d MB, peak %d MB, average %d MB",
+                "Fork CoW for %s: current %d MB, peak %d MB, average %d MB",
+                "snapshot" if kind == RDB_CHILD else "AOF rewrite",
                 sampler.current // MB,
                 sampler.peak // MB,
                 sampler.average // MB,
@@ -375,7 +443,10 @@ class Persistence:
             code = 0
         except BaseException as e:  # the child must never return into the event loop
             with contextlib.suppress(BaseException):
-                log.warning("Write error saving DB on disk: %s", e)
+                if kind == RDB_CHILD:
+                    log.warning("Write error saving DB on disk: %s", e)
+                else:
+                    log.warning("Write error writing append only file on disk: %s", e)
         finally:
             os._exit(code)
 
@@ -402,45 +473,59 @@ class Persistence:
             self._cow_samples += 1
             self._cow_sum += msg.cow
             if msg.kind == childinfo.FINAL:
-                self.last_cow_size = msg.cow
+                self.child_cow = msg.cow
 
     def _done(self, status: int) -> None:
-        """The done-handler: the only place a child's result changes the parent's state."""
-        pid = self.child_pid
+        """The common part of the done-handlers (the only place a child's result changes the
+        parent's state): the child's own handler, then the child's state cleared."""
+        ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
         elapsed = time.time() - self.child_start
+        done = self._child_done
+        try:
+            done(ok, sig, elapsed)
+        finally:
+            os.close(self.child_fd)
+            self.child_fd = -1
+            self.child_pid = -1
+            self.child_type = ""
+            self.cow_current = 0
+            self._restore_gc()
+
+    def _bgsave_done(self, ok: bool, sig: int, elapsed: float) -> None:
+        """BGSAVE's done-handler: status, ``lastsave``, the dirty counter minus the changes
+        made before the fork, removal of a failed child's temp file."""
         self.last_bgsave_time_sec = round(elapsed)
         ks = self.keyspace
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        if ok:
             log.info("Background saving terminated with success")
             ks.dirty -= self.dirty_before_fork
             self.lastsave = int(time.time())
             self.last_bgsave_ok = True
             self.saves += 1
+            self.last_cow_size = self.child_cow
             if self.last_cow_size:
                 log.info(
                     "Snapshot: %d MB of memory used by copy-on-write", self.last_cow_size // MB
                 )
         else:
-            if os.WIFSIGNALED(status):
-                log.warning("Background saving terminated by signal %d", os.WTERMSIG(status))
+            if sig:
+                log.warning("Background saving terminated by signal %d", sig)
             else:
                 log.warning("Background saving error")
-            self.last_bgsave_ok = False
+            # A save killed on purpose (SIGUSR1: FLUSHALL, SHUTDOWN) is not a failed one.
+            self.last_bgsave_ok = sig == signal.SIGUSR1
             with contextlib.suppress(OSError):
-                os.unlink(temp_path(self.config.dir, pid))
-        os.close(self.child_fd)
-        self.child_fd = -1
-        self.child_pid = -1
-        self.cow_current = 0
-        self._restore_gc()
+                os.unlink(temp_path(self.config.dir, self.child_pid))
 
     def _restore_gc(self) -> None:
         if self.gc_was_enabled:
             gc.enable()
 
-    def kill_child(self) -> None:
-        """Stop a running child and wait for it (FLUSHALL, SHUTDOWN, DEBUG RELOAD)."""
-        if self.child_pid <= 0:
+    def kill_child(self, kind: str = "") -> None:
+        """Stop a running child (of ``kind``, or any) and wait for it (FLUSHALL, SHUTDOWN,
+        DEBUG RELOAD): SIGUSR1, which its done-handler does not count as a failure."""
+        if self.child_pid <= 0 or (kind and self.child_type != kind):
             return
         pid = self.child_pid
         with contextlib.suppress(ProcessLookupError):
@@ -448,7 +533,6 @@ class Persistence:
         _, status = os.waitpid(pid, 0)
         self._drain()
         self._done(status)
-        self.last_bgsave_ok = True  # a killed save is not a failed one (as Redis)
 
     def wait_child(self) -> None:
         """Block until the running child ends and apply its result (SHUTDOWN, tests)."""

@@ -1,0 +1,73 @@
+"""A client with no connection: the context commands run in when nobody sent them.
+
+Scripts (``redis.call``) and the append-only file's replay run command handlers on one of
+these, as Redis runs them on a fake client: it has a selected database and a protocol, but no
+socket, no MULTI, WATCH or subscriptions of its own, and it never blocks (``last_cmd`` never
+names a blocking command). Replies are returned to the caller, never written anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from minikv.commands import call as call_command
+from minikv.protocol import encode_resp2, encode_resp3
+
+if TYPE_CHECKING:
+    from minikv.commands.context import ServerView
+    from minikv.keyspace import Db
+    from minikv.pubsub import Subscriptions
+
+
+class InternalClient:
+    """A ``Context`` (minikv.commands.context) without a connection."""
+
+    multi: list[tuple[Any, list[bytes]]] | None = None
+    multi_error = False
+    watch_dirty = False
+    authenticated = True
+    no_evict = False
+    close_after_reply = False
+    pubsub: Subscriptions | None = None
+    call = call_command
+
+    def __init__(self, server: ServerView, db: Db, last_cmd: str) -> None:
+        self.server = server
+        self.db = db
+        self.id = 0
+        self.addr = ""
+        self.laddr = ""
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.last_cmd = last_cmd
+        self.resp = 2
+        self.encode: Callable[[Any], bytes] = encode_resp2
+        self.watched: set[tuple[int, bytes]] = set()
+        self.watched_expiring: set[tuple[int, bytes]] = set()
+
+    def deliver(self, frame: bytes) -> None:  # never subscribed
+        pass
+
+    def batch_output(self) -> list[bytes] | None:
+        return None
+
+    def select(self, index: int) -> None:
+        self.db = self.server.keyspace.dbs[index]
+
+    def set_resp(self, version: int) -> None:
+        self.resp = version
+        self.encode = encode_resp3 if version == 3 else encode_resp2
+
+    def set_authenticated(self, value: bool) -> None:
+        pass
+
+    def unwatch_all(self) -> None:
+        pass
+
+    def info_line(self) -> str:
+        return "id=0 addr= laddr= fd=-1 name= flags=S"
+
+    def kill(self) -> None:
+        pass
