@@ -36,6 +36,12 @@ processes to the others (``--no-pin`` turns it off).
     python benchmarks/snapshot_load.py --keys 200000 --compare-redis --sweep --duration 5
     python benchmarks/snapshot_load.py --keys 200000 --type mix --compare-redis
     python benchmarks/snapshot_load.py --host 127.0.0.1 --port 6379 --keys 100000
+    python benchmarks/snapshot_load.py --keys 200000 --compare-redis --fork-op bgrewriteaof
+
+``--fork-op bgrewriteaof`` measures an AOF rewrite instead of a BGSAVE (both servers then run
+with ``appendonly yes``, ``--appendfsync`` policy, default everysec, and no automatic rewrite);
+``--appendfsync`` alone runs the BGSAVE with the AOF on (no restart is timed then: the AOF would
+miss the DEBUG POPULATE keys).
 
 Needs redis-py; ``pip install '.[bench]'`` adds rich and matplotlib. Machinery: ``common.py``.
 Exit status: 0 on success, 1 if a save failed or a reply was wrong, 2 if a server did not start.
