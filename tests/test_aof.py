@@ -694,3 +694,17 @@ def test_full_tmpfs_refuses_writes_then_recovers(small_tmpfs: Path, policy: str)
         assert r.get("after") == b"1" and r.get("refused") is None
         assert all(r.strlen(f"big{i}") == 4000 for i in acked)
         assert "Truncating" not in s2.log()
+
+
+def test_shutdown_waits_for_the_first_base_unless_forced(tmp_path: Path) -> None:
+    with ServerProcess("--rdb-key-save-delay", "100000", dir=str(tmp_path)) as s:
+        r = s.client()
+        r.mset({f"k{i}": i for i in range(50)})
+        r.config_set("appendonly", "yes")  # the first base is being written: slowly
+        run_raw(s.port, [("SHUTDOWN", "NOSAVE")])
+        wait_for(lambda: "Writing initial AOF, can't exit." in s.log(), what="refusal")
+        assert s.proc.poll() is None and r.ping()
+        run_raw(s.port, [("SHUTDOWN", "NOSAVE", "FORCE")])
+        assert s.proc.wait(10) == 0
+        assert "Writing initial AOF. Exit anyway." in s.log()
+        assert not list(aof_dir(tmp_path).glob("temp-*"))
