@@ -153,7 +153,9 @@ class Server:
 
     def flush_pushes_now(self) -> None:
         """Write every queued pub/sub message (the end of a loop turn, or a busy script's
-        pause)."""
+        pause), after the append-only file has the writes they tell of."""
+        if self.aof.turn_pending:
+            self.aof.end_of_turn()
         waiting, self._push_waiting = self._push_waiting, []
         for client in waiting:
             client.flush_pushes()

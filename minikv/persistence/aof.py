@@ -202,6 +202,11 @@ class AppendOnlyFile:
             return True
         return False
 
+    @property
+    def turn_pending(self) -> bool:
+        """This turn has writes to log (and maybe replies held for them)."""
+        return self._flush_scheduled
+
     def end_of_turn(self) -> None:
         """After the event-loop turn that produced writes: write (and with ``always``
         fsync) the buffer, then release the replies held for it."""
