@@ -708,3 +708,19 @@ def test_shutdown_waits_for_the_first_base_unless_forced(tmp_path: Path) -> None
         assert s.proc.wait(10) == 0
         assert "Writing initial AOF. Exit anyway." in s.log()
         assert not list(aof_dir(tmp_path).glob("temp-*"))
+
+
+def test_debug_loadaof_reloads_from_the_files(tmp_path: Path) -> None:
+    with start(tmp_path) as s:
+        r = s.client()
+        r.set("a", "1")
+        r.set("b", "2")
+        with open(last_incr(tmp_path), "ab") as f:  # a write the server never saw
+            f.write(encode_argv([b"SET", b"from-file", b"yes"]))
+        assert r.get("from-file") is None
+        assert r.execute_command("DEBUG", "LOADAOF") in (True, b"OK")
+        assert r.mget("a", "b", "from-file") == [b"1", b"2", b"yes"]
+        assert "Append Only File loaded by DEBUG LOADAOF" in s.log()
+        r.config_set("appendonly", "no")
+        with pytest.raises(redis.ResponseError, match="needs the append-only file on"):
+            r.execute_command("DEBUG", "LOADAOF")

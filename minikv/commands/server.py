@@ -26,6 +26,7 @@ from minikv.commands import (
 from minikv.commands.util import SYNTAX
 from minikv.config import ConfigError, config_set, get_params, rewrite_config_file
 from minikv.parsing import glob_match, parse_int
+from minikv.persistence.aof import AofLoadError
 from minikv.propagation import Capture
 from minikv.protocol import OK, Raw, ReplyError, Verbatim
 from minikv.quicklist import QuickList
@@ -619,6 +620,8 @@ _DEBUG_HELP = [
     "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
     "    Save the RDB on disk and reload it back to memory. By default it will save",
     "    the RDB file and load it back.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "PROPAGATION <ON|OFF|READ>",
@@ -661,6 +664,8 @@ def debug(c: Context, args: list[bytes]) -> Any:
         return _debug_object(c, args[2])
     if sub == b"reload":
         return _reload(c, args)
+    if sub == b"loadaof" and n == 2:
+        return _loadaof(c)
     if sub == b"propagation" and n == 3:
         return _propagation(c, args[2].lower())
     if sub == b"assert" and n == 2:
@@ -732,6 +737,24 @@ def _strtod(b: bytes) -> float:
 
 def _set_active_expire(c: Context, enabled: bool) -> None:
     c.server.keyspace.active_expire_enabled = enabled
+
+
+def _loadaof(c: Context) -> Any:
+    """DEBUG LOADAOF: write the AOF buffer, empty the data, load the AOF files again. Redis
+    exits if they do not load (or if the AOF is off and none exists); minikv answers an
+    error instead (the data is then empty: the files on disk are untouched)."""
+    aof = c.server.aof
+    if not aof.active:
+        raise ReplyError("ERR DEBUG LOADAOF needs the append-only file on (appendonly yes)")
+    aof.flush(force=True)
+    c.server.keyspace.flushall()
+    c.server.scripts.functions.flush()
+    try:
+        aof.load()
+    except AofLoadError as e:
+        raise ReplyError(f"ERR Error trying to load the AOF files: {e}") from None
+    c.server.log.warning("Append Only File loaded by DEBUG LOADAOF")
+    return OK
 
 
 def _reload(c: Context, args: list[bytes]) -> Any:
