@@ -26,7 +26,7 @@ from minikv.config import Config, ConfigError
 from minikv.connection import Client
 from minikv.keyspace import Keyspace
 from minikv.log import log
-from minikv.persistence.aof import OFF, AofLoadError, AppendOnlyFile
+from minikv.persistence.aof import OFF, WAIT_REWRITE, AofLoadError, AppendOnlyFile
 from minikv.persistence.format import SnapshotError
 from minikv.persistence.snapshot import AOF_CHILD, Persistence
 from minikv.protocol import ReplyError
@@ -322,7 +322,7 @@ class Server:
             log.warning("There is a child saving a snapshot. Killing it!")
             p.kill_child()
         if aof.state != OFF:
-            if p.child_type == AOF_CHILD and aof.state != "on":
+            if p.child_type == AOF_CHILD and aof.state == WAIT_REWRITE:
                 if not self._shutdown_force:
                     log.warning("Writing initial AOF, can't exit.")
                     raise RuntimeError("Writing initial AOF, can't exit.")

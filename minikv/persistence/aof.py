@@ -44,6 +44,7 @@ from minikv.internal_client import InternalClient
 from minikv.keyspace import clock_stopped
 from minikv.log import log
 from minikv.persistence.aoffiles import (
+    BASE,
     TEMP_PREFIX,
     AofFormatError,
     AofInfo,
@@ -801,7 +802,7 @@ class AppendOnlyFile:
             with clock_stopped():
                 for i, info in enumerate(files):
                     path = self._path(info.name)
-                    if info.type == "b":
+                    if info.type == BASE:
                         log.info("Reading RDB base file on AOF loading...")
                         try:
                             res = load_file(self.keyspace, path, p.libraries)
