@@ -6,6 +6,7 @@ reports the child's ``Private_Dirty`` (from /proc/self/smaps_rollup) as a share 
 RSS. Nothing writes to the data during the save, so every copied page is the child's own doing.
 
     python benchmarks/cow_by_type.py                 # every type, 300k keys each
+    python benchmarks/cow_by_type.py --types stream  # 2-entry streams with a consumer group
     python benchmarks/cow_by_type.py --types set --keys 1000000
     python benchmarks/cow_by_type.py --types mix --keys 1000000   # all five, equal parts
     python benchmarks/cow_by_type.py --server --keys 1000000      # real servers, see below
@@ -28,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sortedcontainers import SortedDict
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -36,9 +39,22 @@ from minikv.keyspace import Keyspace
 from minikv.persistence.snapshot import save_to_file
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
+from minikv.stream import Group, Nack, Stream, make_id
 from minikv.zset import ZSet
 
-TYPES = ("string", "hash", "set", "list", "zset")
+TYPES = ("string", "hash", "set", "list", "zset")  # the mix, and what --server fills
+
+
+def small_stream(i: int) -> Stream:
+    """Two entries, a group with one consumer and one pending entry."""
+    s = Stream()
+    s.add(make_id(1, i), [b"f", b"a%d" % i])
+    s.add(make_id(2, i), [b"f", b"b%d" % i])
+    g = s.groups[b"g"] = Group(make_id(1, i), 1, SortedDict(), {})
+    g.add_consumer(b"c", 1)
+    g.pel[make_id(1, i)] = Nack(b"c", 1, 1)
+    g.consumers[b"c"].pel[make_id(1, i)] = None
+    return s
 
 
 def value(kind: str, i: int) -> object:
@@ -52,6 +68,8 @@ def value(kind: str, i: int) -> object:
         return SetValue.fromkeys([b"m1%d" % i, b"m2%d" % i, b"m3"])
     if kind == "list":
         return QuickList([b"x%d" % i, b"y%d" % i])
+    if kind == "stream":
+        return small_stream(i)
     return ZSet.from_scores({b"a%d" % i: 1.0, b"b": 2.0})
 
 
@@ -141,7 +159,7 @@ def measure_servers(n: int) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keys", type=int, default=300_000)
-    ap.add_argument("--types", default=",".join(TYPES))
+    ap.add_argument("--types", default=",".join((*TYPES, "stream")))
     ap.add_argument("--server", action="store_true", help="through real servers (mix only)")
     a = ap.parse_args()
     if a.server:

@@ -55,6 +55,8 @@ class BlockState:
     serve: Serve
     timeout_reply: Any
     timer: asyncio.TimerHandle | None
+    #: ``serve`` is also called when the key is gone (XREADGROUP answers an error then).
+    serve_missing: bool = False
 
 
 def _blocking_command(c: Client) -> Command | None:
@@ -76,13 +78,15 @@ def block(
     timeout: float,
     serve: Serve,
     timeout_reply: Any,
+    serve_missing: bool = False,
 ) -> Any:
     """Park client ``c`` on ``keys`` (in ``c.db``) and return ``BLOCKED``.
 
     ``timeout`` is in seconds, 0 meaning forever. When one of the keys becomes ready,
     ``serve(c, key)`` is called: it returns the reply if it could serve (having popped), or None
     to keep waiting. On timeout the client gets ``timeout_reply`` (e.g. ``NULL_ARRAY``). A client
-    that may not block (inside EXEC) gets ``timeout_reply`` right away instead.
+    that may not block (inside EXEC) gets ``timeout_reply`` right away instead. With
+    ``serve_missing``, ``serve`` is called for a key that was deleted too.
     """
     cmd = _blocking_command(c)
     if cmd is None:
@@ -93,7 +97,7 @@ def block(
     if timeout > 0:
         loop = asyncio.get_running_loop()
         timer = loop.call_later(timeout, _timed_out, c)
-    c.blocked = BlockState(db, keys, cmd, args, serve, timeout_reply, timer)
+    c.blocked = BlockState(db, keys, cmd, args, serve, timeout_reply, timer, serve_missing)
     bk = db.blocking_keys
     for key in keys:
         waiters = bk.get(key)
@@ -140,11 +144,11 @@ def handle_ready_keys(ks: Keyspace) -> None:
             if not waiters:
                 continue
             for c in list(waiters):  # arrival order; served clients leave the dict
-                if db.get(key) is None:
-                    break  # nothing left to serve anyone
                 st = c.blocked
                 if st is None or c.closed:
                     continue
+                if not st.serve_missing and db.get(key) is None:
+                    continue  # nothing to serve this one
                 dirty = ks.dirty
                 reply = st.serve(c, key)
                 if reply is not None:

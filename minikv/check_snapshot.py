@@ -18,7 +18,33 @@ from typing import Any
 from minikv.persistence.format import SnapshotError, read_snapshot
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
+from minikv.stream import MAX_ID, MIN_ID, Stream, format_id
 from minikv.valuetypes import value_type
+
+
+def _stream(s: Stream) -> dict[str, Any]:
+    """A stream as XINFO STREAM FULL names its parts."""
+
+    def i(x: bytes) -> str:
+        return format_id(x).decode()
+
+    return {
+        "entries": [[i(k), [_jsonable(x) for x in f]] for k, f in s.range(MIN_ID, MAX_ID)],
+        "last-generated-id": i(s.last_id),
+        "max-deleted-entry-id": i(s.max_deleted),
+        "entries-added": s.entries_added,
+        "groups": {
+            str(_jsonable(name)): {
+                "last-delivered-id": i(g.last_id),
+                "entries-read": g.entries_read,
+                "pending": [
+                    [i(k), _jsonable(n.consumer), n.time, n.count] for k, n in g.pel.items()
+                ],
+                "consumers": {str(_jsonable(c)): cons.seen for c, cons in g.consumers.items()},
+            }
+            for name, g in s.groups.items()
+        },
+    }
 
 
 def _jsonable(v: Any) -> Any:
@@ -33,6 +59,8 @@ def _jsonable(v: Any) -> Any:
         return {str(_jsonable(k)): _jsonable(x) for k, x in v.items()}
     if isinstance(v, QuickList):
         return [_jsonable(x) for x in v]
+    if isinstance(v, Stream):
+        return _stream(v)
     return v
 
 

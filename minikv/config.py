@@ -83,6 +83,10 @@ class Config:
     zset_max_listpack_value: int = 64
     list_max_listpack_size: int = -2
     list_compress_depth: int = 0
+    # A stream node (Redis's listpack in the stream's radix tree) is closed at this many bytes
+    # or entries; approximate trimming (MAXLEN ~) removes whole nodes only.
+    stream_node_max_bytes: int = 4096
+    stream_node_max_entries: int = 100
     #: notify-keyspace-events as minikv.notify's bit flags (0: no notifications).
     notify_keyspace_events: int = 0
     #: client class ("normal", "slave", "pubsub") -> (hard bytes, soft bytes, soft seconds).
@@ -427,6 +431,8 @@ PARAMS: dict[str, Param] = {
                     _int_range(-(2**31), 2**31 - 1),
                 ),
                 ("list-compress-depth", "", _int_range(0, 2**31 - 1)),
+                ("stream-node-max-bytes", "", _SIZE_MEMORY),
+                ("stream-node-max-entries", "", _int_range(0, 2**63 - 1)),
             ]
         ),
     ]

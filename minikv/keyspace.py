@@ -183,7 +183,7 @@ class Db:
     # The methods below only store. A write command reports each change through ``changed``
     # (the one change hook) once it has made it.
 
-    def changed(self, key: bytes, event: str, n: int = 1) -> None:
+    def changed(self, key: bytes, event: str, n: int = 1, touch: bool = True) -> None:
         """The one change hook: a command changed ``key`` (``n`` changes, for the dirty count
         that save points read; 0 for a change Redis does not count, such as the deletion of a
         container a pop emptied).
@@ -194,9 +194,12 @@ class Db:
         change ("set", "lpush", "del", "expire"...; ``minikv.notify.EVENT_CLASS``). What a
         command propagates (to an append-only file or replicas) is decided by the dispatcher
         from the command table's rule (``minikv.propagation``), not here.
+
+        ``touch=False`` is for the changes Redis does not signal to WATCHers (a stream's
+        consumer groups: XREADGROUP, XACK, XCLAIM, XGROUP).
         """
         self.keyspace.dirty += n
-        if self.watched or self.blocking_keys:  # skip the call: nobody to tell
+        if touch and (self.watched or self.blocking_keys):  # skip the call: nobody to tell
             self.touched(key)
 
     def changed_keys(self, keys: Sequence[bytes], event: str) -> None:
@@ -284,6 +287,12 @@ class Db:
         if self.blocking_keys and key in self.blocking_keys:
             self.keyspace.ready_keys[(self, key)] = None
 
+    def signal_ready(self, key: bytes) -> None:
+        """Clients blocked on ``key`` must look again though it did not change (a consumer
+        group was destroyed: its blocked readers get an error)."""
+        if self.blocking_keys and key in self.blocking_keys:
+            self.keyspace.ready_keys[(self, key)] = None
+
     def signal_ready_keys(self) -> None:
         """Keys appeared without a write to them (SWAPDB): queue every waited-on key that
         exists now (Redis's scanDatabaseForReadyKeys)."""
@@ -347,8 +356,8 @@ class NotifyingDb(Db):
 
     __slots__ = ()
 
-    def changed(self, key: bytes, event: str, n: int = 1) -> None:
-        Db.changed(self, key, event, n)
+    def changed(self, key: bytes, event: str, n: int = 1, touch: bool = True) -> None:
+        Db.changed(self, key, event, n, touch)
         ks = self.keyspace
         notify.notify(ks.hub, ks.notify_flags, event, key, self.id)
 

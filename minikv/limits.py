@@ -23,6 +23,8 @@ class EncodingLimits(Protocol):
     zset_max_listpack_value: int
     list_max_listpack_size: int
     list_compress_depth: int
+    stream_node_max_bytes: int
+    stream_node_max_entries: int
 
 
 #: What the containers read. A module global, not an argument: a container decides its

@@ -14,8 +14,7 @@ event, as Redis's dbAdd.
 
 ``m`` (``keymiss``) is published for each key a command reads and does not find
 (``NotifyingDb.read``, Redis's lookupKeyRead), not for the keys writes look up. ``e``
-(eviction), ``t`` (streams) and ``d`` (modules) are accepted: minikv has no eviction, streams
-or modules to produce them.
+(eviction) and ``d`` (modules) are accepted: minikv has no eviction or modules to produce them.
 """
 
 from __future__ import annotations
@@ -102,6 +101,7 @@ def _classes(cls: int, names: str) -> dict[str, int]:
 
 #: Every event name minikv reports, with its class (as Redis's calls to notifyKeyspaceEvent).
 EVENT_CLASS: dict[str, int] = {
+    "": 0,  # a change Redis publishes nothing for (XACK, XCLAIM, XREADGROUP's deliveries)
     "new": NEW,
     **_classes(
         GENERIC,
@@ -115,6 +115,11 @@ EVENT_CLASS: dict[str, int] = {
         ZSET,
         "zadd zincr zrem zremrangebyscore zremrangebyrank zremrangebylex zunionstore "
         "zinterstore zdiffstore zrangestore zpopmin zpopmax",
+    ),
+    **_classes(
+        STREAM,
+        "xadd xtrim xdel xsetid xgroup-create xgroup-createconsumer xgroup-delconsumer "
+        "xgroup-destroy xgroup-setid",
     ),
     "expired": EXPIRED,
     "evicted": EVICTED,

@@ -13,6 +13,10 @@ dispatcher applies it, never the handler):
 - what was chosen at random or computed is sent as its result (``SPOP`` -> ``SREM`` of the
   members it popped, ``INCRBYFLOAT`` -> ``SET .. KEEPTTL``, ``HINCRBYFLOAT`` -> ``HSET``);
 - blocking pops become the plain pop they did (``BLPOP`` -> ``LPOP``, ``BLMOVE`` -> ``LMOVE``);
+- what a stream command did to a consumer group is sent as its effects, recorded by the handler
+  (``Propagation.also``): ``XREADGROUP`` and ``XCLAIM`` as ``XCLAIM .. FORCE JUSTID LASTID``,
+  ``XGROUP SETID`` and ``XGROUP CREATECONSUMER``; ``XADD``'s generated ID and approximate
+  trimming become explicit (``MAXLEN = <length left>``);
 - a key that expired (read lazily or by the active cycle) is sent as ``DEL``;
 - the operations of one unit of execution (a command with the expiries it caused, a whole
   MULTI/EXEC) are wrapped in ``MULTI``/``EXEC`` when there is more than one, so they apply
@@ -60,6 +64,13 @@ class Propagation:
         dbid = db.id
         for argv in [list(args)] if rule is None else rule(args, reply, db):
             self.pending.append((dbid, argv))
+
+    def also(self, db: Db, argv: list[bytes]) -> None:
+        """A handler records an effect of its own (Redis's alsoPropagate): the stream commands
+        whose consumer-group changes replay as XCLAIM / XGROUP SETID, whatever was sent. Such
+        a command's rule is ``effects``, which adds nothing more."""
+        if self.consumers:
+            self.pending.append((db.id, argv))
 
     def expired(self, dbid: int, key: bytes) -> None:
         if self.consumers:
@@ -257,3 +268,8 @@ def blmove(args: list[bytes], reply: Any, db: Db) -> list[list[bytes]]:
 
 def brpoplpush(args: list[bytes], reply: Any, db: Db) -> list[list[bytes]]:
     return [[b"RPOPLPUSH", args[1], args[2]]]
+
+
+def effects(args: list[bytes], reply: Any, db: Db) -> list[list[bytes]]:
+    """The command propagates only what its handler recorded with ``Propagation.also``."""
+    return []

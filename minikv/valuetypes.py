@@ -2,7 +2,7 @@
 
 The keyspace stores Python objects without looking at them; this module is the one place that
 maps each Python class to what TYPE, OBJECT ENCODING, OBJECT REFCOUNT, SCAN ... TYPE and COPY
-need (``ValueType``), for the five types minikv has:
+need (``ValueType``), for the six types minikv has:
 
 ==========  =============  ===========================================================
 Redis type  Python class   encodings (as Redis 7.0 reports them)
@@ -12,6 +12,7 @@ hash        ``dict``       listpack, hashtable
 set         ``SetValue``   intset, hashtable
 list        ``QuickList``  quicklist
 zset        ``ZSet``       listpack, skiplist
+stream      ``Stream``     stream
 ==========  =============  ===========================================================
 
 Encodings follow the thresholds in ``minikv.limits`` (CONFIG's ``*-max-*`` parameters).
@@ -27,6 +28,7 @@ from minikv import limits
 from minikv.parsing import as_long
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
+from minikv.stream import Stream
 from minikv.zset import ZSet
 
 
@@ -95,3 +97,4 @@ VALUE_TYPES[SetValue] = ValueType(
 )
 VALUE_TYPES[QuickList] = ValueType("list", lambda d: "quicklist", QuickList.copy)
 VALUE_TYPES[ZSet] = ValueType("zset", ZSet.encoding, ZSet.copy)
+VALUE_TYPES[Stream] = ValueType("stream", lambda s: "stream", Stream.copy)

@@ -1,5 +1,6 @@
-"""Real applications on minikv: dramatiq (its broker is Lua scripts using cjson) and Celery
-(Redis broker and result backend; worker control over pub/sub). Each runs a few tiny jobs
+"""Real applications on minikv: dramatiq (its broker is Lua scripts using cjson), Celery
+(Redis broker and result backend; worker control over pub/sub) and RQ (results written with
+XADD inside MULTI, read back from the stream). Each runs a few tiny jobs
 through a real worker in this process, bounded by timeouts, and checks their results.
 """
 
@@ -47,6 +48,32 @@ def test_dramatiq_worker_runs_jobs(server: ServerProcess) -> None:
         worker.stop()
         broker.close()
     assert sorted(int(x) for x in r.lrange("done", 0, -1)) == [10, 11, 12, 13, 14]
+    r.close()
+
+
+def test_rq_burst_worker_results(server: ServerProcess) -> None:
+    """RQ stores each job's result as a stream entry (XADD .. MAXLEN ~ inside a MULTI) and
+    reads it back with XREVRANGE: without streams the transaction was discarded and the jobs
+    stayed STARTED."""
+    rq = pytest.importorskip("rq")
+    import operator
+
+    r = server.client()
+    r.flushall()
+    q = rq.Queue("minikv-test", connection=r)
+    jobs = [q.enqueue(operator.add, i, 10) for i in range(3)]
+    failing = q.enqueue(operator.truediv, 1, 0)
+    worker = rq.SimpleWorker([q], connection=r)
+    assert worker.work(burst=True, with_scheduler=False, max_jobs=10)
+    for i, job in enumerate(jobs):
+        job.refresh()
+        assert job.get_status() == rq.job.JobStatus.FINISHED
+        assert job.return_value() == i + 10
+    failing.refresh()
+    assert failing.get_status() == rq.job.JobStatus.FAILED
+    result = failing.latest_result()
+    assert result is not None and "ZeroDivisionError" in (result.exc_string or "")
+    assert r.type(f"rq:results:{jobs[0].id}") == b"stream"
     r.close()
 
 

@@ -21,6 +21,8 @@ from conftest import Differential
 from helpers import ServerProcess, run_raw
 from test_snapshot import _write_snapshot, bgsave_done, wait_for
 
+from minikv.persistence.format import FORMAT_VERSION
+
 FL = ("FUNCTION", "LOAD")
 
 
@@ -373,7 +375,7 @@ def test_functions_survive_a_restart(tmp_path: Any) -> None:
     path = os.path.join(str(tmp_path), "dump.mkv")
     with open(path, "rb") as f:
         header = next(iter(msgpack.Unpacker(f, strict_map_key=False)))
-    assert header["format"] == 3
+    assert header["format"] == FORMAT_VERSION
     assert sorted(header["functions"]) == sorted([LIB_RW.encode(), LIB_FLAGS.encode()])
     with ServerProcess(dir=str(tmp_path)) as srv:
         c = srv.client()

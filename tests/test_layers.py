@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.setvalue",
             "minikv.quicklist",
             "minikv.zset",
+            "minikv.stream",
             "minikv.keyspace",
             "minikv.propagation",
             "minikv.pubsub",

@@ -155,6 +155,34 @@ WORKLOAD: list[tuple[Any, ...]] = [
     ("BZPOPMIN", "zd", "1"),
     ("BZPOPMAX", "zr", "1"),
     ("ZMPOP", "1", "zr", "MIN", "COUNT", "10"),
+    # streams
+    ("XADD", "x", "1-1", "f", "v"),
+    ("XADD", "x", "MAXLEN", "1", "2-1", "f", "v"),
+    ("XADD", "nox", "NOMKSTREAM", "3-1", "f", "v"),
+    ("XADD", "x", "3-1", "f", "v", "g", "w"),
+    ("XADD", "x", "4-1", "f", "v"),
+    ("XTRIM", "x", "MAXLEN", "2"),
+    ("XTRIM", "x", "MAXLEN", "2"),
+    ("XDEL", "x", "3-1", "9-9"),
+    ("XDEL", "x", "9-9"),
+    ("XADD", "x", "5-1", "f", "v"),
+    ("XSETID", "x", "6-0"),
+    ("XGROUP", "CREATE", "x", "g", "0"),
+    ("XGROUP", "CREATE", "x", "g", "0"),
+    ("XGROUP", "CREATE", "xm", "g", "$", "MKSTREAM"),
+    ("XGROUP", "CREATECONSUMER", "x", "g", "c1"),
+    ("XREADGROUP", "GROUP", "g", "c2", "STREAMS", "x", ">"),
+    ("XREADGROUP", "GROUP", "g", "c6", "NOACK", "STREAMS", "x", "0"),
+    ("XACK", "x", "g", "4-1"),
+    ("XCLAIM", "x", "g", "c3", "0", "4-1", "FORCE"),
+    ("XAUTOCLAIM", "x", "g", "c4", "0", "0"),
+    ("XGROUP", "SETID", "x", "g", "0"),
+    ("XGROUP", "DELCONSUMER", "x", "g", "c1"),
+    ("XGROUP", "DELCONSUMER", "x", "g", "nobody"),
+    ("XGROUP", "DESTROY", "x", "g"),
+    ("XGROUP", "DESTROY", "x", "g"),
+    ("XADD", "xt", "MINID", "5", "1-1", "f", "v"),  # added and trimmed at once
+    ("XTRIM", "xt", "MAXLEN", "0"),  # the empty stream stays
     # databases
     ("SELECT", "2"),
     ("SET", "in2", "v"),
@@ -221,7 +249,7 @@ def run(port: int, flags: str, commands: list[tuple[Any, ...]]) -> Messages:
 
 
 @pytest.mark.parametrize(
-    "flags", ["KEA", "KA", "EA", "Kg", "E$", "Kl", "Es", "Kh", "Ez", "KEgx", "KEAn", "En"]
+    "flags", ["KEA", "KA", "EA", "Kg", "E$", "Kl", "Es", "Kh", "Ez", "Kt", "KEgx", "KEAn", "En"]
 )
 def test_every_write_command_notifies_as_redis(
     servers: tuple[ServerProcess, ServerProcess], flags: str

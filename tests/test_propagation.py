@@ -42,6 +42,49 @@ def _later_push(port: int, key: str, value: str) -> threading.Thread:
     return t
 
 
+def streams(r: redis.Redis, port: int, deterministic: bool) -> None:
+    """Stream writes: generated IDs and approximate trims made explicit, consumer groups as
+    their effects (XCLAIM / XGROUP SETID / CREATECONSUMER), a served blocked XREADGROUP."""
+    if not deterministic:
+        r.xadd("xs", {"a": "1"})
+        r.xadd("xs", {"a": "2"}, maxlen=1, approximate=True)
+    for i in range(30):
+        r.xadd("x", {"f": i}, id=f"2-{i}", maxlen=25, approximate=True)
+    r.xadd("x", {"f": "last"}, id="2-*", minid="2-3", approximate=True)
+    r.xadd("xn", {"f": "v"}, id="1-1", nomkstream=True)  # nothing
+    r.xtrim("x", maxlen=28, approximate=False)
+    r.xtrim("x", minid="2-4")
+    r.xtrim("x", maxlen=1000, approximate=True)  # nothing
+    r.xdel("x", "2-10", "9-9")
+    r.xgroup_create("x", "g", "0")
+    r.xgroup_create("x", "h", "$")
+    r.xgroup_create("xm", "g", "$", mkstream=True)
+    r.xreadgroup("g", "c1", {"x": ">"}, count=2)
+    r.xreadgroup("g", "c2", {"x": ">"}, count=2, noack=True)
+    r.xreadgroup("g", "c1", {"x": "0"})  # history: changes delivery counts only
+    r.xreadgroup("h", "c1", {"x": ">"}, count=1)
+    r.xack("x", "g", "2-4")
+    r.xclaim("x", "g", "c3", 0, ["2-5"], justid=True)
+    r.xclaim("x", "g", "c3", 0, ["2-20"], force=True, idle=5000, retrycount=3)
+    r.xautoclaim("x", "g", "c4", 0, "0", count=5)
+    r.xgroup_createconsumer("x", "g", "c5")
+    r.xgroup_delconsumer("x", "g", "c1")
+    r.xgroup_setid("x", "h", "2-1")
+    r.execute_command("XSETID", "xm", "5-5", "ENTRIESADDED", "7", "MAXDELETEDID", "3-3")
+    r.xgroup_destroy("x", "h")
+
+    def add() -> None:
+        time.sleep(0.2)
+        with redis.Redis(port=port) as other:
+            other.xadd("xw", {"w": "1"}, id="1-1")
+
+    r.xgroup_create("xw", "g", "$", mkstream=True)
+    t = threading.Thread(target=add)
+    t.start()
+    assert r.xreadgroup("g", "blocked", {"xw": ">"}, block=5000)
+    t.join()
+
+
 def workload(r: redis.Redis, port: int, deterministic: bool = False) -> None:
     """Writes that each exercise a propagation rule (and some that change nothing)."""
     r.set("s", "v")
@@ -86,6 +129,7 @@ def workload(r: redis.Redis, port: int, deterministic: bool = False) -> None:
     r.zadd("z", {"a": 1, "b": 2, "c": 3})
     r.bzpopmin(["z"], 1)
     r.execute_command("ZMPOP", 1, "z", "MAX", "COUNT", 5)
+    streams(r, port, deterministic)
     t = _later_push(port, "wait", "w1")  # served while this client is blocked
     assert list(r.blpop(["wait"], 5)) == [b"wait", b"w1"]
     t.join()
@@ -112,6 +156,25 @@ def workload(r: redis.Redis, port: int, deterministic: bool = False) -> None:
     r.copy("renamed", "copied")
 
 
+def _stream_state(r: redis.Redis, key: bytes) -> Any:
+    """A stream's entries, IDs, counters and groups with their pending entries (owner and
+    delivery count) and consumers: all but times, which a replay sets to its own now, and the
+    groups' entries-read, which Redis's propagated XCLAIM .. LASTID does not carry (a replica of
+    redis-server too may show it unknown where its primary counted it)."""
+    info = r.xinfo_stream(key)
+    ids = (info["last-generated-id"], info["max-deleted-entry-id"], info["entries-added"])
+    groups = []
+    for g in r.xinfo_groups(key):
+        name = g["name"]
+        pending = [
+            (p["message_id"], p["consumer"], p["times_delivered"])
+            for p in r.xpending_range(key, name, "-", "+", 10_000)
+        ]
+        consumers = sorted(c["name"] for c in r.xinfo_consumers(key, name))
+        groups.append((name, g["last-delivered-id"], pending, consumers))
+    return r.xrange(key), ids, groups
+
+
 def dump(r: redis.Redis) -> dict[tuple[int, bytes], Any]:
     out: dict[tuple[int, bytes], Any] = {}
     for db in range(16):
@@ -127,6 +190,8 @@ def dump(r: redis.Redis) -> dict[tuple[int, bytes], Any]:
                 value = r.hgetall(key)
             elif kind == b"set":
                 value = sorted(r.smembers(key))
+            elif kind == b"stream":
+                value = _stream_state(r, key)
             else:
                 value = r.zrange(key, 0, -1, withscores=True)
             out[(db, key)] = (kind, value, r.pexpiretime(key))

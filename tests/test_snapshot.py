@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -474,6 +475,69 @@ def test_crafted_values_refuse_to_start(tmp_path: Path, value: object) -> None:
     assert snap.read_bytes() == data, "a refused snapshot must never be overwritten"
 
 
+def _plain_stream() -> list[Any]:
+    """A stream with two entries and a group with one pending entry, as the snapshot holds it."""
+    import msgpack
+    import msgspec
+
+    from minikv.stream import Group, Nack, Stream, make_id
+
+    s = Stream()
+    s.add(make_id(1, 1), [b"f", b"v"])
+    s.add(make_id(1, 2), [b"f", b"w"])
+    g = s.groups[b"g"] = Group(make_id(1, 1), 1, {}, {})
+    g.add_consumer(b"c", 5)
+    g.pel[make_id(1, 1)] = Nack(b"c", 5, 1)
+    g.consumers[b"c"].pel[make_id(1, 1)] = None
+    return msgpack.unpackb(msgspec.msgpack.encode(s), strict_map_key=False)
+
+
+def _crafted(edit: str) -> list[Any]:
+    v = _plain_stream()
+    nodes, groups = v[1], v[6]
+    if edit == "length":
+        v[2] = 3
+    elif edit == "id-size":
+        v[3] = b"\x00" * 15
+    elif edit == "order":
+        nodes[0][2] = dict(reversed(list(nodes[0][2].items())))
+    elif edit == "odd-fields":
+        nodes[0][2][next(iter(nodes[0][2]))] = [b"f"]
+    elif edit == "int-value":
+        nodes[0][2][next(iter(nodes[0][2]))] = [b"f", 7]
+    elif edit == "orphan-pending":
+        groups[b"g"][3] = {}
+    elif edit == "pending-elsewhere":
+        groups[b"g"][2] = {}
+    elif edit == "added":
+        v[4] = 1
+    elif edit == "tag":
+        v[0] = "strem"
+    return v
+
+
+@pytest.mark.parametrize(
+    "edit",
+    ["length", "id-size", "order", "odd-fields", "int-value", "orphan-pending",
+     "pending-elsewhere", "added", "tag"],
+)  # fmt: skip
+def test_crafted_streams_refuse_to_start(tmp_path: Path, edit: str) -> None:
+    _write_snapshot(tmp_path / "dump.mkv", 4, [[0, {b"x": _crafted(edit)}, {}]])
+    p = _start_on(tmp_path)
+    assert p.returncode != 0 and "corrupt" in p.stdout + p.stderr
+
+
+def test_a_stream_loads_from_format_4_only(tmp_path: Path) -> None:
+    _write_snapshot(tmp_path / "dump.mkv", 3, [[0, {b"x": _plain_stream()}, {}]])
+    p = _start_on(tmp_path)
+    assert p.returncode != 0 and "corrupt" in p.stdout + p.stderr
+    _write_snapshot(tmp_path / "dump.mkv", 4, [[0, {b"x": _plain_stream()}, {}]])
+    with ServerProcess(dir=str(tmp_path)) as s:
+        r = s.client()
+        assert r.xrange("x") == [(b"1-1", {b"f": b"v"}), (b"1-2", {b"f": b"w"})]
+        assert r.xpending("x", "g")["pending"] == 1
+
+
 def test_ext_values_refused_in_format_2(tmp_path: Path) -> None:
     import msgpack
 
@@ -515,6 +579,11 @@ def test_check_snapshot_json_names_every_type(srv: ServerProcess) -> None:
     r.sadd("s", "x", "y")
     r.rpush("l", "p", "q")
     r.zadd("z", {"m": 1.5})
+    r.xadd("x", {"f": "v"}, id="1-1")
+    r.xgroup_create("x", "g", "0")
+    r.xreadgroup("g", "c", {"x": ">"})
+    group = r.xinfo_stream("x", full=True)["groups"][0]
+    seen, delivered = group["consumers"][0]["seen-time"], group["pending"][0][2]
     r.save()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     p = subprocess.run(
@@ -533,4 +602,21 @@ def test_check_snapshot_json_names_every_type(srv: ServerProcess) -> None:
         "s": ("set", ["x", "y"]),
         "l": ("list", ["p", "q"]),
         "z": ("zset", {"m": 1.5}),
+        "x": (
+            "stream",
+            {
+                "entries": [["1-1", ["f", "v"]]],
+                "last-generated-id": "1-1",
+                "max-deleted-entry-id": "0-0",
+                "entries-added": 1,
+                "groups": {
+                    "g": {
+                        "last-delivered-id": "1-1",
+                        "entries-read": 1,
+                        "pending": [["1-1", "c", delivered, 1]],
+                        "consumers": {"c": seen},
+                    }
+                },
+            },
+        ),
     }

@@ -2,7 +2,7 @@
 
 Layout (documented for users in docs/snapshot-format.md)::
 
-    header   map   {"magic": "MINIKV", "format": 3, "minikv": "0.1.0", "created_ms": int,
+    header   map   {"magic": "MINIKV", "format": 4, "minikv": "0.1.0", "created_ms": int,
                     "redis_compat": "7.0.15", "functions": [code (bin), ...]}
     chunk*   array [db_index, {key: value, ...}, {key: deadline_unix_ms, ...}]
     footer   array ["EOF", keys: uint64, crc32: uint32]   (always 19 bytes, fixed-width ints)
@@ -20,16 +20,19 @@ or bin that msgspec walks in C::
     set          map   member (bin) -> nil
     sorted set   map   member (bin) -> score (float 64)
     list         array of arrays of bin (the quicklist's nodes, in order)
+    stream       array ["stream", nodes, length, last_id, entries_added, max_deleted, groups]
+                 (format 4; ``minikv.stream``: msgspec Structs encoded as arrays)
 
 The in-memory values *are* those containers (``dict``, ``SetValue`` and ``ZSet`` are dict
-subclasses, ``QuickList`` a list subclass of plain lists), so the encoder never calls back into
-Python and never writes a reference count: the child's copy-on-write stays near zero for every
-type. A collection is never empty. Format 1 (read, never written) had sets as arrays, lists as
-ext 1 (an array of elements) and sorted sets as ext 2 (a map member -> score).
-Format 3 added the header's ``functions``: the code of each function library (FUNCTION LOAD's
-argument), in order; a format 2 file has none. The CRC-32 in the footer covers every byte
-before the footer. Any MessagePack library can read
-the file (``msgpack.Unpacker(f, strict_map_key=False)``).
+subclasses, ``QuickList`` a list subclass of plain lists, ``Stream`` a msgspec Struct of lists,
+dicts and Structs), so the encoder never calls back into Python and never writes a reference
+count: the child's copy-on-write stays near zero for every type. A collection other than a
+stream is never empty. Format 1 (read, never written) had sets as arrays, lists as ext 1 (an
+array of elements) and sorted sets as ext 2 (a map member -> score).
+Format 4 added streams. Format 3 added the header's ``functions``: the code of each function
+library (FUNCTION LOAD's argument), in order; a format 2 file has none. The CRC-32 in the
+footer covers every byte before the footer. Any MessagePack library can read the file
+(``msgpack.Unpacker(f, strict_map_key=False)``).
 """
 
 from __future__ import annotations
@@ -49,17 +52,18 @@ import msgspec
 from minikv import REDIS_VERSION, __version__
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
+from minikv.stream import from_plain
 from minikv.zset import ZSet
 
 MAGIC = "MINIKV"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 FOOTER_SIZE = 19
 # fixarray(3), fixstr(3) "EOF", uint64 marker + 8 bytes, uint32 marker + 4 bytes.
 _FOOTER = struct.Struct(">B4sBQBI")
 
 
 #: Versions this code reads; it writes the last one.
-READABLE_VERSIONS = (1, 2, 3)
+READABLE_VERSIONS = (1, 2, 3, 4)
 #: Format 1's ext codes: a list (payload: array of elements), a sorted set (map member -> score).
 _V1_EXT_LIST = 1
 _V1_EXT_ZSET = 2
@@ -128,6 +132,8 @@ def _value(v: Any, version: int) -> Any:
             raise ValueError("bad hash field or value")
         return v
     if t is list:
+        if version >= 4 and v and v[0] == "stream":
+            return from_plain(v)
         if version == 1:  # a set
             if not v or not _all_bytes(v):
                 raise ValueError("bad set")
