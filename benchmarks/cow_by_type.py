@@ -29,8 +29,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sortedcontainers import SortedDict
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -39,7 +37,7 @@ from minikv.keyspace import Keyspace
 from minikv.persistence.snapshot import save_to_file
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
-from minikv.stream import Group, Nack, Stream, make_id
+from minikv.stream import Group, IdDict, Nack, Stream, make_id
 from minikv.zset import ZSet
 
 TYPES = ("string", "hash", "set", "list", "zset")  # the mix, and what --server fills
@@ -50,7 +48,7 @@ def small_stream(i: int) -> Stream:
     s = Stream()
     s.add(make_id(1, i), [b"f", b"a%d" % i])
     s.add(make_id(2, i), [b"f", b"b%d" % i])
-    g = s.groups[b"g"] = Group(make_id(1, i), 1, SortedDict(), {})
+    g = s.groups[b"g"] = Group(make_id(1, i), 1, IdDict(), {})
     g.add_consumer(b"c", 1)
     g.pel[make_id(1, i)] = Nack(b"c", 1, 1)
     g.consumers[b"c"].pel[make_id(1, i)] = None

@@ -17,7 +17,7 @@ Why msgspec ``Struct``s: the snapshot child encodes a value with msgspec, which 
 lists, tuples and dicts in C with borrowed references, so writing a stream dirties no page of the
 parent's data (copy-on-write), as for the other types. Everything here is one of those: a node's
 entries are ``dict[id, tuple[field, value, ...]]``, a group's pending entries a
-``SortedDict`` (a dict subclass, kept in ID order for XPENDING's and XAUTOCLAIM's ranges).
+``IdDict`` (a dict subclass put in ID order when a range is asked for: XPENDING, XAUTOCLAIM).
 
 Limits, stated plainly: finding an ID bisects the nodes, then scans one node (at most
 ``stream-node-max-entries`` entries); entries of the same fields as their node's first entry
@@ -27,13 +27,12 @@ share the field objects (as the listpack shares the "master" fields).
 from __future__ import annotations
 
 import struct
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from operator import attrgetter
 from typing import Any
 
 import msgspec
-from sortedcontainers import SortedDict
 
 from minikv import limits
 from minikv.quicklist import entries_size, entry_size
@@ -117,6 +116,41 @@ class Node(msgspec.Struct, array_like=True):
 _master_id = attrgetter("master_id")
 
 
+class IdDict(dict):  # type: ignore[type-arg]
+    """A dict keyed by IDs, iterated in ID order once ``sort`` ran (a pending entries list).
+
+    Entries are nearly always added in ID order (XREADGROUP delivers new entries), and a dict
+    keeps insertion order, so the dict usually *is* sorted: ``ordered`` says so, and only an
+    insertion below the last key clears it; ``sort`` then rebuilds the dict in order, once.
+    A sorted container would cost some 1.6 kB per list (a ``SortedDict``), for every group and
+    every consumer; this costs one slot."""
+
+    __slots__ = ("ordered",)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.ordered = not self
+
+    def __setitem__(self, key: bytes, value: Any) -> None:
+        if self.ordered and self and key not in self and key < next(reversed(self)):
+            self.ordered = False
+        dict.__setitem__(self, key, value)
+
+    def sort(self) -> IdDict:
+        """Put the entries in ID order (if they are not) and return the dict."""
+        if not self.ordered:
+            items = sorted(dict.items(self))
+            dict.clear(self)
+            dict.update(self, items)
+            self.ordered = True
+        return self
+
+    def irange(self, start: bytes, end: bytes = MAX_ID) -> list[bytes]:
+        """The keys from ``start`` to ``end`` (both included), in order."""
+        keys = list(self.sort())
+        return keys[bisect_left(keys, start) : bisect_right(keys, end)]
+
+
 class Nack(msgspec.Struct, array_like=True):
     """A pending entry: the consumer it was delivered to, when (unix ms), how many times."""
 
@@ -127,17 +161,17 @@ class Nack(msgspec.Struct, array_like=True):
 
 class Consumer(msgspec.Struct, array_like=True):
     seen: int  # last time it read or claimed (unix ms)
-    pel: dict[bytes, None]  # its pending IDs (a SortedDict in memory)
+    pel: dict[bytes, None]  # its pending IDs (an IdDict in memory)
 
 
 class Group(msgspec.Struct, array_like=True):
     last_id: bytes
     entries_read: int
-    pel: dict[bytes, Nack]  # a SortedDict in memory
+    pel: dict[bytes, Nack]  # an IdDict in memory
     consumers: dict[bytes, Consumer]
 
     def add_consumer(self, name: bytes, now: int) -> Consumer:
-        c = self.consumers[name] = Consumer(now, SortedDict())
+        c = self.consumers[name] = Consumer(now, IdDict())
         return c
 
     def ack(self, i: bytes) -> bool:
@@ -410,11 +444,11 @@ def from_plain(v: Any) -> Stream:
     if s.entries_added < s.length:
         raise ValueError("bad stream: fewer entries added than present")
     for g in s.groups.values():
-        g.pel = SortedDict(g.pel)
+        g.pel = IdDict(g.pel)
         if not _is_id(g.last_id) or g.entries_read < INVALID_ENTRIES_READ:
             raise ValueError("bad stream: bad consumer group")
         for name, c in g.consumers.items():
-            c.pel = SortedDict(c.pel)
+            c.pel = IdDict(c.pel)
             for i in c.pel:
                 nack = g.pel.get(i)
                 if nack is None or nack.consumer != name:

@@ -429,6 +429,12 @@ CLAIM_CASES = {
         ("XAUTOCLAIM", "s", "g", "c", "0", "(18446744073709551615-18446744073709551615"),
         ("XPENDING", "s", "g"),
         ("XINFO", "GROUPS", "s"),
+        # A pending entry added below the others (FORCE): ranges still come in ID order.
+        ("XACK", "s", "g", "1-0"),
+        ("XCLAIM", "s", "g", "z", "0", "1-0", "FORCE", "JUSTID"),
+        ("XPENDING", "s", "g"),
+        ("XAUTOCLAIM", "s", "g", "y", "0", "0", "COUNT", "2", "JUSTID"),
+        ("XREADGROUP", "GROUP", "g", "y", "STREAMS", "s", "0"),
     ],
     "xpending ranges": [
         *_seq(6),

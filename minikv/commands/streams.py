@@ -22,8 +22,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sortedcontainers import SortedDict
-
 from minikv import propagation
 from minikv.blocking import block
 from minikv.commands import KeySpec, command, container, subcommand_syntax_error
@@ -38,6 +36,7 @@ from minikv.stream import (
     MIN_ID,
     U64,
     Group,
+    IdDict,
     Nack,
     Stream,
     decr_id,
@@ -639,7 +638,7 @@ def _deliver_history(s: Stream, g: Group, consumer: bytes, after: bytes, count: 
         return out
     pel = g.consumers[consumer].pel
     now = _mstime()
-    for i in pel.irange(start):  # type: ignore[attr-defined]
+    for i in pel.irange(start):
         if count and len(out) >= count:
             break
         fields = s.get(i)
@@ -945,7 +944,7 @@ def xgroup_create(c: Context, args: list[bytes]) -> Any:
         c.db.changed(key, "", 0)  # the new key: signalModifiedKey, counted below
     if args[3] in s.groups:
         raise ReplyError("BUSYGROUP Consumer Group name already exists")
-    s.groups[args[3]] = Group(last, entries_read, SortedDict(), {})
+    s.groups[args[3]] = Group(last, entries_read, IdDict(), {})
     c.db.changed(key, "xgroup-create", 1, touch=False)
     return OK
 
@@ -1152,11 +1151,12 @@ def xpending(c: Context, args: list[bytes]) -> Any:
     if n == 3:
         if not g.pel:
             return [0, None, None, NULL_ARRAY]
-        keys = g.pel.keys()
+        pel = g.pel.sort()
+        first, last = next(iter(pel)), next(reversed(pel))
         owners = [
             [name, b"%d" % len(cons.pel)] for name, cons in sorted(g.consumers.items()) if cons.pel
         ]
-        return [len(g.pel), format_id(keys[0]), format_id(keys[-1]), owners]
+        return [len(pel), format_id(first), format_id(last), owners]
     if consumer is not None:
         cons = g.consumers.get(consumer)
         if cons is None:
@@ -1166,7 +1166,7 @@ def xpending(c: Context, args: list[bytes]) -> Any:
         ids = g.pel
     now = _mstime()
     out = []
-    for i in ids.irange(start, end):  # type: ignore[attr-defined]
+    for i in ids.irange(start, end):
         if not count:
             break
         nack = g.pel[i]
@@ -1344,7 +1344,7 @@ def xautoclaim(c: Context, args: list[bytes]) -> Any:
     deleted: list[bytes] = []
     changes = 0
     have_consumer = False
-    it = iter(list(g.pel.irange(start)))  # type: ignore[attr-defined]
+    it = iter(g.pel.irange(start))
     cursor = MIN_ID
     for i in it:
         if not attempts or not count:
@@ -1463,12 +1463,14 @@ def xinfo_stream(c: Context, args: list[bytes]) -> Any:
     groups = []
     for gname, g in sorted(s.groups.items()):
         pending = [
-            [format_id(i), n.consumer, n.time, n.count] for i, n in _first(g.pel.items(), count)
+            [format_id(i), n.consumer, n.time, n.count]
+            for i, n in _first(g.pel.sort().items(), count)
         ]
         consumers = []
         for cname, cons in sorted(g.consumers.items()):
             cpending = [
-                [format_id(i), g.pel[i].time, g.pel[i].count] for i in _first(cons.pel, count)
+                [format_id(i), g.pel[i].time, g.pel[i].count]
+                for i in _first(cons.pel.sort(), count)
             ]
             consumers.append(
                 {
