@@ -20,6 +20,7 @@ answers a blocked XREADGROUP with Redis's error.
 from __future__ import annotations
 
 import time
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from minikv import propagation
@@ -1454,23 +1455,18 @@ def xinfo_stream(c: Context, args: list[bytes]) -> Any:
         info[b"first-entry"] = None if first is None else _entry(*first)
         info[b"last-entry"] = None if last is None else _entry(*last)
         return info
-    entries = []
-    for i, fields in s.range(MIN_ID, MAX_ID):
-        if count and len(entries) == count:
-            break
-        entries.append(_entry(i, fields))
-    info[b"entries"] = entries
+    info[b"entries"] = [_entry(*e) for e in islice(s.range(MIN_ID, MAX_ID), count or None)]
     groups = []
     for gname, g in sorted(s.groups.items()):
         pending = [
             [format_id(i), n.consumer, n.time, n.count]
-            for i, n in _first(g.pel.sort().items(), count)
+            for i, n in islice(g.pel.sort().items(), count or None)
         ]
         consumers = []
         for cname, cons in sorted(g.consumers.items()):
             cpending = [
                 [format_id(i), g.pel[i].time, g.pel[i].count]
-                for i in _first(cons.pel.sort(), count)
+                for i in islice(cons.pel.sort(), count or None)
             ]
             consumers.append(
                 {
@@ -1493,15 +1489,6 @@ def xinfo_stream(c: Context, args: list[bytes]) -> Any:
         )
     info[b"groups"] = groups
     return info
-
-
-def _first(items: Any, count: int) -> list[Any]:
-    out = []
-    for x in items:
-        if count and len(out) == count:
-            break
-        out.append(x)
-    return out
 
 
 @command(
