@@ -397,6 +397,47 @@ def test_bzpop_inside_multi_does_not_block(differential) -> None:  # type: ignor
     differential.check(("MULTI",), ("BZPOPMIN", "none", "0"), ("BZPOPMAX", "none", "5"), ("EXEC",))
 
 
+BZMPOP_CASES = [
+    ("ZADD", "z", "1", "a", "2", "b", "3.5", "c"),
+    ("BZMPOP", "0", "2", "missing", "z", "MIN"),
+    ("BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"),
+    ("EXISTS", "z"),
+    ("BZMPOP", "0.01", "1", "z", "MIN"),
+    ("SET", "str", "x"),
+    ("BZMPOP", "0", "1", "str", "MIN"),
+    ("BZMPOP", "-1", "1", "z", "MIN"),
+    ("BZMPOP", "x", "1", "z", "MIN"),
+    ("BZMPOP", "x", "0", "z", "MIN"),
+    ("BZMPOP", "0", "0", "z", "MIN"),
+    ("BZMPOP", "0", "2", "z", "MIN"),
+    ("BZMPOP", "0", "1", "z", "LEFT"),
+    ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"),
+    ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "1", "COUNT", "2"),
+    ("BZMPOP", "0", "1", "z", "MIN", "LIMIT", "1"),
+    ("MULTI",),
+    ("BZMPOP", "0", "1", "none", "MAX"),
+    ("EXEC",),
+]
+
+
+def test_bzmpop_differential(differential) -> None:  # type: ignore[no-untyped-def]
+    differential.check(*BZMPOP_CASES)
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_bzmpop_woken_with_count(mk: int, redis_server: ServerProcess, resp: int) -> None:
+    def scenario(port: int) -> list[bytes]:
+        with blocker(port, "BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "2", resp=resp) as a:
+            wait_blocked(port, 1)
+            out = run_raw(port, [("ZADD", "b", "1", "x", "2", "y", "3", "z")], resp)
+            out.append(a.read_reply())
+            out += run_raw(port, [("ZRANGE", "b", "0", "-1", "WITHSCORES")], resp)
+            return out
+
+    got = same_on_redis(scenario, mk, redis_server)
+    assert b"z" in got[1] and b"y" in got[1]
+
+
 @pytest.mark.parametrize("mode", ["TIMEOUT", "ERROR"])
 def test_client_unblock(mk: int, redis_server: ServerProcess, mode: str) -> None:
     def scenario(port: int) -> list[bytes]:

@@ -56,6 +56,20 @@ WORKLOAD: list[tuple[Any, ...]] = [
     ("INCR", "m1"),  # not an integer: error, nothing
     ("SETBIT", "b", "7", "1"),
     ("SETBIT", "b", "7", "1"),
+    # bitmaps
+    ("BITOP", "OR", "bo", "b", "m1"),
+    ("BITOP", "AND", "bo", "nokey"),  # empty result: the destination is deleted
+    ("BITOP", "AND", "bo", "nokey"),  # nothing to delete
+    ("BITFIELD", "bf", "SET", "u8", "0", "5", "INCRBY", "u8", "0", "1"),
+    ("BITFIELD", "bf", "SET", "u8", "0", "6"),  # unchanged: no event
+    ("BITFIELD", "bf", "GET", "u8", "0"),
+    ("BITFIELD", "bf2", "OVERFLOW", "FAIL", "SET", "u2", "0", "9"),  # grown, silently
+    # SORT
+    ("RPUSH", "srt", "3", "1", "2"),
+    ("SORT", "srt"),  # no STORE: nothing
+    ("SORT", "srt", "STORE", "srtd"),
+    ("SORT", "nokey", "STORE", "srtd"),  # empty result: the destination is deleted
+    ("SORT_RO", "srt"),
     # keys
     ("EXPIRE", "n", "100"),
     ("PEXPIRE", "n", "100000", "XX"),
@@ -154,6 +168,9 @@ WORKLOAD: list[tuple[Any, ...]] = [
     ("ZPOPMAX", "zu", "2"),
     ("BZPOPMIN", "zd", "1"),
     ("BZPOPMAX", "zr", "1"),
+    ("ZADD", "zb", "1", "a", "2", "b", "3", "c"),
+    ("BZMPOP", "1", "1", "zb", "MAX", "COUNT", "2"),
+    ("BZMPOP", "1", "2", "nokey", "zb", "MIN", "COUNT", "5"),  # empties it: del
     ("ZMPOP", "1", "zr", "MIN", "COUNT", "10"),
     # streams
     ("XADD", "x", "1-1", "f", "v"),

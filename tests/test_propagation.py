@@ -103,6 +103,10 @@ def workload(r: redis.Redis, port: int, deterministic: bool = False) -> None:
     r.getdel("gd")
     r.set("f", "1.5")
     r.incrbyfloat("f", "2.25")
+    r.execute_command("BITFIELD", "bf", "SET", "i8", "3", "-5", "INCRBY", "u4", "#3", "7")
+    r.execute_command("BITFIELD", "bf", "GET", "u8", "0")  # reads only: not propagated
+    r.bitop("XOR", "bx", "bf", "f")
+    r.bitop("AND", "bx", "missing")  # deletes bx
     r.hset("h", "x", "1")
     r.hincrbyfloat("h", "x", "0.5")
     r.incr("n")
@@ -129,6 +133,8 @@ def workload(r: redis.Redis, port: int, deterministic: bool = False) -> None:
     r.zadd("z", {"a": 1, "b": 2, "c": 3})
     r.bzpopmin(["z"], 1)
     r.execute_command("ZMPOP", 1, "z", "MAX", "COUNT", 5)
+    r.zadd("zb", {"a": 1, "b": 2, "c": 3})
+    r.execute_command("BZMPOP", 1, 2, "nokey", "zb", "MIN", "COUNT", 2)
     streams(r, port, deterministic)
     t = _later_push(port, "wait", "w1")  # served while this client is blocked
     assert list(r.blpop(["wait"], 5)) == [b"wait", b"w1"]

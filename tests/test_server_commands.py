@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import select
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import hiredis
 import pytest
 import redis
+from conftest import Differential
 from helpers import Raw, ServerProcess, encode, run_raw
 
 from minikv import REDIS_VERSION, __version__
@@ -674,3 +676,39 @@ def test_errorstats_match_redis(server: ServerProcess, redis_server: ServerProce
         assert c.info("errorstats") == {} and c.info("stats")["total_error_replies"] == 0
     assert got[0] == got[1]
     assert got[0][0]["errorstat_WRONGTYPE"] == {"count": 2}
+
+
+# --- LOLWUT ------------------------------------------------------------------------------------
+
+
+def test_lolwut_differential(differential: Differential) -> None:
+    """The version line, and version 5's art where it is not random (squares tumble from the
+    third row on): the same Braille picture as Redis's."""
+    differential.check(
+        ("LOLWUT",),
+        ("LOLWUT", "VERSION", "7"),
+        ("LOLWUT", "VERSION", "-1"),
+        ("LOLWUT", "version", "5", "20", "4", "2"),
+        ("LOLWUT", "VERSION", "5", "1", "1", "1"),
+        ("LOLWUT", "VERSION", "5", "2000", "300", "1"),
+        ("LOLWUT", "VERSION", "x"),
+        ("LOLWUT", "VERSION", "5", "x"),
+        ("LOLWUT", "VERSION", "6", "10", "y"),
+        ("LOLWUT", "VERSION"),
+        ("LOLWUT", "1", "2"),
+    )
+
+
+def test_lolwut_random_art_has_redis_shape(
+    server: ServerProcess, redis_server: ServerProcess
+) -> None:
+    """Versions 5 and 6 with their random parts: the same caption, lines and characters per
+    line (colour escapes left out) as Redis's."""
+
+    def shape(port: int, cmd: tuple[str, ...]) -> tuple[list[bytes], list[int]]:
+        lines = redis.Redis(port=port).execute_command(*cmd).split(b"\n")
+        cells = [len(re.sub(rb"\x1b\[[0-9;]*m", b"", line).decode()) for line in lines[:-3]]
+        return lines[-3:], cells
+
+    for cmd in (("LOLWUT", "VERSION", "5"), ("LOLWUT", "VERSION", "6", "40", "10")):
+        assert shape(server.port, cmd) == shape(redis_server.port, cmd)

@@ -86,6 +86,7 @@ class KeySpec:
         KeySpec("RW insert", 2)                  # the destination of LMOVE source destination
         KeySpec("RO access", 2, lastkey=-1)      # the sources of SINTERSTORE destination key...
         KeySpec("RO access", 1, keynum=0)        # ZUNION numkeys key [key ...]
+        KeySpec("OW update", unknown=True)       # SORT's STORE destination
     """
 
     flags: str
@@ -98,6 +99,9 @@ class KeySpec:
     keynum: int | None = None
     firstkey: int = 1
     notes: str = ""
+    #: Neither the start nor the keys can be described (SORT's BY/GET/STORE keys): the
+    #: command's own key finder names them.
+    unknown: bool = False
     #: ``flags`` as a tuple in COMMAND INFO's order.
     flag_names: tuple[str, ...] = field(init=False, default=())
 
@@ -106,14 +110,17 @@ class KeySpec:
         unknown = set(given) - set(KEY_FLAG_ORDER)
         if unknown:
             raise ValueError(f"unknown key-spec flags {sorted(unknown)}")
-        if bool(self.index) == bool(self.keyword):
+        if self.unknown:
+            if self.index or self.keyword or self.keynum is not None:
+                raise ValueError("an unknown key spec has no index, keyword or keynum")
+        elif bool(self.index) == bool(self.keyword):
             raise ValueError("a key spec begins at an index or after a keyword, not both")
         object.__setattr__(self, "flag_names", tuple(f for f in KEY_FLAG_ORDER if f in given))
 
     @property
     def is_range_at_index(self) -> bool:
         """The plain kind the legacy (first, last, step) triple can describe."""
-        return not self.keyword and self.keynum is None
+        return not self.keyword and self.keynum is None and not self.unknown
 
 
 @dataclass(eq=False, slots=True)
@@ -484,9 +491,11 @@ _GROUP_ACL = {
 
 def acl_categories(flags: frozenset[str], group: str, extra: list[str]) -> tuple[str, ...]:
     """Categories as Redis's setImplicitACLCategories derives them, plus the group's and any
-    given explicitly."""
-    cats = {e.lstrip("@").lower() for e in extra}
-    if group in _GROUP_ACL:
+    given explicitly; ``-@name`` in ``extra`` drops one the group implies (SORT is generic
+    without being @keyspace)."""
+    cats = {e.lstrip("@").lower() for e in extra if not e.startswith("-")}
+    dropped = {e.lstrip("-@").lower() for e in extra if e.startswith("-")}
+    if group in _GROUP_ACL and _GROUP_ACL[group] not in dropped:
         cats.add(_GROUP_ACL[group])
     if WRITE in flags:
         cats.add("write")
@@ -573,6 +582,8 @@ def _keys_from_specs(
     for spec in specs:
         if "not_key" in spec.flag_names:
             continue
+        if spec.unknown:
+            return None
         if spec.keyword:
             word = spec.keyword.lower().encode()
             start = spec.startfrom if spec.startfrom > 0 else argc + spec.startfrom
@@ -666,9 +677,15 @@ _INT_NAMES = frozenset(
 
 def _leaf(word: str) -> dict[str, Any]:
     """One word of a usage string: UPPER is a pure token, lower a named value; ``name:type``
-    states the type when the name does not imply it."""
+    states the type when the name does not imply it, ``name@n`` the key spec its keys are
+    found by when the order of the arguments does not say it."""
     if word.isupper() or not any(ch.isalpha() for ch in word):
         return {"name": word.lower(), "type": "pure-token", "token": word}
+    word, at, spec = word.partition("@")
+    if at:  # "pattern@1": the argument names keys found by key spec 1 (SORT's BY pattern)
+        leaf = _leaf(word)
+        leaf["key_spec_index"] = int(spec)
+        return leaf
     name, _, typ = word.partition(":")
     if not typ:
         if name in _KEY_NAMES:
@@ -687,8 +704,9 @@ def _leaf(word: str) -> dict[str, Any]:
 def parse_usage(usage: str) -> list[dict[str, Any]]:
     """Turn Redis's docs syntax into COMMAND DOCS argument maps.
 
-    ``[...]`` is optional, ``a | b`` one of, ``x [x ...]`` repeats, ``TOKEN value`` is a value
-    introduced by a token, several words in one group form a block.
+    ``[...]`` is optional, ``a | b`` one of, ``x [x ...]`` repeats (and ``[<a | b> ...]`` is a
+    group that may repeat), ``TOKEN value`` is a value introduced by a token (``TOKEN <a b>`` a
+    group introduced by one), several words in one group form a block.
     """
     for ch in "[]<>|":
         usage = usage.replace(ch, f" {ch} ")
@@ -719,11 +737,31 @@ def parse_usage(usage: str) -> list[dict[str, Any]]:
                     rep = _block(items[-n:])
                     del items[-n:]
                     rep.setdefault("flags", []).append("multiple")
+                    if "token" in rep:  # "GET x [GET x ...]": the token comes with each
+                        rep["flags"].append("multiple_token")
                     items.append(rep)
+                    continue
+                if t == "[" and len(body) == 2 and body[1]["name"] == "...":
+                    # "[<a | b> ...]": one group, optional and repeated.
+                    arg = body[0]
+                    arg.setdefault("flags", []).extend(("optional", "multiple"))
+                    items.append(arg)
                     continue
                 arg = _group(inner)
                 if t == "[":
                     arg.setdefault("flags", []).insert(0, "optional")
+                prev = items[-1] if items else None
+                if (
+                    t == "<"
+                    and prev is not None
+                    and prev["type"] == "pure-token"
+                    and "flags" not in prev
+                    and not prev.get("_joined")
+                    and "token" not in arg
+                ):
+                    # "TOKEN <a b>" / "TOKEN <a | b>": a group introduced by a token.
+                    items.pop()
+                    arg["token"] = prev["token"]
                 items.append(arg)
             elif t == "...":
                 alts[-1].append({"name": "...", "type": "ellipsis"})
@@ -739,7 +777,7 @@ def parse_usage(usage: str) -> list[dict[str, Any]]:
                     and "flags" not in prev
                     and not prev.get("_joined")
                 ):
-                    prev.update(name=leaf["name"], type=leaf["type"], _joined=True)
+                    prev.update(leaf, token=prev["token"], _joined=True)
                 else:
                     items.append(leaf)
         return alts

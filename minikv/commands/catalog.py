@@ -7,15 +7,18 @@ server, which sits above, calls ``load_all`` once. A new command family is added
 from __future__ import annotations
 
 from minikv.commands import (
+    bits,
     connection,
     hashes,
     keys,
     lists,
+    memory,
     persistence,
     pubsub,
     scripting,
     server,
     sets,
+    sort,
     streams,
     strings,
     transactions,
@@ -24,15 +27,18 @@ from minikv.commands import (
 )
 
 MODULES = (
+    bits,
     connection,
     hashes,
     keys,
     lists,
+    memory,
     persistence,
     pubsub,
     scripting,
     server,
     sets,
+    sort,
     streams,
     strings,
     transactions,

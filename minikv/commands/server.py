@@ -7,9 +7,12 @@ they describe exactly what the dispatcher enforces.
 from __future__ import annotations
 
 import ipaddress
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
+from minikv import REDIS_VERSION
+from minikv import lolwut as lolwut_art
 from minikv.commands import (
     ACL_ORDER,
     Command,
@@ -325,6 +328,10 @@ def key_spec_reply(spec: KeySpec) -> dict[bytes, Any]:
     """One key spec as COMMAND INFO shows it (Redis's addReplyCommandKeySpecs)."""
     out: dict[bytes, Any] = {b"notes": spec.notes.encode()} if spec.notes else {}
     out[b"flags"] = Flags(spec.flag_names)
+    if spec.unknown:
+        out[b"begin_search"] = {b"type": b"unknown", b"spec": {}}
+        out[b"find_keys"] = {b"type": b"unknown", b"spec": {}}
+        return out
     if spec.keyword:
         begin = {b"keyword": spec.keyword.encode(), b"startfrom": spec.startfrom}
         out[b"begin_search"] = {b"type": b"keyword", b"spec": begin}
@@ -382,7 +389,9 @@ def _doc_arg(
     c: Context, arg: dict[str, Any], keys_seen: list[int], nspecs: int
 ) -> dict[bytes, Any]:
     out: dict[bytes, Any] = {b"name": arg["name"].encode(), b"type": arg["type"].encode()}
-    if arg["type"] == "key" and nspecs:
+    if "key_spec_index" in arg:
+        out[b"key_spec_index"] = arg["key_spec_index"]
+    elif arg["type"] == "key" and nspecs:
         # Key arguments name the key specs in order (RENAME key newkey: specs 0 and 1); the
         # last spec covers the keys that follow (LCS key1 key2, MSET key value ...: spec 0).
         out[b"key_spec_index"] = min(keys_seen[0], nspecs - 1)
@@ -808,3 +817,49 @@ def _serialized_length(v: bytes, encoding: str) -> int:
         return 1 + len(v)
     header = 1 if len(v) < 64 else 2 if len(v) < 16384 else 5
     return header + len(v)
+
+
+# --- LOLWUT ------------------------------------------------------------------------------------
+
+
+def _lolwut_args(args: list[bytes], defaults: tuple[int, ...]) -> list[int]:
+    """The art's size arguments: each given one parsed as Redis does, then clamped."""
+    sizes = list(defaults)
+    for i, a in enumerate(args[: len(defaults)]):
+        sizes[i] = parse_int(a)
+    return sizes
+
+
+@command(
+    "lolwut",
+    -1,
+    "readonly fast",
+    group=SRV,
+    summary="Display some computer art and the Redis version",
+    since="5.0.0",
+    args="[VERSION version:integer]",
+)
+def lolwut(c: Context, args: list[bytes]) -> Any:
+    version = REDIS_VERSION
+    rest = args[1:]
+    if len(args) >= 3 and args[1].lower() == b"version":
+        version = f"{parse_int(args[2]) & 0xFFFFFFFF}.0.0"  # printed as C's %u
+        rest = args[3:]
+    major, _, tail = version.partition(".")
+    rng = random.Random()
+    if (major == "5" and tail[:1] != "9") or (major == "4" and tail[:1] == "9"):
+        cols, per_row, per_col = _lolwut_args(rest, (66, 8, 12))
+        art = lolwut_art.schotter(
+            min(max(cols, 1), 1000), min(max(per_row, 1), 200), min(max(per_col, 1), 200), rng
+        )
+        text = f"{art}\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. {REDIS_VERSION}\n"
+    elif (major == "6" and tail[:1] != "9") or (major == "5" and tail[:1] == "9"):
+        cols, rows = _lolwut_args(rest, (80, 20))
+        art = lolwut_art.skyline(min(max(cols, 1), 1000), min(max(rows, 1), 1000), rng)
+        text = (
+            f"{art}\nDedicated to the 8 bit game developers of past and present.\n"
+            f"Original 8 bit image from Plaguemon by hikikomori. Redis ver. {REDIS_VERSION}\n"
+        )
+    else:
+        text = f"Redis ver. {REDIS_VERSION}\n"
+    return Verbatim(text.encode())

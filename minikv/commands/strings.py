@@ -1,4 +1,5 @@
-"""String and bitmap commands: GET SET and their variants, counters, ranges, bits and LCS.
+"""String commands: GET SET and their variants, counters, ranges and LCS (bits are in
+``minikv.commands.bits``).
 
 Values are ``bytes``; any other value type is WRONGTYPE here. Every change goes through ``Db``
 methods (so WATCH sees it) and adds to ``keyspace.dirty`` as Redis counts ``server.dirty``.
@@ -34,11 +35,8 @@ if TYPE_CHECKING:
     from minikv.keyspace import Db
 
 S = "string"
-B = "bitmap"
 
 TOO_BIG = ReplyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
-BIT_OFFSET_ERR = ReplyError("ERR bit offset is not an integer or out of range")
-BIT_VALUE_ERR = ReplyError("ERR bit is not an integer or out of range")
 OVERFLOW = ReplyError("ERR increment or decrement would overflow")
 
 
@@ -57,7 +55,7 @@ def check_length(c: Context, total: int) -> None:
         raise TOO_BIG
 
 
-def _put(c: Context, key: bytes, old: bytes | None, new: bytes, event: str) -> None:
+def put_string(c: Context, key: bytes, old: bytes | None, new: bytes, event: str) -> None:
     """Store a modified string: a new key, or a new value keeping the key's deadline."""
     if old is None:
         c.db.set(key, new)
@@ -520,7 +518,7 @@ def incrbyfloat(c: Context, args: list[bytes]) -> Any:
     except Infinite:
         raise NAN_OR_INF from None
     new = format_long_double(total)
-    _put(c, key, old, new, "incrbyfloat")
+    put_string(c, key, old, new, "incrbyfloat")
     return new
 
 
@@ -562,7 +560,7 @@ def append(c: Context, args: list[bytes]) -> Any:
     else:
         check_length(c, len(old) + len(args[2]))
         new = old + args[2]
-    _put(c, key, old, new, "append")
+    put_string(c, key, old, new, "append")
     return len(new)
 
 
@@ -650,110 +648,8 @@ def setrange(c: Context, args: list[bytes]) -> Any:
         if len(head) < offset:
             head += bytes(offset - len(head))
         new = head + value + old[offset + len(value) :]
-    _put(c, key, old, new, "setrange")
+    put_string(c, key, old, new, "setrange")
     return len(new)
-
-
-# --- bits -------------------------------------------------------------------------------------
-
-
-def _bit_offset(c: Context, arg: bytes) -> int:
-    off = parse_int(arg, BIT_OFFSET_ERR)
-    if off < 0 or off >> 3 >= c.server.config.proto_max_bulk_len:
-        raise BIT_OFFSET_ERR
-    return off
-
-
-@command(
-    "setbit",
-    4,
-    "write denyoom",
-    (1, 1, 1),
-    group=B,
-    summary="Sets or clears the bit at offset in the string value stored at key",
-    args="key offset:integer value:integer",
-    since="2.2.0",
-    complexity="O(1)",
-)
-def setbit(c: Context, args: list[bytes]) -> Any:
-    offset = _bit_offset(c, args[2])
-    on = parse_int(args[3], BIT_VALUE_ERR)
-    if on not in (0, 1):
-        raise BIT_VALUE_ERR
-    key = args[1]
-    old = get_string(c.db, key)
-    byte, shift = offset >> 3, 7 - (offset & 7)
-    cur = old if old is not None else b""
-    was = cur[byte] >> shift & 1 if byte < len(cur) else 0
-    # A new key or a grown string is a change even when the bit is already right.
-    if old is None or byte >= len(cur) or was != on:
-        buf = bytearray(cur)
-        if byte >= len(buf):
-            buf.extend(bytes(byte + 1 - len(buf)))
-        buf[byte] = buf[byte] & ~(1 << shift) | on << shift
-        _put(c, key, old, bytes(buf), "setbit")
-    return was
-
-
-@command(
-    "getbit",
-    3,
-    "readonly fast",
-    (1, 1, 1),
-    group=B,
-    summary="Returns the bit value at offset in the string value stored at key",
-    args="key offset:integer",
-    since="2.2.0",
-    complexity="O(1)",
-)
-def getbit(c: Context, args: list[bytes]) -> Any:
-    offset = _bit_offset(c, args[2])
-    v = get_string(c.db, args[1], read=True)
-    byte = offset >> 3
-    if v is None or byte >= len(v):
-        return 0
-    return v[byte] >> (7 - (offset & 7)) & 1
-
-
-@command(
-    "bitcount",
-    -2,
-    "readonly",
-    (1, 1, 1),
-    group=B,
-    summary="Count set bits in a string",
-    args="key [start:integer end:integer [BYTE | BIT]]",
-    since="2.6.0",
-    complexity="O(N)",
-)
-def bitcount(c: Context, args: list[bytes]) -> Any:
-    v = get_string(c.db, args[1], read=True)
-    if v is None:
-        return 0  # before any argument is looked at, as in Redis
-    n = len(args)
-    if n == 2:
-        return int.from_bytes(v, "big").bit_count()
-    if n not in (4, 5):
-        raise SYNTAX
-    start = parse_int(args[2])
-    end = parse_int(args[3])
-    if start < 0 and end < 0 and start > end:
-        return 0
-    isbit = False
-    if n == 5:
-        unit = args[4].upper()
-        if unit == b"BIT":
-            isbit = True
-        elif unit != b"BYTE":
-            raise SYNTAX
-    r = clamp_range(start, end, len(v) * 8 if isbit else len(v))
-    if r is None:
-        return 0
-    start, end = r
-    if not isbit:
-        return int.from_bytes(v[start : end + 1], "big").bit_count()
-    bits = int.from_bytes(v[start >> 3 : (end >> 3) + 1], "big") >> (7 - (end & 7))
-    return (bits & ((1 << (end - start + 1)) - 1)).bit_count()
 
 
 # --- LCS --------------------------------------------------------------------------------------

@@ -844,6 +844,36 @@ def zmpop(c: Context, args: list[bytes]) -> Any:
     return NULL_ARRAY
 
 
+@command(
+    "bzmpop",
+    -5,
+    "write blocking",
+    group=Z,
+    summary="Remove and return members with scores in a sorted set or block until one is available",
+    since="7.0.0",
+    complexity="O(K) + O(M*log(N)) where K is the number of provided keys, N being the number "
+    "of elements in the sorted set, and M being the number of elements popped.",
+    args="timeout:double numkeys key [key ...] <MIN | MAX> [COUNT count]",
+    key_specs=(KeySpec("RW access delete", 2, keynum=0),),
+    propagate=propagation.zset_mpop,
+)
+def bzmpop(c: Context, args: list[bytes]) -> Any:
+    keys, last, count = parse_mpop(args, 2)
+    timeout = parse_timeout(args[1])
+    for key in keys:
+        z = _get(c, key)
+        if z is not None:
+            return pop_reply(c, key, z, last, count, True, True)
+
+    def serve(c: Context, key: bytes) -> Any:
+        z = c.db.get(key)
+        if type(z) is not ZSet or not z:
+            return None  # not a sorted set (any more): keep waiting
+        return pop_reply(c, key, z, last, count, True, True)
+
+    return block(c, args, keys, timeout, serve, NULL_ARRAY)
+
+
 # --- ZRANDMEMBER ------------------------------------------------------------------------------
 
 
