@@ -12,6 +12,8 @@
   the fork child's ``Private_Dirty``) at a fixed period.
 - ``cpu_layout``, ``machine_info``, ``loadavg``, ``percentile``, ``populate`` (strings),
   ``populate_typed`` (any of ``KEY_TYPES``, or ``mix``), ``start_bgsave``.
+- ``redis_benchmark`` / ``compare_commands``: redis-benchmark runs of command lines of one's
+  own on both servers, as a table of ratios (the data-command benchmarks).
 
 Used by ``snapshot.py``, ``snapshot_load.py`` and (``free_port``, ``machine_info``)
 ``throughput.py``. All timestamps are ``time.monotonic_ns()``: CLOCK_MONOTONIC is system-wide, so
@@ -798,3 +800,67 @@ class InfoSampler(threading.Thread):
         if self.error is not None:
             raise BenchError(f"INFO sampler of {self.server.kind} failed: {self.error!r}")
         return self.samples
+
+
+# --- redis-benchmark with command lines of its own ---------------------------------------------
+
+#: One command line to benchmark: its words, extra redis-benchmark options (``-r 100000`` for
+#: ``__rand_int__``), and its request count (0: the run's default).
+BenchCommand = tuple[list[str], list[str], int]
+
+
+def redis_benchmark(
+    srv: Server, words: list[str], pipeline: int, requests: int, extra: list[str] | None = None
+) -> float:
+    """Requests per second of ``redis-benchmark -c 50 [extra]`` sending ``words``."""
+    import csv
+    import io
+
+    cmd = ["redis-benchmark", "-h", srv.host, "-p", str(srv.port), "-c", "50", *(extra or [])]
+    cmd += ["-n", str(requests), "-P", str(pipeline), "--csv", *words]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    srv.check_alive()
+    problems = [ln for ln in proc.stderr.splitlines() if ln.strip() and "WARNING" not in ln]
+    if proc.returncode or problems:
+        raise BenchError(f"redis-benchmark failed on {srv.kind}: {proc.stderr or proc.stdout}")
+    rows = [r for r in csv.DictReader(io.StringIO(proc.stdout)) if r.get("rps")]
+    return float(rows[0]["rps"])
+
+
+def compare_commands(
+    commands: dict[str, list[str] | BenchCommand],
+    setup: Callable[[Server], None],
+    repeat: int,
+    requests: int,
+    prefix: str = "bench-",
+    pipelines: tuple[int, ...] = (1, 16),
+) -> None:
+    """A markdown table of each command's throughput on minikv and redis-server at each of
+    ``pipelines`` (4x the requests when pipelined), the two servers alternating ``repeat``
+    times; the median of each. ``setup`` loads the data the commands read, on each server."""
+    import statistics
+    import tempfile
+
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    servers = [Server("minikv", workdir), Server("redis", workdir)]
+    for srv in servers:
+        srv.start()
+        setup(srv)
+    print(f"load average before: {loadavg()}")
+    print("| command | -P | requests | minikv rps | redis rps | ratio |")
+    print("|---|---|---|---|---|---|")
+    try:
+        for name, spec in commands.items():
+            words, extra, count = spec if isinstance(spec, tuple) else (spec, [], 0)
+            for pipeline in pipelines:
+                n = (count or requests) * (1 if pipeline == 1 else 4)
+                got: dict[str, list[float]] = {"minikv": [], "redis": []}
+                for _ in range(repeat):
+                    for srv in servers:
+                        got[srv.kind].append(redis_benchmark(srv, words, pipeline, n, extra))
+                mk, rd = (statistics.median(got[k]) for k in ("minikv", "redis"))
+                row = f"| {name} | {pipeline} | {n:,} | {mk:,.0f} | {rd:,.0f} | {mk / rd:.2f} |"
+                print(row, flush=True)
+    finally:
+        for srv in servers:
+            srv.stop()

@@ -18,10 +18,6 @@ the history (ID 0, so every call reads the same 10 pending entries).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Server, loadavg, start_bgsave
+from common import Server, compare_commands, loadavg, start_bgsave
 
 COMMANDS = {
     "XADD": ["XADD", "bench", "*", "f", "v", "payload", "0123456789abcdef"],
@@ -90,46 +86,16 @@ def memory_and_cow(entries: int, streams: int) -> None:
             srv.stop()
 
 
-def bench(srv: Server, words: list[str], pipeline: int, requests: int) -> float:
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(srv.port), "-c", "50"]
-    cmd += ["-n", str(requests), "-P", str(pipeline), "--csv", *words]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    srv.check_alive()
-    problems = [ln for ln in proc.stderr.splitlines() if ln.strip() and "WARNING" not in ln]
-    if proc.returncode or problems:
-        raise SystemExit(f"redis-benchmark failed on {srv.kind}: {proc.stderr or proc.stdout}")
-    rows = [r for r in csv.DictReader(io.StringIO(proc.stdout)) if r.get("rps")]
-    return float(rows[0]["rps"])
+def _setup(srv: Server) -> None:
+    c = srv.client
+    for i in range(1000):
+        c.xadd("bench", {"f": i, "payload": "0123456789abcdef"})
+    c.xgroup_create("bench", "g", "0")
+    c.xreadgroup("g", "c", {"bench": ">"}, count=10)
 
 
 def throughput(repeat: int, requests: int) -> None:
-    workdir = tempfile.mkdtemp(prefix="streams-tput-")
-    servers = [Server("minikv", workdir), Server("redis", workdir)]
-    for s in servers:
-        s.start()
-        c = s.client
-        for i in range(1000):
-            c.xadd("bench", {"f": i, "payload": "0123456789abcdef"})
-        c.xgroup_create("bench", "g", "0")
-        c.xreadgroup("g", "c", {"bench": ">"}, count=10)
-    print(f"load average before: {loadavg()}")
-    print("| command | -P | minikv rps | redis rps | ratio |")
-    print("|---|---|---|---|---|")
-    try:
-        for name, words in COMMANDS.items():
-            for pipeline in (1, 16):
-                n = requests if pipeline == 1 else requests * 4
-                got: dict[str, list[float]] = {"minikv": [], "redis": []}
-                for _ in range(repeat):
-                    for s in servers:
-                        got[s.kind].append(bench(s, words, pipeline, n))
-                mk, rd = (statistics.median(got[k]) for k in ("minikv", "redis"))
-                print(
-                    f"| {name} | {pipeline} | {mk:,.0f} | {rd:,.0f} | {mk / rd:.2f} |", flush=True
-                )
-    finally:
-        for s in servers:
-            s.stop()
+    compare_commands(COMMANDS, _setup, repeat, requests, "streams-tput-")
 
 
 def main() -> int:

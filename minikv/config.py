@@ -87,6 +87,8 @@ class Config:
     # or entries; approximate trimming (MAXLEN ~) removes whole nodes only.
     stream_node_max_bytes: int = 4096
     stream_node_max_entries: int = 100
+    #: A sparse HyperLogLog longer than this (header included) becomes dense (minikv.hll).
+    hll_sparse_max_bytes: int = 3000
     #: notify-keyspace-events as minikv.notify's bit flags (0: no notifications).
     notify_keyspace_events: int = 0
     #: client class ("normal", "slave", "pubsub") -> (hard bytes, soft bytes, soft seconds).
@@ -433,6 +435,7 @@ PARAMS: dict[str, Param] = {
                 ("list-compress-depth", "", _int_range(0, 2**31 - 1)),
                 ("stream-node-max-bytes", "", _SIZE_MEMORY),
                 ("stream-node-max-entries", "", _int_range(0, 2**63 - 1)),
+                ("hll-sparse-max-bytes", "", _SIZE_MEMORY),
             ]
         ),
     ]

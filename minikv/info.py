@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from minikv import REDIS_VERSION, __version__
+from minikv import REDIS_VERSION, __version__, migrate
 from minikv.commands import Command, iter_commands
 from minikv.cow import bytes_to_human, rss_bytes
 from minikv.persistence.snapshot import AOF_CHILD
@@ -326,7 +326,7 @@ def _stats(s: Server) -> Lines:
         f"pubsubshard_channels:{len(s.pubsub.shard)}",
         f"latest_fork_usec:{getattr(p, 'latest_fork_usec', 0)}",
         f"total_forks:{getattr(p, 'total_forks', 0)}",
-        "migrate_cached_sockets:0",
+        f"migrate_cached_sockets:{migrate.cached()}",
         "slave_expires_tracked_keys:0",
         "active_defrag_hits:0",
         "active_defrag_misses:0",

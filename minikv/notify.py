@@ -107,14 +107,14 @@ EVENT_CLASS: dict[str, int] = {
         GENERIC,
         "del expire persist rename_from rename_to move_from move_to copy_to restore",
     ),
-    **_classes(STRING, "set setrange append incrby incrbyfloat setbit"),
+    **_classes(STRING, "set setrange append incrby incrbyfloat setbit pfadd"),
     **_classes(LIST, "lpush rpush lpop rpop linsert lset lrem ltrim sortstore"),
     **_classes(SET, "sadd srem spop sinterstore sunionstore sdiffstore"),
     **_classes(HASH, "hset hdel hincrby hincrbyfloat"),
     **_classes(
         ZSET,
         "zadd zincr zrem zremrangebyscore zremrangebyrank zremrangebylex zunionstore "
-        "zinterstore zdiffstore zrangestore zpopmin zpopmax",
+        "zinterstore zdiffstore zrangestore zpopmin zpopmax georadiusstore geosearchstore",
     ),
     **_classes(
         STREAM,

@@ -88,8 +88,11 @@ def format_double(value: float) -> bytes:
     return b"%.17g" % value
 
 
+_BULK = b"$%d\r\n%b\r\n"
+
+
 def _bulk(v: bytes) -> bytes:
-    return b"$%d\r\n%b\r\n" % (len(v), v)
+    return _BULK % (len(v), v)
 
 
 def _simple(v: str) -> bytes:
@@ -122,7 +125,19 @@ def _make_encoder(resp3: bool) -> Callable[[Any], bytes]:
             raise TypeError(f"cannot encode reply of type {type(v).__name__}") from None
 
     def array(v: list[Any] | tuple[Any, ...]) -> bytes:
-        return b"*%d\r\n" % len(v) + b"".join([encode(x) for x in v])
+        # Bulk strings and nested arrays (LRANGE, XRANGE's entries...) are encoded here
+        # without a call per element: most arrays hold nothing else.
+        parts = [b"*%d\r\n" % len(v)]
+        add = parts.append
+        for x in v:
+            t = type(x)
+            if t is bytes:
+                add(_BULK % (len(x), x))
+            elif t is list or t is tuple:
+                add(array(x))
+            else:
+                add(encode(x))
+        return b"".join(parts)
 
     def set_(v: set[Any] | frozenset[Any]) -> bytes:
         head = b"~%d\r\n" if resp3 else b"*%d\r\n"
@@ -185,6 +200,16 @@ encode_resp3 = _make_encoder(True)
 def encode_command(*args: bytes) -> bytes:
     """Encode a request as a multibulk array (used by tests and benchmarks)."""
     return b"*%d\r\n" % len(args) + b"".join(_bulk(a) for a in args)
+
+
+def pair_reply(first: bytes, items: tuple[bytes, ...] | list[bytes]) -> Raw:
+    """``[first, [items...]]`` pre-encoded: a stream entry, its ID and its fields. The same
+    bytes in RESP2 and RESP3, so a reply of many entries (XRANGE, XREAD) is built without an
+    encoder call per string."""
+    return Raw(
+        b"*2\r\n$%d\r\n%b\r\n*%d\r\n" % (len(first), first, len(items))
+        + b"".join([_BULK % (len(x), x) for x in items])
+    )
 
 
 # --- request parsing ----------------------------------------------------------------------------

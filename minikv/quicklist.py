@@ -52,6 +52,24 @@ _LP_EMPTY = 7  # an empty listpack: 6 bytes of header and the end byte
 _NO_COUNT_LIMIT = 1 << 62
 
 
+def int_entry_size(v: int) -> int:
+    """Bytes an integer element takes in a listpack; 0 if ``v`` is outside int64 (then it is
+    stored as its string)."""
+    if 0 <= v <= 127:
+        return 2
+    if -4096 <= v <= 4095:
+        return 3
+    if -32768 <= v <= 32767:
+        return 4
+    if -8388608 <= v <= 8388607:
+        return 5
+    if -(2**31) <= v < 2**31:
+        return 6
+    if -(2**63) <= v < 2**63:
+        return 10
+    return 0
+
+
 def entry_size(x: bytes) -> int:
     """Bytes the element takes in a listpack (lpEncodeGetType + lpEncodeBacklen)."""
     n = len(x)
@@ -60,19 +78,9 @@ def entry_size(x: bytes) -> int:
         # lpStringToInt64: a canonical decimal ("0", or no leading zero, "-" not before 0)
         # that fits an int64 is stored as an integer.
         if (48 < c <= 57 and x.isdigit()) or (c == 45 and n > 1 and x[1] != 48 and x[1:].isdigit()):
-            v = int(x)
-            if 0 <= v <= 127:
-                return 2
-            if -4096 <= v <= 4095:
-                return 3
-            if -32768 <= v <= 32767:
-                return 4
-            if -8388608 <= v <= 8388607:
-                return 5
-            if -(2**31) <= v < 2**31:
-                return 6
-            if -(2**63) <= v < 2**63:
-                return 10
+            size = int_entry_size(int(x))
+            if size:
+                return size
         elif c == 48 and n == 1:
             return 2
     if n < 64:

@@ -35,7 +35,8 @@ from typing import Any
 import msgspec
 
 from minikv import limits
-from minikv.quicklist import entries_size, entry_size
+from minikv.quicklist import entries_size
+from minikv.quicklist import int_entry_size as _int_size  # every stream integer fits int64
 
 _PAIR = struct.Struct(">QQ")
 U64 = 2**64 - 1
@@ -80,11 +81,6 @@ def decr_id(i: bytes) -> bytes | None:
 
 
 # --- listpack sizes (listpack.c's encodings, as the quicklist computes them) ------------------
-
-
-def _int_size(v: int) -> int:
-    """Bytes of an integer element (encoding, data and back-length)."""
-    return entry_size(b"%d" % v)
 
 
 def _delta(a: int, b: int) -> int:
@@ -310,7 +306,7 @@ class Stream(msgspec.Struct, array_like=True, tag="stream"):
         ms, seq = _PAIR.unpack(i)
         size = 2 + _int_size(_delta(ms, mid_ms)) + _int_size(_delta(seq, mid_seq))
         n = len(names)
-        if len(master) == n and all(a == b for a, b in zip(master, names, strict=True)):
+        if master == tuple(names):
             values = fields[1::2]
             size += entries_size(values) + _int_size(n + 3)
             flat: list[bytes] = [b""] * (2 * n)

@@ -449,6 +449,9 @@ def test_appendonly_turned_on_at_run_time(tmp_path: Path) -> None:
         assert m.base is not None and len(m.incrs) == 1
         assert not list(aof_dir(tmp_path).glob("temp-*"))
         r.set("after", "2")
+        # With everysec a write waits (up to 2 s) while a background fsync runs, as in
+        # Redis: kill only once it is in the file.
+        wait_for(lambda: [b"SET", b"after", b"2"] in logged(tmp_path), what="the last write")
     finally:
         kill9(s)
     with start(tmp_path) as s2:

@@ -18,6 +18,11 @@ from helpers import ServerProcess, encode, run_raw
 
 from minikv.commands import ALL
 from minikv.commands.catalog import load_all
+from minikv.persistence import dump
+
+#: DUMP payloads of "hello" and of the list [a, b], for RESTORE.
+_STRING_PAYLOAD = dump.seal(b"\x00\x05hello")
+_LIST_PAYLOAD = dump.seal(b"\x12\x01\x02\x0d\x0d\x00\x00\x00\x02\x00\x81a\x02\x81b\x02\xff")
 
 #: One or more calls of every write command, with no-ops and failures among them (which
 #: publish nothing). Deterministic: random pops take whole collections.
@@ -70,6 +75,16 @@ WORKLOAD: list[tuple[Any, ...]] = [
     ("SORT", "srt", "STORE", "srtd"),
     ("SORT", "nokey", "STORE", "srtd"),  # empty result: the destination is deleted
     ("SORT_RO", "srt"),
+    # HyperLogLog
+    ("PFADD", "hl", "a", "b"),  # a new key: new, then pfadd
+    ("PFADD", "hl", "a"),  # no register rises: nothing
+    ("PFADD", "hl2"),
+    ("PFCOUNT", "hl"),  # writes the cached count back: a change, but notified as nothing
+    ("PFCOUNT", "nohl"),
+    ("PFMERGE", "hlm", "hl", "hl2", "nohl"),
+    ("PFMERGE", "hlm"),  # always notified, changed or not
+    ("PFADD", "m2", "x"),  # not an HLL: error, nothing
+    ("PFDEBUG", "TODENSE", "hlm"),  # converted: nothing
     # keys
     ("EXPIRE", "n", "100"),
     ("PEXPIRE", "n", "100000", "XX"),
@@ -94,6 +109,14 @@ WORKLOAD: list[tuple[Any, ...]] = [
     ("COPY", "r2", "c9", "DB", "3"),
     ("MOVE", "c1", "4"),
     ("MOVE", "nothing", "4"),
+    # RESTORE, with payloads made here (DUMP itself writes nothing)
+    ("RESTORE", "rs", "0", _STRING_PAYLOAD),  # a new key: new, then restore
+    ("RESTORE", "rs", "0", _STRING_PAYLOAD),  # BUSYKEY: nothing
+    ("RESTORE", "rs", "0", _LIST_PAYLOAD, "REPLACE"),  # replaced: new, restore
+    ("RESTORE", "rs2", "100000", _LIST_PAYLOAD),
+    ("RESTORE", "rs3", "1", _STRING_PAYLOAD, "ABSTTL"),  # already expired: nothing
+    ("RESTORE", "rs", "1", _STRING_PAYLOAD, "ABSTTL", "REPLACE"),  # the old key goes: del
+    ("RESTORE", "rs4", "0", b"corrupt"),  # an error: nothing
     # hashes
     ("HSET", "h", "a", "1", "b", "2"),
     ("HSET", "h", "a", "1"),
@@ -172,6 +195,23 @@ WORKLOAD: list[tuple[Any, ...]] = [
     ("BZMPOP", "1", "1", "zb", "MAX", "COUNT", "2"),
     ("BZMPOP", "1", "2", "nokey", "zb", "MIN", "COUNT", "5"),  # empties it: del
     ("ZMPOP", "1", "zr", "MIN", "COUNT", "10"),
+    # geo (sorted sets: GEOADD notifies as the ZADD it runs)
+    ("GEOADD", "geo", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"),
+    ("GEOADD", "geo", "NX", "13.361389", "38.115556", "Palermo"),  # no-op
+    ("GEOADD", "geo", "XX", "CH", "13.4", "38.2", "Palermo"),
+    ("GEOADD", "geo", "200", "100", "bad"),  # error
+    ("GEOADD", "geonew", "CH", "1", "1", "a"),
+    ("GEORADIUS", "geo", "15", "37", "200", "km", "STORE", "geost"),
+    ("GEORADIUS", "geo", "15", "37", "200", "km", "STOREDIST", "geost"),
+    ("GEORADIUS", "geo", "15", "37", "1", "m", "STORE", "geost"),  # nothing found: deleted
+    ("GEORADIUS", "geo", "15", "37", "1", "m", "STORE", "geost"),  # nothing to delete
+    ("GEORADIUS", "geo", "15", "37", "200", "km"),  # no store: nothing
+    ("GEORADIUSBYMEMBER", "geo", "Palermo", "300", "km", "STORE", "geost"),
+    ("GEORADIUSBYMEMBER", "nogeo", "x", "1", "km", "STORE", "geost"),  # no source: deleted
+    ("GEOSEARCHSTORE", "gss", "geo", "FROMMEMBER", "Palermo", "BYRADIUS", "300", "km"),
+    ("GEOSEARCHSTORE", "gss", "geo", "FROMLONLAT", "15", "37", "BYBOX", "1", "1", "m"),
+    ("GEOSEARCHSTORE", "gss", "geo", "FROMLONLAT", "15", "37", "BYRADIUS", "3e5", "m", "STOREDIST"),
+    ("GEOSEARCH", "nogeo", "FROMMEMBER", "x", "BYRADIUS", "1", "km"),  # reads only
     # streams
     ("XADD", "x", "1-1", "f", "v"),
     ("XADD", "x", "MAXLEN", "1", "2-1", "f", "v"),
@@ -200,6 +240,12 @@ WORKLOAD: list[tuple[Any, ...]] = [
     ("XGROUP", "DESTROY", "x", "g"),
     ("XADD", "xt", "MINID", "5", "1-1", "f", "v"),  # added and trimmed at once
     ("XTRIM", "xt", "MAXLEN", "0"),  # the empty stream stays
+    # MIGRATE (to a third server, whose port replaces MIGRATE_TARGET)
+    ("SET", "mg1", "v"),
+    ("MIGRATE", "127.0.0.1", "MIGRATE_TARGET", "mg1", "0", "5000", "REPLACE"),  # moved: del
+    ("SET", "mg2", "v"),
+    ("MIGRATE", "127.0.0.1", "MIGRATE_TARGET", "", "0", "5000", "COPY", "REPLACE", "KEYS", "mg2"),
+    ("MIGRATE", "127.0.0.1", "MIGRATE_TARGET", "nomg", "0", "5000"),  # NOKEY
     # databases
     ("SELECT", "2"),
     ("SET", "in2", "v"),
@@ -219,8 +265,13 @@ Messages = list[tuple[bytes, bytes, bytes]]
 @pytest.fixture(scope="module")
 def servers(redis_server: ServerProcess) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """A minikv of its own (these tests change notify-keyspace-events) and redis-server."""
-    with ServerProcess() as mk:
+    with ServerProcess() as mk, ServerProcess() as target:
+        _MIGRATE_TARGET[0] = str(target.port)
         yield mk, redis_server
+
+
+#: The port MIGRATE_TARGET stands for in the workload (set by ``servers``).
+_MIGRATE_TARGET = ["0"]
 
 
 class Subscriber:
@@ -254,6 +305,8 @@ class Subscriber:
 
 
 def run(port: int, flags: str, commands: list[tuple[Any, ...]]) -> Messages:
+    target = _MIGRATE_TARGET[0]
+    commands = [tuple(target if a == "MIGRATE_TARGET" else a for a in cmd) for cmd in commands]
     run_raw(port, [("FLUSHALL",), ("CONFIG", "SET", "notify-keyspace-events", "")])
     sub = Subscriber(port)
     try:

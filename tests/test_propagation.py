@@ -160,6 +160,23 @@ def workload(r: redis.Redis, port: int, deterministic: bool = False) -> None:
     assert r.get("lazy") is None  # read after its deadline: DEL
     r.rename("s:keep", "renamed")
     r.copy("renamed", "copied")
+    restores(r)
+
+
+def restores(r: redis.Redis) -> None:
+    """RESTORE goes as sent, a relative TTL turned into ABSTTL and its deadline (after any
+    other option), an already past deadline with REPLACE as DEL, and without REPLACE as
+    nothing."""
+    from minikv.persistence.dump import seal
+
+    value = seal(b"\x00\x05hello")
+    r.restore("rs", 0, value)
+    r.restore("rs:ttl", 100_000, value)
+    r.restore("rs:freq", 100_000, value, frequency=5)
+    r.restore("rs:abs", int(time.time() * 1000) + 500_000, value, absttl=True)
+    r.restore("rs", 0, seal(b"\x00\x03bye"), replace=True)
+    r.restore("rs:gone", 1, value, absttl=True)  # already expired, nothing there: nothing
+    r.restore("rs", 1, value, replace=True, absttl=True)  # already expired: the old one goes
 
 
 def _stream_state(r: redis.Redis, key: bytes) -> Any:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from minikv.commands import (
     bits,
     connection,
+    dump,
+    geo,
     hashes,
+    hyperloglog,
     keys,
     lists,
     memory,
@@ -29,7 +32,10 @@ from minikv.commands import (
 MODULES = (
     bits,
     connection,
+    dump,
+    geo,
     hashes,
+    hyperloglog,
     keys,
     lists,
     memory,

@@ -29,7 +29,7 @@ from minikv.commands import KeySpec, command, container, subcommand_syntax_error
 from minikv.commands.util import SYNTAX, get_typed, parse_long_range
 from minikv.keyspace import now_ms
 from minikv.parsing import LLONG_MAX, as_long, parse_int
-from minikv.protocol import NULL_ARRAY, OK, ReplyError
+from minikv.protocol import NULL_ARRAY, OK, Raw, ReplyError, pair_reply
 from minikv.scripting import ScriptClient
 from minikv.stream import (
     INVALID_ENTRIES_READ,
@@ -152,8 +152,8 @@ def _end(b: bytes) -> bytes:
     return i
 
 
-def _entry(i: bytes, fields: tuple[bytes, ...]) -> list[Any]:
-    return [format_id(i), list(fields)]
+def _entry(i: bytes, fields: tuple[bytes, ...]) -> Raw:
+    return pair_reply(format_id(i), fields)
 
 
 # --- XADD and XTRIM ----------------------------------------------------------------------------
