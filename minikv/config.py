@@ -49,6 +49,9 @@ class Config:
     protected_mode: bool = True
     stop_writes_on_bgsave_error: bool = True
     rdbchecksum: bool = True
+    #: DUMP / MIGRATE / FUNCTION DUMP payloads LZF-compress strings of more than 20 bytes, as
+    #: Redis's RDB does (snapshots are minikv's own format, which this does not touch).
+    rdbcompression: bool = True
     appendonly: bool = False
     appendfilename: str = "appendonly.aof"
     appenddirname: str = "appendonlydir"
@@ -345,6 +348,7 @@ PARAMS: dict[str, Param] = {
         Param("protected-mode", "protected_mode", parse_bool, _yesno),
         Param("stop-writes-on-bgsave-error", "stop_writes_on_bgsave_error", parse_bool, _yesno),
         Param("rdbchecksum", "rdbchecksum", parse_bool, _yesno),
+        Param("rdbcompression", "rdbcompression", parse_bool, _yesno),
         # Turning it on or off at run time is the server's business (Server.config_changed).
         Param("appendonly", "appendonly", parse_bool, _yesno),
         Param(

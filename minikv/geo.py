@@ -286,36 +286,31 @@ def geohash_string(score: float) -> bytes:
 # --- neighbours (geohash.c) ---------------------------------------------------------------------
 
 
-def _move_x(h: Hash, d: int) -> Hash:
+def _move(h: Hash, d: int, axis: int) -> Hash:
+    """Redis's geohash_move_x / geohash_move_y: step the interleaved ``axis`` bits (the odd
+    bits are longitude, the even ones latitude) by ``d`` cells, the other axis kept."""
     bits, step = h
     if d == 0:
         return h
-    x = bits & 0xAAAAAAAAAAAAAAAA
-    y = bits & 0x5555555555555555
-    zz = 0x5555555555555555 >> (64 - step * 2)
+    other = axis ^ _MASK64
+    a = bits & axis
+    keep = bits & other
+    zz = other >> (64 - step * 2)
     if d > 0:
-        x = (x + (zz + 1)) & _MASK64
+        a = (a + (zz + 1)) & _MASK64
     else:
-        x = x | zz
-        x = (x - (zz + 1)) & _MASK64
-    x &= 0xAAAAAAAAAAAAAAAA >> (64 - step * 2)
-    return x | y, step
+        a = a | zz
+        a = (a - (zz + 1)) & _MASK64
+    a &= axis >> (64 - step * 2)
+    return a | keep, step
+
+
+def _move_x(h: Hash, d: int) -> Hash:
+    return _move(h, d, 0xAAAAAAAAAAAAAAAA)
 
 
 def _move_y(h: Hash, d: int) -> Hash:
-    bits, step = h
-    if d == 0:
-        return h
-    x = bits & 0xAAAAAAAAAAAAAAAA
-    y = bits & 0x5555555555555555
-    zz = 0xAAAAAAAAAAAAAAAA >> (64 - step * 2)
-    if d > 0:
-        y = (y + (zz + 1)) & _MASK64
-    else:
-        y = y | zz
-        y = (y - (zz + 1)) & _MASK64
-    y &= 0x5555555555555555 >> (64 - step * 2)
-    return x | y, step
+    return _move(h, d, 0x5555555555555555)
 
 
 def neighbors(h: Hash) -> dict[str, Hash]:

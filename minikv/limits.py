@@ -25,6 +25,7 @@ class EncodingLimits(Protocol):
     list_compress_depth: int
     stream_node_max_bytes: int
     stream_node_max_entries: int
+    rdbcompression: bool  # DUMP payloads (minikv.persistence.dump)
 
 
 #: What the containers read. A module global, not an argument: a container decides its

@@ -692,3 +692,18 @@ def test_decoders_never_raise_anything_but_value_errors() -> None:
                 rdbvalue.load_value(bytes((t,)) + bytes(blob))
             except ValueError:
                 pass
+
+
+def test_rdbcompression_no_writes_strings_verbatim(differential: Differential) -> None:
+    """Both servers with ``rdbcompression no``: the same uncompressed payloads (a string and a
+    list whose listpack would compress), and they restore."""
+    differential.check(
+        ("CONFIG", "SET", "rdbcompression", "no"),
+        ("SET", "s", "a" * 200),
+        ("RPUSH", "l", *["x" * 30] * 20),
+        ("DUMP", "s"),
+        ("DUMP", "l"),
+        ("CONFIG", "GET", "rdbcompression"),
+        ("CONFIG", "SET", "rdbcompression", "yes"),
+        ("DUMP", "s"),
+    )

@@ -57,6 +57,10 @@ SORT_CASES = {
         ("RPUSH", "l", "1", "inf", "-inf", "", "2", "+inf", "-infinity"),
         ("SORT", "l"),
         ("SORT", "l", "DESC"),
+        ("RPUSH", "big", "9007199254740993", "-9007199254740993", "9007199254740992", "-0", "0"),
+        ("SORT", "big"),
+        ("RPUSH", "huge", "1" + "0" * 400, "2"),
+        ("SORT", "huge"),
     ],
     "not numbers": [
         ("RPUSH", "l", "1", "abc", "2"),

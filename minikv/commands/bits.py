@@ -117,6 +117,24 @@ def _bits(v: bytes, first: int, last: int) -> int:
     return chunk & ((1 << (last - first + 1)) - 1)
 
 
+def _first_bit(v: bytes, first: int, last: int, bit: int) -> int | None:
+    """The offset of the first ``bit`` in bits ``first..last``, None if there is none. Read in
+    chunks growing fourfold from 64 bits, so an early answer does not convert the whole
+    range, and a late one reads it about once and a third."""
+    size = 64
+    while first <= last:
+        end = min(last, first + size - 1)
+        width = end - first + 1
+        chunk = _bits(v, first, end)
+        if bit == 0:
+            chunk ^= (1 << width) - 1
+        if chunk:
+            return first + width - chunk.bit_length()
+        first = end + 1
+        size *= 4
+    return None
+
+
 @command(
     "bitcount",
     -2,
@@ -192,12 +210,9 @@ def bitpos(c: Context, args: list[bytes]) -> Any:
         return -1
     if not isbit:
         first, last = first << 3, (last << 3) | 7
-    width = last - first + 1
-    chunk = _bits(v, first, last)
-    if bit == 0:
-        chunk ^= (1 << width) - 1
-    if chunk:
-        return first + width - chunk.bit_length()
+    found = _first_bit(v, first, last, bit)
+    if found is not None:
+        return found
     if bit == 1 or n >= 5:
         # Looking for a 0 in an explicit range holding none: there is none. Without an end,
         # the string counts as padded with zeros and the first bit past it is the answer.

@@ -66,6 +66,8 @@ def _score(v: bytes) -> float | None:
     text = v.split(b"\0", 1)[0]
     if not text:
         return 0.0
+    if len(text) < 300 and (text.isdigit() or (text[:1] == b"-" and text[1:].isdigit())):
+        return float(int(text))  # the common case (no overflow), rounded as strtod rounds it
     r = strtod(text)
     if r is None or r[1] or math.isnan(r[0]):
         return None

@@ -837,11 +837,34 @@ def parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, 
 )
 def zmpop(c: Context, args: list[bytes]) -> Any:
     keys, last, count = parse_mpop(args, 1)
+    return _pop_or_block(c, args, keys, last, count, True, None)
+
+
+def _pop_or_block(
+    c: Context,
+    args: list[bytes],
+    keys: list[bytes],
+    last: bool,
+    count: int,
+    mpop: bool,
+    timeout: float | None,
+) -> Any:
+    """ZMPOP and the blocking pops: pop from the first sorted set of ``keys``; with none, a
+    nil reply, or (``timeout`` given) wait for one."""
     for key in keys:
         z = _get(c, key)
         if z is not None:
-            return pop_reply(c, key, z, last, count, True, True)
-    return NULL_ARRAY
+            return pop_reply(c, key, z, last, count, mpop, True)
+    if timeout is None:
+        return NULL_ARRAY
+
+    def serve(c: Context, key: bytes) -> Any:
+        z = c.db.get(key)
+        if type(z) is not ZSet or not z:
+            return None  # not a sorted set (any more): keep waiting
+        return pop_reply(c, key, z, last, count, mpop, True)
+
+    return block(c, args, keys, timeout, serve, NULL_ARRAY)
 
 
 @command(
@@ -859,19 +882,7 @@ def zmpop(c: Context, args: list[bytes]) -> Any:
 )
 def bzmpop(c: Context, args: list[bytes]) -> Any:
     keys, last, count = parse_mpop(args, 2)
-    timeout = parse_timeout(args[1])
-    for key in keys:
-        z = _get(c, key)
-        if z is not None:
-            return pop_reply(c, key, z, last, count, True, True)
-
-    def serve(c: Context, key: bytes) -> Any:
-        z = c.db.get(key)
-        if type(z) is not ZSet or not z:
-            return None  # not a sorted set (any more): keep waiting
-        return pop_reply(c, key, z, last, count, True, True)
-
-    return block(c, args, keys, timeout, serve, NULL_ARRAY)
+    return _pop_or_block(c, args, keys, last, count, True, parse_timeout(args[1]))
 
 
 # --- ZRANDMEMBER ------------------------------------------------------------------------------
@@ -967,19 +978,7 @@ def zscan(c: Context, args: list[bytes]) -> Any:
 
 def _bzpop(c: Context, args: list[bytes], last: bool) -> Any:
     timeout = parse_timeout(args[-1])
-    keys = args[1:-1]
-    for key in keys:
-        z = _get(c, key)
-        if z is not None:
-            return pop_reply(c, key, z, last, 1, False, True)
-
-    def serve(c: Context, key: bytes) -> Any:
-        z = c.db.get(key)
-        if type(z) is not ZSet or not z:
-            return None  # not a sorted set (any more): keep waiting
-        return pop_reply(c, key, z, last, 1, False, True)
-
-    return block(c, args, keys, timeout, serve, NULL_ARRAY)
+    return _pop_or_block(c, args, args[1:-1], last, 1, False, timeout)
 
 
 _BZPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an integer."),)

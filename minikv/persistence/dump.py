@@ -9,11 +9,12 @@ key's value looks like inside (listpacks, intsets, streams...) is ``minikv.persi
 
 Strings are written as Redis's rdbSaveRawString writes them (``encode_string``): a decimal
 integer of up to 11 characters that fits 32 bits in its integer encoding, a string of more than
-20 bytes LZF-compressed when that saves at least 4 bytes (Redis's default ``rdbcompression
-yes``), anything else verbatim. ``lzf_compress`` is liblzf 3.6 as Redis builds it (HLOG 16,
-VERY_FAST), so the output is Redis's own for the same input, with one caveat: Redis does not
-clear liblzf's hash table between calls (INIT_HTAB 0), so a stale slot can, rarely, point at an
-earlier match that a cleared table would not offer; minikv always starts from an empty table.
+20 bytes LZF-compressed when that saves at least 4 bytes (with ``rdbcompression yes``, Redis's
+default; ``no`` skips it, as in Redis, and makes DUMP much cheaper), anything else verbatim.
+``lzf_compress`` is liblzf 3.6 as Redis builds it (HLOG 16, VERY_FAST), so the output is
+Redis's own for the same input, with one caveat: Redis does not clear liblzf's hash table
+between calls (INIT_HTAB 0), so a stale slot can, rarely, point at an earlier match that a
+cleared table would not offer; minikv always starts from an empty table.
 Either output decompresses to the same bytes. Every problem with a payload read here raises
 ``ValueError``; nothing read is trusted (a length is checked against the bytes left before
 anything is allocated).
@@ -22,6 +23,8 @@ anything is allocated).
 from __future__ import annotations
 
 import struct
+
+from minikv import limits
 
 #: The RDB version Redis 7.0 writes; a payload of a later version is refused, as Redis does.
 RDB_VERSION = 10
@@ -115,7 +118,8 @@ def string2ll(s: bytes) -> int | None:
 
 
 def encode_string(s: bytes) -> bytes:
-    """rdbSaveRawString: integer encoding, else LZF for more than 20 bytes, else verbatim."""
+    """rdbSaveRawString: integer encoding, else LZF for more than 20 bytes (with
+    ``rdbcompression yes``), else verbatim."""
     n = len(s)
     if n <= 11:
         v = string2ll(s)
@@ -123,7 +127,7 @@ def encode_string(s: bytes) -> bytes:
             enc = encode_int(v)
             if enc is not None:
                 return enc
-    elif n > 20:
+    elif n > 20 and limits.current.rdbcompression:
         packed = lzf_compress(s, n - 4)
         if packed is not None:
             return b"\xc3" + encode_length(len(packed)) + encode_length(n) + packed
