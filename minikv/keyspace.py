@@ -29,6 +29,7 @@ from typing import Any
 
 from minikv import notify
 from minikv.propagation import Propagation
+from minikv.stream import Stream
 
 NSHARDS = 1024
 _MASK = NSHARDS - 1
@@ -257,6 +258,7 @@ class Db:
     def clear(self) -> int:
         """FLUSHDB: drop every key; returns how many there were (expired ones included)."""
         self.touch_all_watched(None)
+        self.signal_deleted_streams(None)
         n = len(self)
         for d in self.data:
             d.clear()
@@ -292,6 +294,20 @@ class Db:
         group was destroyed: its blocked readers get an error)."""
         if self.blocking_keys and key in self.blocking_keys:
             self.keyspace.ready_keys[(self, key)] = None
+
+    def signal_deleted_streams(self, replaced_with: Db | None) -> None:
+        """This database is emptied or swapped with ``replaced_with``: a waited-on key that
+        holds a stream now and will not after must wake its clients (a blocked XREADGROUP
+        gets an error), as Redis's scanDatabaseForDeletedStreams. Raw lookups, as Redis's
+        dictFind: a stream past its deadline still counts."""
+        if not self.blocking_keys:
+            return
+        for key in list(self.blocking_keys):
+            h = hash(key) & _MASK
+            was = type(self.data[h].get(key)) is Stream
+            stays = replaced_with is not None and type(replaced_with.data[h].get(key)) is Stream
+            if was and not stays:
+                self.keyspace.ready_keys[(self, key)] = None
 
     def signal_ready_keys(self) -> None:
         """Keys appeared without a write to them (SWAPDB): queue every waited-on key that
@@ -453,6 +469,8 @@ class Keyspace:
         da, db_ = self.dbs[a], self.dbs[b]
         da.touch_all_watched(db_)
         db_.touch_all_watched(da)
+        da.signal_deleted_streams(db_)
+        db_.signal_deleted_streams(da)
         for attr in ("data", "expires", "_expire_cursor"):
             va, vb = getattr(da, attr), getattr(db_, attr)
             setattr(da, attr, vb)
