@@ -245,25 +245,24 @@ def decode_score(score: float) -> tuple[float, float]:
     clamped to the geo limits. Any score decodes (Redis's check can never fail at step 26),
     an arbitrary one to wherever its bits point."""
     ilato, ilono = deinterleave64(to_uint64(score))
-    x = (
-        GEO_LONG_MIN
-        + (ilono * 1.0 / 67108864.0) * _LONG_SCALE
-        + (GEO_LONG_MIN + (((ilono + 1) & 0xFFFFFFFF) * 1.0 / 67108864.0) * _LONG_SCALE)
-    ) / 2
-    if x > GEO_LONG_MAX:
-        x = GEO_LONG_MAX
-    if x < GEO_LONG_MIN:
-        x = GEO_LONG_MIN
-    y = (
-        GEO_LAT_MIN
-        + (ilato * 1.0 / 67108864.0) * _LAT_SCALE
-        + (GEO_LAT_MIN + (((ilato + 1) & 0xFFFFFFFF) * 1.0 / 67108864.0) * _LAT_SCALE)
-    ) / 2
-    if y > GEO_LAT_MAX:
-        y = GEO_LAT_MAX
-    if y < GEO_LAT_MIN:
-        y = GEO_LAT_MIN
+    x = _cell_center(ilono, GEO_LONG_MIN, GEO_LONG_MAX, _LONG_SCALE)
+    y = _cell_center(ilato, GEO_LAT_MIN, GEO_LAT_MAX, _LAT_SCALE)
     return x, y
+
+
+_INV26 = 1.0 / 67108864.0  # 2**-26
+
+
+def _cell_center(i: int, lo: float, hi: float, scale: float) -> float:
+    """One axis of decodeGeohash: the middle of cell ``i`` (26 bits), in Redis's operation
+    order (so the digits are Redis's), clamped to ``lo..hi``."""
+    # Multiplying by 2**-26 is exactly Redis's division by 2**26 (a power of two).
+    v = (lo + i * _INV26 * scale + (lo + ((i + 1) & 0xFFFFFFFF) * _INV26 * scale)) / 2
+    if v > hi:
+        return hi
+    if v < lo:
+        return lo
+    return v
 
 
 _ALPHABET = b"0123456789bcdefghjkmnpqrstuvwxyz"
@@ -488,7 +487,6 @@ def areas(shape: Shape) -> list[Hash]:
 Point = list
 
 
-_INV26 = 1.0 / 67108864.0  # dividing by 2**26 is multiplying by this, exactly
 _TWO_R = 2.0 * EARTH_RADIUS_IN_METERS
 
 # deinterleave64's steps (shift, mask), applied to a whole chunk of hashes at once: the hashes
@@ -600,7 +598,7 @@ def _scan_circle(
     band_lo, band_hi = _lat_parts(shape.lat, radius * 1.000001 + 1.0)
     far_lo1, far_hi1 = _lon_parts(x1 + 169.0, x1 + 191.0)
     far_lo2, far_hi2 = _lon_parts(x1 - 191.0, x1 - 169.0)
-    R, TWO_R, INV, DR = EARTH_RADIUS_IN_METERS, _TWO_R, _INV26, D_R
+    R, TWO_R, DR = EARTH_RADIUS_IN_METERS, _TWO_R, D_R
     append = out.append
     for chunk in _chunks(entries):
         for entry, ilato, ilono in chunk:
@@ -610,25 +608,9 @@ def _scan_circle(
                 and not far_lo2 <= ilono <= far_hi2
             ):
                 continue
-            y = (
-                GEO_LAT_MIN
-                + ilato * INV * _LAT_SCALE
-                + (GEO_LAT_MIN + ((ilato + 1) & 0xFFFFFFFF) * INV * _LAT_SCALE)
-            ) / 2
-            if y > GEO_LAT_MAX:
-                y = GEO_LAT_MAX
-            elif y < GEO_LAT_MIN:
-                y = GEO_LAT_MIN
+            y = _cell_center(ilato, GEO_LAT_MIN, GEO_LAT_MAX, _LAT_SCALE)
             lat2r = y * DR
-            x = (
-                GEO_LONG_MIN
-                + ilono * INV * _LONG_SCALE
-                + (GEO_LONG_MIN + ((ilono + 1) & 0xFFFFFFFF) * INV * _LONG_SCALE)
-            ) / 2
-            if x > GEO_LONG_MAX:
-                x = GEO_LONG_MAX
-            elif x < GEO_LONG_MIN:
-                x = GEO_LONG_MIN
+            x = _cell_center(ilono, GEO_LONG_MIN, GEO_LONG_MAX, _LONG_SCALE)
             vs = sin((x * DR - lon1r) / 2)
             if vs == 0.0:
                 d = R * abs(lat2r - lat1r)
@@ -656,23 +638,12 @@ def _scan_box(
     # Redis's first test is the latitude distance against half the height: the same
     # integer shortcut as for a circle (no NaN can come out of that test).
     band_lo, band_hi = _lat_parts(y1, height_m / 2 * 1.000001 + 1.0)
-    INV = _INV26
     for chunk in _chunks(entries):
         for entry, ilato, ilono in chunk:
             if ilato < band_lo or ilato > band_hi:
                 continue
-            y = (
-                GEO_LAT_MIN
-                + ilato * INV * _LAT_SCALE
-                + (GEO_LAT_MIN + ((ilato + 1) & 0xFFFFFFFF) * INV * _LAT_SCALE)
-            ) / 2
-            y = min(max(y, GEO_LAT_MIN), GEO_LAT_MAX)
-            x = (
-                GEO_LONG_MIN
-                + ilono * INV * _LONG_SCALE
-                + (GEO_LONG_MIN + ((ilono + 1) & 0xFFFFFFFF) * INV * _LONG_SCALE)
-            ) / 2
-            x = min(max(x, GEO_LONG_MIN), GEO_LONG_MAX)
+            y = _cell_center(ilato, GEO_LAT_MIN, GEO_LAT_MAX, _LAT_SCALE)
+            x = _cell_center(ilono, GEO_LONG_MIN, GEO_LONG_MAX, _LONG_SCALE)
             d = distance_if_in_rectangle(width_m, height_m, x1, y1, x, y)
             if d is None:
                 continue
