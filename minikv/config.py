@@ -69,6 +69,26 @@ class Config:
     client_query_buffer_limit: int = 1024 * 1024 * 1024
     hz: int = 10
     timeout: int = 0
+    # Replication (minikv.replication). replicaof: "host port", or "" for a primary.
+    replicaof: str = ""
+    masterauth: str = ""
+    masteruser: str = ""
+    replica_read_only: bool = True
+    replica_serve_stale_data: bool = True
+    replica_priority: int = 100
+    replica_announce_ip: str = ""
+    replica_announce_port: int = 0
+    replica_announced: bool = True
+    repl_diskless_sync: bool = True
+    repl_diskless_sync_delay: int = 5
+    repl_diskless_sync_max_replicas: int = 0
+    repl_diskless_load: str = "disabled"
+    repl_backlog_size: int = 1024 * 1024
+    repl_backlog_ttl: int = 3600
+    repl_timeout: int = 60
+    repl_ping_replica_period: int = 10
+    min_replicas_to_write: int = 0
+    min_replicas_max_lag: int = 10
     enable_debug_command: str = "no"
     #: Microseconds the snapshot child sleeps per key written (Redis's test knob).
     rdb_key_save_delay: int = 0
@@ -261,6 +281,37 @@ def _only(value: bool, why: str) -> Callable[[str], bool]:
     return parse
 
 
+def _only_enum(
+    choices: tuple[str, ...], supported: tuple[str, ...], why: str
+) -> Callable[[str], str]:
+    """An enum setting of which minikv supports only ``supported``: the rest is refused."""
+    check = _enum(*choices)
+
+    def parse(text: str) -> str:
+        v = check(text)
+        if v not in supported:
+            raise ConfigError(why)
+        return v
+
+    return parse
+
+
+def _parse_replicaof(text: str) -> str:
+    """``replicaof <host> <port>`` (or ``no one``): normalised to "host port", "" for none."""
+    words = text.split()
+    if len(words) != 2:
+        raise ConfigError("wrong number of arguments")
+    if words[0].lower() == "no" and words[1].lower() == "one":
+        return ""
+    try:
+        port = int(words[1])
+    except ValueError:
+        raise ConfigError("Invalid master port") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError("Invalid master port")
+    return f"{words[0]} {port}"
+
+
 def _parse_notify(text: str) -> int:
     try:
         return parse_flags(text)
@@ -400,6 +451,80 @@ PARAMS: dict[str, Param] = {
         ),
         Param("hz", "hz", _int_range(0, 2**31 - 1, clamp=(1, 500))),
         Param("timeout", "timeout", _int_range(0, 2**31 - 1)),
+        # Replication. replicaof changes at run time only through REPLICAOF (as Redis).
+        Param("replicaof", "replicaof", _parse_replicaof, mutable=False, alias="slaveof"),
+        Param("masterauth", "masterauth", str),
+        Param("masteruser", "masteruser", str),
+        Param(
+            "replica-read-only",
+            "replica_read_only",
+            _only(True, "minikv replicas are read-only: replica-read-only must be 'yes'"),
+            _yesno,
+            alias="slave-read-only",
+        ),
+        Param(
+            "replica-serve-stale-data",
+            "replica_serve_stale_data",
+            parse_bool,
+            _yesno,
+            alias="slave-serve-stale-data",
+        ),
+        Param(
+            "replica-priority",
+            "replica_priority",
+            _int_range(0, 2**31 - 1),
+            alias="slave-priority",
+        ),
+        Param("replica-announce-ip", "replica_announce_ip", str, alias="slave-announce-ip"),
+        Param(
+            "replica-announce-port",
+            "replica_announce_port",
+            _int_range(0, 65535),
+            alias="slave-announce-port",
+        ),
+        Param("replica-announced", "replica_announced", parse_bool, _yesno),
+        Param("repl-diskless-sync", "repl_diskless_sync", parse_bool, _yesno),
+        Param("repl-diskless-sync-delay", "repl_diskless_sync_delay", _int_range(0, 2**31 - 1)),
+        Param(
+            "repl-diskless-sync-max-replicas",
+            "repl_diskless_sync_max_replicas",
+            _int_range(0, 2**31 - 1),
+        ),
+        Param(
+            "repl-diskless-load",
+            "repl_diskless_load",
+            _only_enum(
+                ("disabled", "on-empty-db", "swapdb"),
+                ("disabled",),
+                "minikv replicas load the transferred snapshot from disk: repl-diskless-load "
+                "must be 'disabled'",
+            ),
+        ),
+        Param(
+            "repl-backlog-size",
+            "repl_backlog_size",
+            _int_range(1, 2**63 - 1, memory=True),
+        ),
+        Param("repl-backlog-ttl", "repl_backlog_ttl", _int_range(0, 2**63 - 1)),
+        Param("repl-timeout", "repl_timeout", _int_range(1, 2**31 - 1)),
+        Param(
+            "repl-ping-replica-period",
+            "repl_ping_replica_period",
+            _int_range(1, 2**31 - 1),
+            alias="repl-ping-slave-period",
+        ),
+        Param(
+            "min-replicas-to-write",
+            "min_replicas_to_write",
+            _int_range(0, 2**31 - 1),
+            alias="min-slaves-to-write",
+        ),
+        Param(
+            "min-replicas-max-lag",
+            "min_replicas_max_lag",
+            _int_range(0, 2**31 - 1),
+            alias="min-slaves-max-lag",
+        ),
         Param(
             "enable-debug-command",
             "enable_debug_command",

@@ -64,6 +64,8 @@ class Client(asyncio.Protocol):
     blocked: Any = None
     # minikv.pubsub.Subscriptions while subscribed to anything (same reason: a class default).
     pubsub: Any = None
+    # minikv.replication.primary.ReplicaInfo once the client sent REPLCONF (same reason).
+    repl: Any = None
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -135,6 +137,8 @@ class Client(asyncio.Protocol):
             disconnected(self)
         if self.pubsub is not None:
             self.server.pubsub.drop(self)
+        if self.repl is not None:
+            self.server.replication.replica_gone(self)
         self.server.client_disconnected(self)
 
     def pause_writing(self) -> None:
@@ -247,13 +251,18 @@ class Client(asyncio.Protocol):
         # again after each command that took the slow path: only non-plain commands (MULTI,
         # AUTH, HELLO, RESET, (UN)SUBSCRIBE, admin commands) can change it (Command.plain).
         scripts = server.scripts
+        replication = server.replication
         fast = (
             self.multi is None
             and self.authenticated
             and self.pubsub is None
             and not consumers
             and not scripts.busy
+            and not replication.stale_gate
         )
+        # Writes may take the fast path only while nothing can refuse them (MISCONF, a
+        # read-only replica, min-replicas-to-write): the slow path knows those rules.
+        writes_fast = persistence.last_bgsave_ok and replication.writes_ok
         if not fast and self.pubsub is not None and self.pubsub.pending:
             self.flush_pushes()  # messages queued before this batch go before its replies
         for args in requests:
@@ -268,7 +277,7 @@ class Client(asyncio.Protocol):
                 and cmd is not None
                 and cmd.plain
                 and cmd.min_args <= len(args) <= cmd.max_args
-                and (persistence.last_bgsave_ok or not cmd.denied_on_misconf)
+                and (writes_fast or not cmd.denied_on_misconf)
             ):
                 if cmd is not run or eager:
                     t = clock()
@@ -298,13 +307,16 @@ class Client(asyncio.Protocol):
                 # its own writes are pending: they are flushed when it ends).
                 if propagation.pending and not scripts.busy:
                     propagation.flush()
+                    replication.wrote(self)  # WAIT waits for this offset
                 fast = (
                     self.multi is None
                     and self.authenticated
                     and self.pubsub is None
                     and not consumers
                     and not scripts.busy
+                    and not replication.stale_gate
                 )
+                writes_fast = persistence.last_bgsave_ok and replication.writes_ok
             if value is blocked:
                 self._backlog = requests[i:]
                 break
@@ -336,7 +348,7 @@ class Client(asyncio.Protocol):
             return
         transport = self.transport
         assert transport is not None
-        if out:
+        if out and (self.repl is None or not self.repl.state):  # a replica gets the stream only
             data = b"".join(out) if len(out) > 1 else out[0]
             server.stats.total_net_output_bytes += len(data)
             aof = server.aof  # _send, inline: a method call per batch shows at -P 1
@@ -387,15 +399,24 @@ class Client(asyncio.Protocol):
         if self.server.scripts.busy and "allow_busy" not in cmd.flags:
             # A script is running past busy-reply-threshold.
             return self._reject(self.server.scripts.busy_error, cmd)
+        if (
+            self.server.replication.stale_gate
+            and "stale" not in cmd.flags
+            and (refusal := self.server.replication.stale_refusal()) is not None
+        ):
+            return self._reject(refusal, cmd)
         if self.multi is not None:
             if "no_multi" in cmd.flags:
                 return self._reject(ReplyError("ERR Command not allowed inside a transaction"), cmd)
             if cmd.name not in _MULTI_IMMEDIATE:
-                if cmd.is_write and (refusal := self.server.write_refusal()) is not None:
+                if cmd.is_write and (refusal := self.server.write_refusal(True)) is not None:
                     return self._reject(refusal, cmd)
                 self.multi.append((cmd, args))
                 return QUEUED
-        elif cmd.denied_on_misconf and (refusal := self.server.write_refusal()) is not None:
+        elif (
+            cmd.denied_on_misconf
+            and (refusal := self.server.write_refusal(cmd.is_write)) is not None
+        ):
             return self._reject(refusal, cmd)
         elif self.pubsub is not None and self.resp == 2 and not cmd.allowed_subscribed:
             return self._reject(
@@ -529,6 +550,26 @@ class Client(asyncio.Protocol):
         """CLIENT KILL / shutdown: close now, dropping unsent output."""
         self._close()
 
+    @property
+    def kind(self) -> str:
+        """CLIENT LIST / KILL's type: normal, slave (a replica's link) or pubsub."""
+        if self.repl is not None and self.repl.state:
+            return "slave"
+        return "pubsub" if self.pubsub is not None else "normal"
+
+    def send_raw(self, data: bytes) -> None:
+        """Replication output (the stream, a snapshot): straight to the socket, not held by
+        the append-only file (it carries no reply)."""
+        transport = self.transport
+        if transport is not None and not self.closed:
+            self.server.stats.total_net_output_bytes += len(data)
+            transport.write(data)
+
+    def output_pending(self) -> int:
+        """Bytes written but not yet sent to the socket."""
+        transport = self.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
     def deliver(self, frame: bytes) -> None:
         """A pub/sub message (or keyspace notification) for this client. While the client's own
         batch runs (it published to itself) the message joins that batch's replies; otherwise
@@ -616,7 +657,8 @@ class Client(asyncio.Protocol):
         now = time.time()
         pubsub = self.pubsub
         flags = (
-            ("P" if pubsub is not None else "")
+            ("S" if self.repl is not None and self.repl.state else "")
+            + ("P" if pubsub is not None else "")
             + ("x" if self.multi is not None else "")
             + ("b" if self.blocked is not None else "")
         ) or "N"

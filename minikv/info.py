@@ -308,9 +308,9 @@ def _stats(s: Server) -> Lines:
         "instantaneous_input_repl_kbps:0.00",
         "instantaneous_output_repl_kbps:0.00",
         f"rejected_connections:{st.rejected_connections}",
-        "sync_full:0",
-        "sync_partial_ok:0",
-        "sync_partial_err:0",
+        f"sync_full:{s.replication.sync_full}",
+        f"sync_partial_ok:{s.replication.sync_partial_ok}",
+        f"sync_partial_err:{s.replication.sync_partial_err}",
         f"expired_keys:{s.keyspace.stat_expired_keys}",
         "expired_stale_perc:0.00",
         "expired_time_cap_reached_count:0",
@@ -350,19 +350,7 @@ def _stats(s: Server) -> Lines:
 
 
 def _replication(s: Server) -> Lines:
-    return [
-        "role:master",
-        "connected_slaves:0",
-        "master_failover_state:no-failover",
-        f"master_replid:{metrics(s).replid}",
-        "master_replid2:0000000000000000000000000000000000000000",
-        "master_repl_offset:0",
-        "second_repl_offset:-1",
-        "repl_backlog_active:0",
-        "repl_backlog_size:1048576",
-        "repl_backlog_first_byte_offset:0",
-        "repl_backlog_histlen:0",
-    ]
+    return s.replication.info_lines()
 
 
 def _cpu(s: Server) -> Lines:

@@ -30,6 +30,8 @@ class InternalClient:
     no_evict = False
     close_after_reply = False
     pubsub: Subscriptions | None = None
+    repl: Any = None
+    kind = "normal"
     call = call_command
 
     def __init__(self, server: ServerView, db: Db, last_cmd: str) -> None:

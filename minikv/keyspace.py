@@ -164,10 +164,12 @@ class Db:
 
     def random_key(self) -> bytes | None:
         """A random live key, or None if the database is empty (expired picks are deleted)."""
+        tries = 0
         while True:
             total = len(self)
             if total == 0:
                 return None
+            tries += 1
             # Pick a shard weighted by size, then a key in it.
             i = random.randrange(total)
             for shard in self.data:
@@ -177,6 +179,10 @@ class Db:
                     break
                 i -= n
             if self.get(key) is not None:
+                return key
+            if tries >= 100 and self.keyspace.replica_reads:
+                # A replica deletes nothing: with only logically expired keys left the
+                # loop would never end. Redis returns such a key then, too.
                 return key
 
     # --- writes ----------------------------------------------------------
@@ -317,6 +323,11 @@ class Db:
                 self.keyspace.ready_keys[(self, key)] = None
 
     def _expire_key(self, h: int, key: bytes) -> None:
+        if self.keyspace.replica_reads:
+            # A replica hides the key from its clients but keeps it: the primary decides
+            # when it expires and sends the DEL (its commands run with the clock stopped,
+            # so they still see the key).
+            return
         self.data[h].pop(key, None)
         self.expires[h].pop(key, None)
         self.expired(key)
@@ -441,6 +452,9 @@ class Keyspace:
         self.propagation = Propagation()
         self._expire_db = 0
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
+        #: This server is a replica: keys past their deadline read as missing but are not
+        #: deleted (see Db._expire_key).
+        self.replica_reads = False
 
     def use_notifications(self, flags: int, hub: notify.Publisher | None) -> None:
         """Publish keyspace notifications of the classes in ``flags`` on ``hub`` (0: none)."""

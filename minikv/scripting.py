@@ -642,6 +642,10 @@ class Scripting:
                     "unable to persist to disk. Writable scripts are blocked. Use 'no-writes' "
                     "flag for read only scripts."
                 )
+            # As Redis's processCommand sees such a script: a write (NOREPLICAS, READONLY).
+            repl_refusal = caller.server.replication.write_refusal()
+            if repl_refusal is not None:
+                raise repl_refusal
             if ro:
                 raise ReplyError("ERR Can not execute a script with write flag using *_ro command.")
         function = isinstance(script, Function)
@@ -937,7 +941,7 @@ class Scripting:
             err = "Write commands are not allowed from read-only scripts."
         elif cmd.is_write and not state.wrote:
             # Once the script has written, it cannot be stopped half way (Redis's rule).
-            refusal = c.server.write_refusal()
+            refusal = c.server.write_refusal(True)
             if refusal is not None:
                 err = refusal.message
         if err is not None:

@@ -31,6 +31,8 @@ from minikv.persistence.format import SnapshotError
 from minikv.persistence.snapshot import AOF_CHILD, Persistence
 from minikv.protocol import ReplyError
 from minikv.pubsub import Hub
+from minikv.replication.link import ReplicaSide
+from minikv.replication.primary import Replication
 from minikv.scripting import Scripting
 from minikv.syscheck import log_startup_warnings
 
@@ -108,6 +110,9 @@ class Server:
         self.scripts.busy_over = busy.over
         self.keyspace.use_notifications(config.notify_keyspace_events, self.pubsub)
         self.clients: dict[int, Client] = {}
+        self.replication = Replication(self)
+        self.replication.link = ReplicaSide(self, self.replication)
+        self.keyspace.replica_reads = bool(config.replicaof)
         self._push_waiting: list[Client] = []  # subscribers with messages queued
         self.log = log
         self.start_time = time.time()
@@ -129,6 +134,7 @@ class Server:
         off. Raises ConfigError (the setting rolled back) if the AOF cannot start."""
         cfg = self.config
         self.keyspace.use_notifications(cfg.notify_keyspace_events, self.pubsub)
+        self.replication.refresh()
         aof = self.aof
         if cfg.appendonly and aof.state == OFF:
             if not aof.start():
@@ -180,13 +186,18 @@ class Server:
 
     def client_disconnected(self, client: Client) -> None:
         self.clients.pop(client.id, None)
+        self.replication.forget(client)
 
-    def write_refusal(self) -> ReplyError | None:
-        """Why write commands are refused right now (MISCONF after a failed save or a failed
-        append-only file write), or None."""
+    def write_refusal(self, write: bool = False) -> ReplyError | None:
+        """Why the commands refused while writes are (MISCONF's: writes, and PING) are refused
+        right now: MISCONF after a failed save or a failed append-only file write; for a
+        ``write``, also replication's rules (NOREPLICAS, READONLY). None if they may run."""
         if self.persistence.writes_refused():
             return MISCONF
-        return self.aof.misconf()
+        refusal = self.aof.misconf()
+        if refusal is None and write:
+            refusal = self.replication.write_refusal()
+        return refusal
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -214,6 +225,8 @@ class Server:
             self._servers.append(srv)
             for sock in srv.sockets:
                 self.ports.append(sock.getsockname()[1])
+        assert self.replication.link is not None
+        self.replication.link.start()  # replicaof in the config: the cron connects
         self._cron_task = self.loop.create_task(self._cron())
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
@@ -368,8 +381,15 @@ class Server:
         self.persistence.check_child()
         self.aof.cron()  # first: a scheduled rewrite goes before a scheduled BGSAVE
         self.persistence.cron()
-        # Active expiry may take up to 25 % of the cron period, as Redis's slow cycle.
-        self.keyspace.active_expire_cycle(0.25 / self.config.hz)
+        repl = self.replication
+        repl.cron()
+        assert repl.link is not None
+        repl.link.cron()
+        self.keyspace.replica_reads = repl.is_replica
+        # Active expiry may take up to 25 % of the cron period, as Redis's slow cycle. A
+        # replica expires nothing itself: its primary sends a DEL for each key that expires.
+        if not repl.is_replica:
+            self.keyspace.active_expire_cycle(0.25 / self.config.hz)
 
     # --- INFO helpers ----------------------------------------------------------
 

@@ -42,7 +42,9 @@ class ServerProcess:
         dir: str | None = None,
         port: int | None = None,
         bind: str = "127.0.0.1",
+        conf: str | None = None,
     ) -> None:
+        """``conf``: a config file, given first as servers take it (flags override it)."""
         self.kind = kind
         self.port = port or free_port()
         self.host = "127.0.0.1" if bind in ("127.0.0.1", "0.0.0.0") else bind
@@ -53,6 +55,8 @@ class ServerProcess:
             cmd = [sys.executable, "-m", "minikv"]
         else:
             cmd = [shutil.which("redis-server") or "redis-server"]
+        if conf is not None:
+            cmd.append(conf)
         cmd += [
             "--port",
             str(self.port),

@@ -51,6 +51,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.persistence.rdbvalue",
             "minikv.persistence.aoffiles",
             "minikv.functions",
+            "minikv.replication",
+            "minikv.replication.backlog",
         },
     ),
     (
@@ -64,6 +66,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.internal_client",
             "minikv.persistence.snapshot",
             "minikv.persistence.aof",
+            "minikv.replication.primary",
+            "minikv.replication.link",
         },
     ),
     ("command modules", set()),  # every other minikv.commands.* module

@@ -301,11 +301,8 @@ def _clients_matching(c: Context, args: list[bytes], start: int) -> list[Context
             t = val.lower()
             if t not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise ReplyError(f"ERR Unknown client type '{val.decode(errors='replace')}'")
-            if t in (b"normal", b"pubsub"):  # no replicas or masters yet
-                subscribed = t == b"pubsub"
-                clients = [x for x in clients if (x.pubsub is not None) == subscribed]
-            else:
-                clients = []
+            want = {b"replica": "slave"}.get(t, t.decode())
+            clients = [x for x in clients if getattr(x, "kind", "normal") == want]
         elif opt == b"user":
             if val != b"default":
                 raise ReplyError(f"ERR No such user '{val.decode(errors='replace')}'")

@@ -41,13 +41,15 @@ class ServerView(Protocol):
     pubsub: Hub
     scripts: Scripting
     clients: dict[int, Any]  # id -> Context of every connected client
+    #: minikv.replication.primary.Replication: roles, replicas, WAIT (its commands' work).
+    replication: Any
     log: logging.Logger
 
     def info_text(self, sections: list[str]) -> str: ...
 
     def config_changed(self) -> None: ...
 
-    def write_refusal(self) -> ReplyError | None: ...
+    def write_refusal(self, write: bool = False) -> ReplyError | None: ...
 
     def reset_stats(self) -> None: ...
 
@@ -72,6 +74,8 @@ class Context(Protocol):
     close_after_reply: bool
     #: Subscriptions (None while the client has none); changed only through ``server.pubsub``.
     pubsub: Subscriptions | None
+    #: What a primary knows of this client as a replica (None unless it sent REPLCONF).
+    repl: Any
     # MULTI/EXEC and WATCH
     multi: list[tuple[Any, list[bytes]]] | None
     multi_error: bool

@@ -74,27 +74,44 @@ def write_snapshot(
     """
     try:
         with open(tmp, "wb", buffering=1024 * 1024) as f:
-            w = SnapshotWriter(f, functions=functions)
-            synced = 0
-            for db in keyspace.dbs if dbs is None else [keyspace.dbs[i] for i in dbs]:
-                for data, expires in zip(db.data, db.expires, strict=True):
-                    if data:
-                        w.write_chunk(db.id, data, expires)
-                        if key_delay_us > 0:  # rdb-key-save-delay, for tests
-                            time.sleep(key_delay_us * len(data) / 1e6)
-                        if incremental_fsync and w.bytes_written - synced >= AUTOSYNC_BYTES:
-                            f.flush()
-                            os.fsync(f.fileno())
-                            synced = w.bytes_written
-                        if progress is not None:
-                            progress(w.keys)
-            w.finish()
+            keys = write_stream(
+                keyspace, f, progress, key_delay_us, dbs, functions, incremental_fsync
+            )
             f.flush()
             os.fsync(f.fileno())
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return keys
+
+
+def write_stream(
+    keyspace: Keyspace,
+    f: Any,
+    progress: Any = None,
+    key_delay_us: int = 0,
+    dbs: list[int] | None = None,
+    functions: Iterable[bytes] = (),
+    incremental_fsync: bool = False,
+) -> int:
+    """The format writer over any binary stream ``f`` (a file, or the pipe a replication
+    child writes to): ``write_snapshot``'s walk without the file. Returns keys written."""
+    w = SnapshotWriter(f, functions=functions)
+    synced = 0
+    for db in keyspace.dbs if dbs is None else [keyspace.dbs[i] for i in dbs]:
+        for data, expires in zip(db.data, db.expires, strict=True):
+            if data:
+                w.write_chunk(db.id, data, expires)
+                if key_delay_us > 0:  # rdb-key-save-delay, for tests
+                    time.sleep(key_delay_us * len(data) / 1e6)
+                if incremental_fsync and w.bytes_written - synced >= AUTOSYNC_BYTES:
+                    f.flush()
+                    os.fsync(f.fileno())
+                    synced = w.bytes_written
+                if progress is not None:
+                    progress(w.keys)
+    w.finish()
     return w.keys
 
 
@@ -246,6 +263,9 @@ class Persistence:
         self._cow_samples = 0
         self._cow_sum = 0
         self._dbs_to_save: list[int] = []
+        #: Called with the outcome (ok) after each BGSAVE's done-handler: a disk-based
+        #: replication sync sends the file it waited for (minikv.replication.primary).
+        self.bgsave_listeners: list[Callable[[bool], None]] = []
 
     def codes(self) -> list[bytes]:
         """The function libraries' codes, which snapshots keep beside the keys."""
@@ -517,6 +537,8 @@ class Persistence:
             self.last_bgsave_ok = sig == signal.SIGUSR1
             with contextlib.suppress(OSError):
                 os.unlink(temp_path(self.config.dir, self.child_pid))
+        for listener in list(self.bgsave_listeners):
+            listener(ok)
 
     def _restore_gc(self) -> None:
         if self.gc_was_enabled:
