@@ -364,6 +364,9 @@ class Param:
     #: The parsed value is a dict that updates the current one (client-output-buffer-limit
     #: names only the classes it changes).
     merge: bool = False
+    #: CONFIG REWRITE writes no line at all for the default value, even where the file had
+    #: one (``replicaof``: a promoted replica's file loses its line, as Redis rewrites it).
+    omit_default: bool = False
 
     def value(self, config: Config, text: str) -> Any:
         """``text`` parsed, as the new value of the setting in ``config``."""
@@ -452,7 +455,14 @@ PARAMS: dict[str, Param] = {
         Param("hz", "hz", _int_range(0, 2**31 - 1, clamp=(1, 500))),
         Param("timeout", "timeout", _int_range(0, 2**31 - 1)),
         # Replication. replicaof changes at run time only through REPLICAOF (as Redis).
-        Param("replicaof", "replicaof", _parse_replicaof, mutable=False, alias="slaveof"),
+        Param(
+            "replicaof",
+            "replicaof",
+            _parse_replicaof,
+            mutable=False,
+            alias="slaveof",
+            omit_default=True,
+        ),
         Param("masterauth", "masterauth", str),
         Param("masteruser", "masteruser", str),
         Param(
@@ -744,8 +754,10 @@ def rewrite_config_file(config: Config) -> None:
         if p is None:
             out.append(raw)
         elif p.name not in written:  # an alias's line is rewritten under the primary name
-            out.append(render_config_line(config, p))
             written.add(p.name)
+            if p.omit_default and render_param(config, p) == render_param(defaults, p):
+                continue
+            out.append(render_config_line(config, p))
         # later duplicate lines of a parameter already written are dropped
     extra = [
         render_config_line(config, p)

@@ -348,7 +348,7 @@ class Client(asyncio.Protocol):
             return
         transport = self.transport
         assert transport is not None
-        if out and (self.repl is None or not self.repl.state):  # a replica gets the stream only
+        if out:
             data = b"".join(out) if len(out) > 1 else out[0]
             server.stats.total_net_output_bytes += len(data)
             aof = server.aof  # _send, inline: a method call per batch shows at -P 1

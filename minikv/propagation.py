@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 #: One propagated operation: the database it applies to and its arguments.
 Op = tuple[int, list[bytes]]
+#: The "database" of an operation only replicas get, in no database (PUBLISH, as Redis
+#: propagates it to replicas and not to the append-only file).
+REPLICAS_ONLY = -1
 #: A command's rule: (its arguments, its reply, the db it ran on) -> the commands to propagate.
 Rule = Callable[[list[bytes], Any, "Db"], list[list[bytes]]]
 Consumer = Callable[[list[Op]], None]
@@ -72,6 +75,12 @@ class Propagation:
         if self.consumers:
             self.pending.append((db.id, argv))
 
+    def replicas_only(self, argv: list[bytes]) -> None:
+        """PUBLISH / SPUBLISH: replicas deliver the message to their own subscribers
+        (Redis's forceCommandPropagation(PROPAGATE_REPL)); the append-only file skips it."""
+        if self.consumers:
+            self.pending.append((REPLICAS_ONLY, list(argv)))
+
     def expired(self, dbid: int, key: bytes) -> None:
         if self.consumers:
             self.pending.append((dbid, [b"DEL", key]))
@@ -84,7 +93,8 @@ class Propagation:
         ops = list(pending)
         pending.clear()
         if len(ops) > 1:
-            ops = [(ops[0][0], [b"MULTI"]), *ops, (ops[-1][0], [b"EXEC"])]
+            dbid = next((d for d, _ in ops if d != REPLICAS_ONLY), REPLICAS_ONLY)
+            ops = [(dbid, [b"MULTI"]), *ops, (dbid, [b"EXEC"])]
         for consumer in list(self.consumers):
             consumer(ops)
 
@@ -102,7 +112,7 @@ class CommandStream:
     def commands(self, ops: list[Op]) -> list[list[bytes]]:
         out: list[list[bytes]] = []
         for dbid, argv in ops:
-            if dbid != self.db:
+            if dbid != self.db and dbid != REPLICAS_ONLY:
                 out.append([b"SELECT", b"%d" % dbid])
                 self.db = dbid
             out.append(argv)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -26,9 +25,7 @@ def linked(replica: redis.Redis) -> bool:
 
 def caught_up(primary: redis.Redis, *replicas: redis.Redis) -> bool:
     want = info(primary)["master_repl_offset"]
-    return all(
-        linked(r) and info(r)["slave_repl_offset"] == want for r in replicas
-    )
+    return all(linked(r) and info(r)["slave_repl_offset"] == want for r in replicas)
 
 
 def dataset(c: redis.Redis) -> dict[tuple[int, bytes], Any]:
@@ -99,9 +96,7 @@ def test_full_sync_then_stream(primary: ServerProcess, diskless: str, protocol: 
     p = primary.client(protocol=protocol)
     p.config_set("repl-diskless-sync", diskless)
     fill(p)
-    p.function_load(
-        "#!lua name=lib\nredis.register_function('f', function(k, a) return 1 end)"
-    )
+    p.function_load("#!lua name=lib\nredis.register_function('f', function(k, a) return 1 end)")
     with make_replica(primary) as rs:
         r = rs.client(protocol=protocol)
         wait_for(lambda: caught_up(p, r), what="replica in sync")
@@ -182,7 +177,9 @@ def test_partial_resync_after_link_drop(primary: ServerProcess, replica: ServerP
     assert "Successful partial resynchronization with master." in replica.log()
 
 
-def test_backlog_too_small_means_full_resync(primary: ServerProcess, replica: ServerProcess) -> None:
+def test_backlog_too_small_means_full_resync(
+    primary: ServerProcess, replica: ServerProcess
+) -> None:
     p, r = primary.client(), replica.client()
     p.config_set("repl-backlog-size", "16384")
     wait_for(lambda: caught_up(p, r))
@@ -214,9 +211,7 @@ def test_replica_restart_full_resync(primary: ServerProcess) -> None:
         wait_for(lambda: caught_up(p, r))
         rs.stop()
         p.set("after", "restart")
-        rs2 = ServerProcess(
-            "--replicaof", f"127.0.0.1 {primary.port}", dir=rs.dir, port=rs.port
-        )
+        rs2 = ServerProcess("--replicaof", f"127.0.0.1 {primary.port}", dir=rs.dir, port=rs.port)
         r2 = rs2.client()
         wait_for(lambda: caught_up(p, r2), what="restarted replica in sync")
         assert dataset(r2) == dataset(p)
@@ -359,7 +354,9 @@ def test_min_replicas_to_write(primary: ServerProcess) -> None:
 
 def test_serve_stale_data_no() -> None:
     port = _closed_port()
-    with ServerProcess("--replicaof", f"127.0.0.1 {port}", "--replica-serve-stale-data", "no") as rs:
+    with ServerProcess(
+        "--replicaof", f"127.0.0.1 {port}", "--replica-serve-stale-data", "no"
+    ) as rs:
         r = rs.client()
         with pytest.raises(redis.ResponseError, match="Link with MASTER is down"):
             r.get("x")
@@ -434,10 +431,12 @@ def test_bad_payload_keeps_old_data(payload: bytes) -> None:
         r.replicaof("127.0.0.1", fake.port)
         assert fake.done.wait(10)
         wait_for(
-            lambda: "sync failed" in rs.log()
-            or "Failed trying to load" in rs.log()
-            or "MASTER aborted" in rs.log()
-            or "Bad protocol" in rs.log(),
+            lambda: (
+                "sync failed" in rs.log()
+                or "Failed trying to load" in rs.log()
+                or "MASTER aborted" in rs.log()
+                or "Bad protocol" in rs.log()
+            ),
             what="the failure logged",
         )
         assert r.get("old") == b"data"
@@ -564,3 +563,18 @@ def test_client_list_flags(primary: ServerProcess, replica: ServerProcess) -> No
     wait_for(lambda: caught_up(p, r))
     assert [c["flags"] for c in p.client_list(_type="replica")] == ["S"]
     assert [c["flags"] for c in r.client_list(_type="master")] == ["M"]
+
+
+def test_publish_reaches_replica_subscribers(
+    primary: ServerProcess, replica: ServerProcess
+) -> None:
+    """PUBLISH is propagated to replicas (not to the AOF), as Redis outside cluster mode."""
+    p, r = primary.client(), replica.client()
+    wait_for(lambda: caught_up(p, r))
+    sub = r.pubsub()
+    sub.subscribe("news")
+    wait_for(lambda: sub.get_message(timeout=0.1) is not None, what="subscribed")
+    p.publish("news", "hello")
+    msg = wait_for(lambda: sub.get_message(timeout=0.1), what="message on the replica")
+    assert msg["data"] == b"hello"
+    sub.close()

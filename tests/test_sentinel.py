@@ -125,15 +125,10 @@ def test_sentinel_failover(cluster: dict[str, Any]) -> None:
     s0 = sentinels[0].client()
 
     def discovered() -> bool:
-        return (
-            len(s0.sentinel_slaves(MASTER)) == 2
-            and len(s0.sentinel_sentinels(MASTER)) == 2
-        )
+        return len(s0.sentinel_slaves(MASTER)) == 2 and len(s0.sentinel_sentinels(MASTER)) == 2
 
     wait_for(discovered, 60, "sentinels discover the replicas and each other")
-    client = Sentinel(
-        [("127.0.0.1", s.port) for s in sentinels], socket_timeout=1.0
-    )
+    client = Sentinel([("127.0.0.1", s.port) for s in sentinels], socket_timeout=1.0)
     master = client.master_for(MASTER, socket_timeout=1.0)
     assert master.set("before", "1")
     confirmed = []
@@ -157,7 +152,7 @@ def test_sentinel_failover(cluster: dict[str, Any]) -> None:
 
     wait_for(write_ok, 90, "a write through the Sentinel client after failover")
     elapsed = time.monotonic() - t0
-    new_host, new_port = client.discover_master(MASTER)
+    _host, new_port = client.discover_master(MASTER)
     assert new_port in {r.port for r in replicas}
     promoted = next(r for r in replicas if r.port == new_port)
     other = next(r for r in replicas if r.port != new_port)
@@ -168,8 +163,10 @@ def test_sentinel_failover(cluster: dict[str, Any]) -> None:
     # The other replica follows the new primary, and gets the new write.
     oc = other.client()
     wait_for(
-        lambda: oc.info("replication").get("master_port") == new_port
-        and oc.info("replication").get("master_link_status") == "up",
+        lambda: (
+            oc.info("replication").get("master_port") == new_port
+            and oc.info("replication").get("master_link_status") == "up"
+        ),
         60,
         "the other replica repointed",
     )

@@ -128,6 +128,7 @@ def sunsubscribe(c: Context, args: list[bytes]) -> Any:
     args="channel message",
 )
 def publish(c: Context, args: list[bytes]) -> Any:
+    c.server.keyspace.propagation.replicas_only(args)
     return c.server.pubsub.publish(args[1], args[2])
 
 
@@ -143,6 +144,7 @@ def publish(c: Context, args: list[bytes]) -> Any:
     args="shardchannel message",
 )
 def spublish(c: Context, args: list[bytes]) -> Any:
+    c.server.keyspace.propagation.replicas_only(args)
     return c.server.pubsub.publish(args[1], args[2], shard=True)
 
 

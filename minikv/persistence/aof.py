@@ -58,7 +58,7 @@ from minikv.persistence.aoffiles import (
 )
 from minikv.persistence.format import SnapshotError
 from minikv.persistence.snapshot import AOF_CHILD, load_file, write_snapshot
-from minikv.propagation import CommandStream, Op
+from minikv.propagation import REPLICAS_ONLY, CommandStream, Op
 from minikv.protocol import ReplyError
 
 if TYPE_CHECKING:
@@ -170,6 +170,9 @@ class AppendOnlyFile:
         """The propagation consumer: append a unit of execution to the buffer."""
         if self.state == WAIT_REWRITE and self.persistence.child_type != AOF_CHILD:
             return  # the base that the coming rewrite writes will hold it
+        ops = [op for op in ops if op[0] != REPLICAS_ONLY]
+        if not ops:
+            return
         buf = self.buf
         for argv in self.stream.commands(ops):
             buf += encode_argv(argv)

@@ -604,6 +604,9 @@ class Replication:
         t.child_ok = ok
         if ok:
             log.info("Background RDB transfer terminated with success")
+            # INFO's rdb_last_cow_size covers this child too, as Redis's.
+            p = self.server.persistence
+            p.last_cow_size = p.child_cow
         elif sig:
             log.warning("Background transfer terminated by signal %d", sig)
         else:
