@@ -61,7 +61,7 @@ class Client(asyncio.Protocol):
 
     # minikv.blocking.BlockState while a BLPOP-like command waits, else None. A class default,
     # set on the instance only while blocked: CPython 3.11 keeps an instance's attributes inline
-    # (fast to read) only up to 30 names, and __init__ below already sets 29.
+    # (fast to read) only up to 30 names, and __init__ below already sets 30 (the limit).
     blocked: Any = None
     # minikv.pubsub.Subscriptions while subscribed to anything (same reason: a class default).
     pubsub: Any = None

@@ -412,5 +412,5 @@ def acl_help(c: Context, args: list[bytes]) -> Any:
         "WHOAMI",
         "    Return the current connection username.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ]
