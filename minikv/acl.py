@@ -338,11 +338,6 @@ class Selector:
 
     # --- checks ---------------------------------------------------------------------------
 
-    def check_key(self, key: bytes, perms: int) -> bool:
-        if self.allkeys:
-            return True
-        return any(p.flags & perms == perms and p.match(key) for p in self.patterns)
-
     def has_unrestricted_keys(self, perms: int) -> bool:
         if self.allkeys:
             return True
@@ -358,9 +353,13 @@ class Selector:
             self._channel_matchers = [compile_pattern(p) for p in self.channels]
         return self._channel_matchers
 
-    def check_cmd(self, cmd: Command, args: list[bytes], keys: _Keys) -> tuple[int, int]:
-        """Redis's ACLSelectorCheckCmd: (result, position of the denied key or channel)."""
-        if not self.allcommands and "no_auth" not in cmd.flags and cmd not in self.allowed:
+    def check_cmd(
+        self, cmd: Command, args: list[bytes], keys: list[list[tuple[int, tuple[str, ...]]] | None]
+    ) -> tuple[int, int]:
+        """Redis's ACLSelectorCheckCmd: (result, position of the denied key or channel).
+        ``keys`` holds the call's keys once found (shared by the user's selectors). This runs
+        for every request of a restricted user: the loops are inlined."""
+        if not self.allcommands and cmd not in self.allowed and "no_auth" not in cmd.flags:
             allowed = self.firstargs.get(cmd)
             at = 2 if cmd.parent is not None else 1
             if len(args) < 2 or not allowed:
@@ -368,16 +367,31 @@ class Selector:
             first = args[at].lower() if at < len(args) else b""
             if not any(first == a.lower() for a in allowed):
                 return DENIED_CMD, 0
-        if not self.allkeys and cmd.has_keys:
-            for pos, flags in keys.get(cmd, args):
-                if not self.check_key(args[pos], key_perms(flags)):
-                    return DENIED_KEY, pos
+        if not self.allkeys:
+            has = _HAS_KEYS.get(cmd)
+            if has is None:
+                has = _HAS_KEYS[cmd] = cmd.has_keys
+            if has:
+                found = keys[0]
+                if found is None:
+                    found = keys[0] = cmd.get_keys(args)
+                patterns = self.patterns
+                for pos, flags in found:
+                    perms = _PERMS.get(flags)
+                    if perms is None:
+                        perms = _PERMS[flags] = key_perms(flags)
+                    key = args[pos]
+                    for p in patterns:
+                        if p.flags & perms == perms and p.match(key):
+                            break
+                    else:
+                        return DENIED_KEY, pos
         if not self.allchannels:
             spec = CHANNEL_SPECS.get(cmd.name)
             if spec is not None:
-                is_pattern, first, count = spec
-                last = len(args) if count < 0 else min(len(args), first + count)
-                for pos in range(first, last):
+                is_pattern, first_at, count = spec
+                last = len(args) if count < 0 else min(len(args), first_at + count)
+                for pos in range(first_at, last):
                     if not self.check_channel(args[pos], is_pattern):
                         return DENIED_CHANNEL, pos
         return OK, 0
@@ -492,18 +506,10 @@ def _lookup(name: bytes) -> Command | None:
     return lookup_by_name(text)
 
 
-class _Keys:
-    """The keys of the call being checked, found once for all the selectors."""
-
-    __slots__ = ("found",)
-
-    def __init__(self) -> None:
-        self.found: list[tuple[int, tuple[str, ...]]] | None = None
-
-    def get(self, cmd: Command, args: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
-        if self.found is None:
-            self.found = cmd.get_keys(args)
-        return self.found
+#: Per command: whether it may take keys (Command.has_keys, computed once).
+_HAS_KEYS: dict[Command, bool] = {}
+#: Key-spec flags -> the permissions they need (key_perms, computed once per flag set).
+_PERMS: dict[tuple[str, ...], int] = {}
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -637,9 +643,12 @@ class User:
     def check(self, cmd: Command, args: list[bytes]) -> tuple[int, int]:
         """Redis's ACLCheckAllUserCommandPerm: OK, or the most relevant denial (a channel over
         a key over the command; among equals, the latest argument) and its position."""
-        keys = _Keys()
+        keys: list[list[tuple[int, tuple[str, ...]]] | None] = [None]
+        selectors = self.selectors
+        if len(selectors) == 1:
+            return selectors[0].check_cmd(cmd, args, keys)
         relevant, last = DENIED_CMD, 0
-        for s in self.selectors:
+        for s in selectors:
             result, pos = s.check_cmd(cmd, args, keys)
             if result == OK:
                 return OK, 0
@@ -650,7 +659,7 @@ class User:
     def full_key_access(self, cmd: Command, args: list[bytes], perms: int = READ) -> bool:
         """Redis's ACLUserCheckCmdWithUnrestrictedKeyAccess: a selector that allows this call
         also allows ``perms`` on every key (SORT's BY and GET need it)."""
-        keys = _Keys()
+        keys: list[list[tuple[int, tuple[str, ...]]] | None] = [None]
         return any(
             s.check_cmd(cmd, args, keys)[0] == OK and s.has_unrestricted_keys(perms)
             for s in self.selectors
