@@ -390,6 +390,9 @@ ESCAPES: list[tuple[Any, ...]] = [
     ("EVAL_RO", "return redis.call('get', 'other:s')", "0"),
     ("EVAL", "return redis.call('rename', 'app:s', 'other:s')", "0"),
     ("EVAL", "return redis.call('sort', 'app:l', 'GET', 'other:*')", "0"),
+    ("FCALL", "peek", "0"),
+    ("FCALL", "peek", "1", "other:s"),
+    ("FCALL_RO", "peek", "0"),
     ("MIGRATE", "127.0.0.1", "1", "other:s", "0", "1000"),
     ("MIGRATE", "127.0.0.1", "1", "", "0", "1000", "KEYS", "app:s", "other:s"),
     ("OBJECT", "ENCODING", "other:s"),
@@ -428,7 +431,14 @@ def _seed(srv: ServerProcess) -> None:
     c.zadd("other:z", {"b": 2})
     c.set("other:1", "5")
     c.set("other:2", "3")
+    c.function_load(PEEK, replace=True)
     c.close()
+
+
+PEEK = """#!lua name=acltest
+redis.register_function{function_name='peek', callback=function(keys, args)
+  return redis.call('get', 'other:s') end, flags={'no-writes'}}
+"""
 
 
 @pytest.mark.parametrize("rules", [APP, WIDE], ids=["no-dangerous", "all-commands"])
