@@ -958,11 +958,13 @@ class Acl:
                 os.unlink(tmp)
 
 
-def validate_config_user(words: list[str]) -> None:
+def check_config_user(words: list[str], earlier: list[list[str]]) -> None:
     """A config ``user`` line checked as Redis's ACLAppendUserForLoading does while reading the
-    file: a syntax error is fatal (ConfigError-style message); an unknown command is only
-    reported when the users are loaded. ``words`` excludes the ``user`` keyword. Raises
-    RuleError with Redis's "Error in user declaration" text."""
+    file: a second line for one user, or a syntax error, is fatal; an unknown command is only
+    reported when the users are loaded. ``words`` excludes the ``user`` keyword; ``earlier``
+    are the lines before it. Raises RuleError with Redis's "Error in user declaration" text."""
+    if any(w[0] == words[0] for w in earlier):
+        raise RuleError(f"Error in user declaration '{words[0]}': {E_DUPLICATE}")
     # Redis names the offending word by its index among the rules, but in the whole line
     # ("user", name, rules...): the quirk is kept, so the message is Redis's.
     line = ["user", *words]
@@ -1055,12 +1057,8 @@ def load_users_at_startup(acl: Acl, config: Config) -> None:
         )
         raise SystemExit(1)
     try:
-        seen: set[str] = set()
-        for words in config.users:
-            if words[0] in seen:
-                raise RuleError(f"Error in user declaration '{words[0]}': {E_DUPLICATE}")
-            seen.add(words[0])
-            validate_config_user(words)
+        for i, words in enumerate(config.users):
+            check_config_user(words, config.users[:i])
         acl.load_config_users(config.users)
     except RuleError as e:
         log.warning("%s", e.message)

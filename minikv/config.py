@@ -675,11 +675,17 @@ def _set_failed(name: str, why: str) -> ConfigError:
 # --- config files -------------------------------------------------------------------------------
 
 
-def parse_config_text(config: Config, text: str) -> None:
+def parse_config_text(
+    config: Config,
+    text: str,
+    check_user: Callable[[list[str], list[list[str]]], None] | None = None,
+) -> None:
     """Apply redis.conf lines (``name value...``; ``#`` comments; quoted values allowed).
 
     As in redis.conf, the first ``save`` line replaces the default save points and later ones
-    add to them (``save ""`` clears them).
+    add to them (``save ""`` clears them). ``check_user`` (minikv.acl's, given by the command
+    line, which sits above the ACL) checks each ``user`` line against the earlier ones and
+    raises ConfigError, so a bad one is reported with its line as Redis reports it.
     """
     saves: list[tuple[int, int]] | None = None
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -702,7 +708,9 @@ def parse_config_text(config: Config, text: str) -> None:
                 config.save = saves
                 continue
             if name == "user" and args:
-                # Checked (and loaded) by minikv.acl once the command table is there.
+                # Loaded by minikv.acl when the server starts.
+                if check_user is not None:
+                    check_user(args, config.users)
                 config.users.append(args)
                 continue
             if lookup_param(name) is None or not args:

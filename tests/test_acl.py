@@ -315,6 +315,19 @@ def test_noperm_texts_and_dryrun(both: Both) -> None:
         ("ACL", "DRYRUN", "ro", "copy", "r:1", "w:1"),
         ("ACL", "DRYRUN", "ro", "lmove", "r:1", "w:1", "left", "left"),
         ("ACL", "DRYRUN", "ro", "auth", "x"),
+        setuser("first", "on", "nopass", "~*", "-@all", "+select|0", "+config|get"),
+        ("ACL", "DRYRUN", "first", "select", "0"),
+        ("ACL", "DRYRUN", "first", "select", "1"),
+        ("ACL", "DRYRUN", "first", "config", "get", "x"),
+        ("ACL", "DRYRUN", "first", "config", "set", "x", "y"),
+        setuser("obj", "on", "nopass", "~*", "+@all", "-object|encoding", "-@hash", "+hget"),
+        ("ACL", "DRYRUN", "obj", "object", "encoding", "k"),
+        ("ACL", "DRYRUN", "obj", "object", "freq", "k"),
+        ("ACL", "DRYRUN", "obj", "hset", "k", "f", "v"),
+        ("ACL", "DRYRUN", "obj", "hget", "k", "f"),
+        setuser("obj", "-object"),
+        ("ACL", "DRYRUN", "obj", "object", "freq", "k"),
+        ("ACL", "DRYRUN", "obj", "object", "help"),
     )
 
 
@@ -696,12 +709,28 @@ def test_config_user_lines_and_rewrite(tmp_path: Any) -> None:
     acl.write_text("")
     with pytest.raises(RuntimeError, match="exited"):
         ConfServer(conf, "--aclfile", str(acl))
-    conf.write_text("user alice on %Q~x\n")
-    with pytest.raises(RuntimeError, match="exited"):
-        ConfServer(conf)
-    conf.write_text("user alice on\nuser alice off\n")
-    with pytest.raises(RuntimeError, match="exited"):
-        ConfServer(conf)
+    # Redis's fatal reports: a bad rule or a second line for a user while reading the file,
+    # an unknown command when the users are loaded.
+    for text, report in (
+        (
+            "user alice on %Q~x\n",
+            "at line 1\n>>> 'user alice on %Q~x'\nError in user declaration 'alice': Syntax error",
+        ),
+        (
+            "port 1\nuser alice on\nuser alice off\n",
+            "at line 3\n>>> 'user alice off'\nError in "
+            "user declaration 'alice': Duplicate user found",
+        ),
+        (
+            "user alice on +nosuch\n",
+            "Error loading ACL rule '+nosuch' for the user named 'alice': "
+            "Unknown command or category name in ACL",
+        ),
+    ):
+        conf.write_text(text)
+        with pytest.raises(RuntimeError, match="exited") as e:
+            ConfServer(conf)
+        assert report in str(e.value)
 
 
 def test_a_missing_aclfile_stops_the_start(tmp_path: Any) -> None:
