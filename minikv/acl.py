@@ -686,7 +686,7 @@ def merge_selector_args(ops: list[bytes]) -> list[bytes] | int:
     opened = -1
     current = b""
     for j, op in enumerate(ops):
-        if op[:1] == b"(" and op[-1:] != b")" and opened == -1:
+        if op[:1] == b"(" and op[-1:] != b")":  # (a second one, still open, starts over)
             current, opened = op, j
             continue
         if opened != -1:

@@ -148,6 +148,7 @@ def test_getuser_list_and_users_are_redis_s(both: Both) -> None:
         setuser("cat", "-@all", "+@string", "~s:*", "~s:*"),
         setuser("sel", "on", "~a", "(~sel:* +get)", "(", "%R~r", "+set", ")"),
         setuser("gone", "on", ">x", "<x", "(~a +get)", "clearselectors", "skip-sanitize-payload"),
+        setuser("re", "(", "+get", "(", "~x", ")"),  # a second "(" starts the selector over
         setuser("app", "~more:*", ">p1"),  # a second SETUSER adds to the rules, no duplicates
         ("ACL", "GETUSER", "app"),
         ("ACL", "GETUSER", "blank"),
