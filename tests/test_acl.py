@@ -751,3 +751,25 @@ def test_passwords_are_stored_hashed(mk: ServerProcess) -> None:
     assert user[user.index(b"passwords") + 1] == [
         hashlib.sha256(b"plain-secret").hexdigest().encode()
     ]
+
+
+def test_a_replica_authenticates_as_a_restricted_user() -> None:
+    """masteruser/masterauth: the replica's link runs as a user allowed only what
+    replication needs; what the primary then streams is applied without ACL checks (the
+    master's client has no user, as in Redis)."""
+    from helpers import wait_for
+
+    with ServerProcess("--requirepass", "adminpw", "--repl-diskless-sync-delay", "0") as p:
+        admin = p.client(password="adminpw")
+        admin.execute_command(
+            *setuser("repl", "on", ">rpw", "-@all", "+psync", "+replconf", "+ping")
+        )
+        admin.set("k", "v")
+        with ServerProcess(
+            "--replicaof", f"127.0.0.1 {p.port}", "--masteruser", "repl", "--masterauth", "rpw"
+        ) as r:
+            replica = r.client()
+            wait_for(lambda: replica.get("k") == b"v", 30, "the replica's first sync")
+            admin.set("k", "w")  # streamed, and applied whatever the user may run
+            wait_for(lambda: replica.get("k") == b"w", 30, "the streamed write")
+            assert b"user=repl" in admin.execute_command("CLIENT", "LIST")
