@@ -71,8 +71,20 @@ def build_config(argv: list[str]) -> Config:
         if name.lower() == "save" and not vals:
             vals = [""]  # a bare --save means `save ""`, as redis-server 7 reads it
         lines.append(name + " " + " ".join(_quote(v) for v in vals))
-    parse_config_text(config, text + "\n" + "\n".join(lines))
+    parse_config_text(config, text + "\n" + "\n".join(lines), _check_user)
     return config
+
+
+def _check_user(words: list[str], earlier: list[list[str]]) -> None:
+    """A config ``user`` line, checked as Redis checks it while reading the file."""
+    from minikv.acl import RuleError, check_config_user
+    from minikv.commands.catalog import load_all
+
+    load_all()  # the rules name commands and categories of the table
+    try:
+        check_config_user(words, earlier)
+    except RuleError as e:
+        raise ConfigError(e.message) from None
 
 
 def _quote(v: str) -> str:

@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from minikv import acl
 from minikv.blocking import BLOCKED, disconnected, handle_ready_keys
 from minikv.commands import (
     TABLE,
@@ -60,7 +61,7 @@ class Client(asyncio.Protocol):
 
     # minikv.blocking.BlockState while a BLPOP-like command waits, else None. A class default,
     # set on the instance only while blocked: CPython 3.11 keeps an instance's attributes inline
-    # (fast to read) only up to 30 names, and __init__ below already sets 29.
+    # (fast to read) only up to 30 names, and __init__ below already sets 30 (the limit).
     blocked: Any = None
     # minikv.pubsub.Subscriptions while subscribed to anything (same reason: a class default).
     pubsub: Any = None
@@ -76,7 +77,9 @@ class Client(asyncio.Protocol):
         self.db: Db = server.keyspace.dbs[0]
         self.resp = 2
         self.encode = encode_resp2
-        self.authenticated = not cfg.requirepass
+        # The ACL user (minikv.acl); authenticated at once if it needs no password.
+        self.user = server.acl.default
+        self.authenticated = self.user.nopass and self.user.enabled
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
@@ -249,12 +252,14 @@ class Client(asyncio.Protocol):
         i = 0  # how many requests have been taken
         # What the fast path needs of the client and server state, computed once per batch and
         # again after each command that took the slow path: only non-plain commands (MULTI,
-        # AUTH, HELLO, RESET, (UN)SUBSCRIBE, admin commands) can change it (Command.plain).
+        # AUTH, HELLO, RESET, (UN)SUBSCRIBE, admin commands such as ACL SETUSER) can change it
+        # (Command.plain). A user limited in commands, keys or channels takes the slow path.
         scripts = server.scripts
         replication = server.replication
         fast = (
             self.multi is None
             and self.authenticated
+            and self.user.unrestricted
             and self.pubsub is None
             and not consumers
             and not scripts.busy
@@ -311,6 +316,7 @@ class Client(asyncio.Protocol):
                 fast = (
                     self.multi is None
                     and self.authenticated
+                    and self.user.unrestricted
                     and self.pubsub is None
                     and not consumers
                     and not scripts.busy
@@ -394,8 +400,17 @@ class Client(asyncio.Protocol):
         self.last_cmd = cmd.name  # as Redis's lastcmd: set even if rejected or queued
         if not cmd.min_args <= len(args) <= cmd.max_args:
             return self._reject(arity_error(cmd), cmd)
-        if not self.authenticated and "no_auth" not in cmd.flags:
+        if not self.authenticated and "no_auth" not in cmd.flags and self._auth_required():
             return self._reject(NOAUTH, cmd)
+        if self.multi is not None and "no_multi" in cmd.flags:
+            return self._reject(ReplyError("ERR Command not allowed inside a transaction"), cmd)
+        user = self.user
+        if not user.unrestricted:  # Redis's ACLCheckAllPerm, where processCommand has it
+            result, pos = user.check(cmd, args)
+            if result:
+                context = acl.MULTI if self.multi is not None else acl.TOPLEVEL
+                self.server.acl.log_denial(user, cmd, args, result, pos, context, self.info_line())
+                return self._reject(ReplyError(acl.denied_error(result, cmd)), cmd)
         if self.server.scripts.busy and "allow_busy" not in cmd.flags:
             # A script is running past busy-reply-threshold.
             return self._reject(self.server.scripts.busy_error, cmd)
@@ -406,8 +421,6 @@ class Client(asyncio.Protocol):
         ):
             return self._reject(refusal, cmd)
         if self.multi is not None:
-            if "no_multi" in cmd.flags:
-                return self._reject(ReplyError("ERR Command not allowed inside a transaction"), cmd)
             if cmd.name not in _MULTI_IMMEDIATE:
                 if cmd.is_write and (refusal := self.server.write_refusal(True)) is not None:
                     return self._reject(refusal, cmd)
@@ -457,6 +470,17 @@ class Client(asyncio.Protocol):
         return err
 
     # --- state helpers ----------------------------------------------------------
+
+    def _auth_required(self) -> bool:
+        """Redis's authRequired: an unauthenticated client must AUTH unless the default user
+        is enabled and needs no password (requirepass cleared since it connected)."""
+        default = self.server.acl.default
+        return not (default.nopass and default.enabled)
+
+    def set_user(self, user: Any) -> None:
+        """Authenticated as ``user`` (AUTH, HELLO AUTH)."""
+        self.user = user
+        self.set_authenticated(True)
 
     def set_authenticated(self, value: bool) -> None:
         self.authenticated = value
@@ -676,7 +700,8 @@ class Client(asyncio.Protocol):
             f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} sub={sub} "
             f"psub={psub} ssub={ssub} multi={sub_multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 "
             f"multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r "
-            f"cmd={self.last_cmd} user=default redir=-1 resp={self.resp} "
+            f"cmd={self.last_cmd} user={self.user.name.decode(errors='replace')} redir=-1 "
+            f"resp={self.resp} "
             f"lib-name={self.lib_name.decode(errors='replace')} "
             f"lib-ver={self.lib_ver.decode(errors='replace')}"
         )

@@ -15,6 +15,7 @@ from minikv.commands import call as call_command
 from minikv.protocol import encode_resp2, encode_resp3
 
 if TYPE_CHECKING:
+    from minikv.acl import User
     from minikv.commands.context import ServerView
     from minikv.keyspace import Db
     from minikv.pubsub import Subscriptions
@@ -32,6 +33,9 @@ class InternalClient:
     pubsub: Subscriptions | None = None
     repl: Any = None
     kind = "normal"
+    #: No ACL user: a client nobody connected (the AOF's replay) may run anything, as
+    #: Redis's fake clients do. A script's client takes its caller's.
+    user: User | None = None
     call = call_command
 
     def __init__(self, server: ServerView, db: Db, last_cmd: str) -> None:
@@ -64,6 +68,9 @@ class InternalClient:
 
     def set_authenticated(self, value: bool) -> None:
         pass
+
+    def set_user(self, user: User) -> None:
+        self.user = user
 
     def unwatch_all(self) -> None:
         pass

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
+from minikv import acl
 from minikv.commands import call as call_command
 from minikv.commands import lookup
 from minikv.functions import BAD_NAME, Function, Functions, Library, valid_name
@@ -447,6 +448,7 @@ class ScriptClient(InternalClient):
         self.name = caller.name
         self.lib_name = caller.lib_name
         self.lib_ver = caller.lib_ver
+        self.user = caller.user  # redis.call runs with the caller's permissions
 
 
 @dataclass(slots=True)
@@ -937,6 +939,15 @@ class Scripting:
             )
         elif "noscript" in cmd.flags:
             err = "This Redis command is not allowed from script"
+        elif (
+            (user := c.user) is not None
+            and not user.unrestricted
+            and (denied := user.check(cmd, argv))[0]
+        ):
+            result, pos = denied
+            info = state.caller.info_line()  # the log names the client that ran the script
+            c.server.acl.log_denial(user, cmd, argv, result, pos, acl.LUA, info)
+            err = acl.script_error(result)
         elif state.read_only and (cmd.is_write or "may_replicate" in cmd.flags):
             err = "Write commands are not allowed from read-only scripts."
         elif cmd.is_write and not state.wrote:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from minikv import REDIS_VERSION, __version__, info, limits
+from minikv.acl import Acl, load_users_at_startup
 from minikv.busy import BusyServing
 from minikv.commands import ALL
 from minikv.commands.catalog import load_all
@@ -105,6 +106,7 @@ class Server:
         self.aof = AppendOnlyFile(config, self, self.persistence)
         self.stats = Stats()
         self.pubsub = Hub()
+        self.acl = Acl(config)
         busy = BusyServing(self)
         self.scripts.serve_while_busy = busy.serve
         self.scripts.busy_over = busy.over
@@ -135,6 +137,7 @@ class Server:
         cfg = self.config
         self.keyspace.use_notifications(cfg.notify_keyspace_events, self.pubsub)
         self.replication.refresh()
+        self.acl.use_requirepass(cfg.requirepass)
         aof = self.aof
         if cfg.appendonly and aof.state == OFF:
             if not aof.start():
@@ -178,7 +181,7 @@ class Server:
         if len(self.clients) >= self.config.maxclients:
             self.stats.rejected_connections += 1
             return MAXCLIENTS_ERR
-        if self.config.protected_mode and not self.config.requirepass and not _is_local(peer):
+        if self.config.protected_mode and self.acl.default.nopass and not _is_local(peer):
             self.stats.rejected_connections += 1
             return DENIED_ERR
         self.clients[client.id] = client
@@ -303,6 +306,7 @@ class Server:
         """Load the data before listening: the append-only file when it is enabled and
         exists, else the snapshot; then open the AOF for appending. A bad file stops the
         start (and is kept)."""
+        load_users_at_startup(self.acl, self.config)
         p = self.persistence
         try:
             aof_loaded = self.config.appendonly and self.aof.load()

@@ -60,6 +60,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         {
             "minikv.commands",
             "minikv.commands.util",
+            "minikv.acl",
             "minikv.blocking",
             "minikv.migrate",
             "minikv.scripting",

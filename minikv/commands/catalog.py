@@ -7,6 +7,7 @@ server, which sits above, calls ``load_all`` once. A new command family is added
 from __future__ import annotations
 
 from minikv.commands import (
+    acl,
     bits,
     connection,
     dump,
@@ -31,6 +32,7 @@ from minikv.commands import (
 )
 
 MODULES = (
+    acl,
     bits,
     connection,
     dump,

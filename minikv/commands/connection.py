@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from minikv import REDIS_VERSION
+from minikv import acl as aclmod
 from minikv.blocking import unblock_client
 from minikv.commands import command, container
 from minikv.commands.util import SYNTAX
@@ -51,13 +52,16 @@ def quit_(c: Context, args: list[bytes]) -> Any:
     return OK
 
 
-def _check_password(c: Context, user: bytes, password: bytes) -> None:
-    cfg = c.server.config
-    if user != b"default" or (
-        cfg.requirepass and password.decode(errors="replace") != cfg.requirepass
-    ):
+def _check_password(c: Context, args: list[bytes], user: bytes, password: bytes) -> None:
+    """Redis's ACLAuthenticateUser: a failure is logged (reason auth, the command as the
+    object) and answered WRONGPASS, whether the user is missing, off, or the password wrong."""
+    acl = c.server.acl
+    u = acl.authenticate(user, password)
+    if u is None:
+        context = aclmod.MULTI if c.multi is not None else aclmod.TOPLEVEL
+        acl.add_log(aclmod.DENIED_AUTH, context, args[0], user, c.info_line())
         raise WRONGPASS
-    c.set_authenticated(True)
+    c.set_user(u)
 
 
 @command(
@@ -72,14 +76,14 @@ def auth(c: Context, args: list[bytes]) -> Any:
     if len(args) > 3:
         raise SYNTAX
     if len(args) == 2:
-        if not c.server.config.requirepass:
+        if c.server.acl.default.nopass:
             raise ReplyError(
                 "ERR AUTH <password> called without any password configured for the default "
                 "user. Are you sure your configuration is correct?"
             )
-        _check_password(c, b"default", args[1])
+        _check_password(c, args, b"default", args[1])
     else:
-        _check_password(c, args[1], args[2])
+        _check_password(c, args, args[1], args[2])
     return OK
 
 
@@ -107,7 +111,7 @@ def hello(c: Context, args: list[bytes]) -> Any:
         opt = args[i].lower()
         more = len(args) - i - 1
         if opt == b"auth" and more >= 2:
-            _check_password(c, args[i + 1], args[i + 2])
+            _check_password(c, args, args[i + 1], args[i + 2])
             i += 3
         elif opt == b"setname" and more >= 1:
             setname = args[i + 1]
@@ -167,7 +171,9 @@ def reset(c: Context, args: list[bytes]) -> Any:
     c.set_resp(2)
     c.name = b""
     c.no_evict = False
-    c.set_authenticated(not c.server.config.requirepass)
+    default = c.server.acl.default  # Redis's clientSetDefaultAuth
+    c.user = default
+    c.set_authenticated(default.nopass and default.enabled)
     return "RESET"
 
 
@@ -304,8 +310,10 @@ def _clients_matching(c: Context, args: list[bytes], start: int) -> list[Context
             want = {b"replica": "slave"}.get(t, t.decode())
             clients = [x for x in clients if getattr(x, "kind", "normal") == want]
         elif opt == b"user":
-            if val != b"default":
+            u = c.server.acl.get(val)
+            if u is None:
                 raise ReplyError(f"ERR No such user '{val.decode(errors='replace')}'")
+            clients = [x for x in clients if x.user is u]
         elif opt == b"skipme":
             v = val.lower()
             if v not in (b"yes", b"no"):

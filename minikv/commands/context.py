@@ -4,7 +4,8 @@ A handler is called as ``handler(ctx, args)``. Today the object passed is the co
 ``Client`` (no wrapper: the hot path cannot afford one per request), but handlers are typed
 against ``Context`` below and ``tests/test_command_context.py`` checks that every command
 module only uses what these protocols list: the selected database, the per-connection state a
-command may change (name, protocol, MULTI/WATCH, authentication), reply encoding, and a small
+command may change (name, protocol, MULTI/WATCH, authentication and the ACL user), reply
+encoding, and a small
 ``ServerView`` of the server (config, keyspace, persistence, the client list, the log, and the
 few server actions commands ask for). The transport, flow control and the ``Server`` class
 stay out of reach, so a handler can later run where there is no socket at all (a script, a
@@ -17,6 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from minikv.acl import Acl, User
     from minikv.config import Config
     from minikv.keyspace import Db, Keyspace
     from minikv.persistence.aof import AppendOnlyFile
@@ -43,6 +45,7 @@ class ServerView(Protocol):
     clients: dict[int, Any]  # id -> Context of every connected client
     #: minikv.replication.primary.Replication: roles, replicas, WAIT (its commands' work).
     replication: Any
+    acl: Acl
     log: logging.Logger
 
     def info_text(self, sections: list[str]) -> str: ...
@@ -69,6 +72,9 @@ class Context(Protocol):
     lib_ver: bytes
     resp: int
     authenticated: bool
+    #: The ACL user the connection runs as (None: a connectionless client, which may do
+    #: anything, as Redis's AOF client).
+    user: User | None
     no_evict: bool
     last_cmd: str
     close_after_reply: bool
@@ -96,6 +102,8 @@ class Context(Protocol):
     def set_resp(self, version: int) -> None: ...
 
     def set_authenticated(self, value: bool) -> None: ...
+
+    def set_user(self, user: User) -> None: ...
 
     def unwatch_all(self) -> None: ...
 

@@ -242,7 +242,8 @@ def config_rewrite(c: Context, args: list[bytes]) -> Any:
     if not cfg.config_file:
         raise ReplyError("ERR The server is running without a config file")
     try:
-        rewrite_config_file(cfg)
+        # With an aclfile the users live there: the config's user lines are dropped.
+        rewrite_config_file(cfg, None if cfg.aclfile else c.server.acl.lines())
     except OSError as e:
         c.server.log.warning("CONFIG REWRITE failed: %s", e.strerror)
         raise ReplyError(f"ERR Rewriting config file: {e.strerror}") from None

@@ -21,7 +21,7 @@ import sys
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from minikv.commands import KeySpec, command
+from minikv.commands import KeySpec, command, lookup_by_name
 from minikv.commands.util import SYNTAX, WRONGTYPE
 from minikv.parsing import parse_int, strtod
 from minikv.protocol import ReplyError
@@ -89,6 +89,11 @@ def _sort(c: Context, args: list[bytes], readonly: bool) -> Any:
     store: bytes | None = None
     gets: list[bytes] = []
     i, n = 2, len(args)
+    # BY and GET read keys named by the data: only a user who may read every key may use
+    # them (Redis's ACLUserCheckCmdWithUnrestrictedKeyAccess). A connectionless client
+    # (the AOF's) has no user and may do anything.
+    user = c.user
+    full_access = user is None or user.unrestricted or user.full_key_access(_CMD[readonly], args)
     while i < n:
         opt, left = args[i].upper(), n - i - 1
         if opt == b"ASC":
@@ -107,8 +112,16 @@ def _sort(c: Context, args: list[bytes], readonly: bool) -> Any:
         elif opt == b"BY" and left >= 1:
             by = args[i + 1]
             dontsort = b"*" not in by
+            if not dontsort and not full_access:
+                raise ReplyError(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions."
+                )
             i += 1
         elif opt == b"GET" and left >= 1:
+            if not full_access:
+                raise ReplyError(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions."
+                )
             gets.append(args[i + 1])
             i += 1
         else:
@@ -272,3 +285,7 @@ def sort(c: Context, args: list[bytes]) -> Any:
 )
 def sort_ro(c: Context, args: list[bytes]) -> Any:
     return _sort(c, args, True)
+
+
+#: The table's entries, for the ACL check of BY/GET (False: SORT, True: SORT_RO).
+_CMD = {False: lookup_by_name("sort"), True: lookup_by_name("sort_ro")}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from minikv import acl
 from minikv.commands import command
 from minikv.protocol import NULL_ARRAY, OK, Raw, ReplyError
 
@@ -84,7 +85,17 @@ def exec_(c: Context, args: list[bytes]) -> Any:
     out = c.batch_output()
     parts = out if out is not None else []  # None: not inside a batch, nothing to interleave
     parts.append(b"*%d\r\n" % len(queued))
+    user = c.user
     for cmd, a in queued:
+        if user is not None and not user.unrestricted:
+            # The rules may have changed since the command was queued (Redis 7 checks again).
+            result, pos = user.check(cmd, a)
+            if result:
+                c.server.acl.log_denial(user, cmd, a, result, pos, acl.MULTI, c.info_line())
+                err = ReplyError(acl.exec_error(result))
+                c.server.stats.count_error(err)
+                parts.append(c.encode(err))
+                continue
         parts.append(c.encode(c.call(cmd, a)))
     return NOTHING if out is not None else Raw(b"".join(parts))
 
