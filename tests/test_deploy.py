@@ -35,7 +35,12 @@ from minikv.cli import build_config
 DOCKER = ROOT / "docker"
 DOCKERFILE = DOCKER / "Dockerfile"
 NUTCRACKER_YML = DOCKER / "twemproxy" / "nutcracker.yml"
-COMPOSE_FILES = [DOCKER / "compose.yml", DOCKER / "compose.sharded.yml"]
+COMPOSE_FILES = [
+    DOCKER / "compose.yml",
+    DOCKER / "compose.sharded.yml",
+    DOCKER / "compose.sentinel.yml",
+]
+SENTINEL_CONF = DOCKER / "sentinel" / "sentinel.conf"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
@@ -324,6 +329,10 @@ def test_compose_services_build_the_dockerfile(path: Path, tmp_path: Path) -> No
     declared_volumes = set(compose.get("volumes") or {})
     minikv_services = 0
     for name, svc in services.items():
+        if "build" not in svc:
+            # Redis's own Sentinel, from the official image (compose.sentinel.yml).
+            assert svc["image"].startswith("redis:7"), name
+            continue
         build = svc["build"]
         context = (path.parent / build["context"]).resolve()
         assert context == ROOT, name
@@ -387,6 +396,33 @@ def test_sharded_compose_matches_the_twemproxy_config() -> None:
         assert port == "6379" and int(weight) >= 1
     assert hosts == shards
     assert len(names) == 3  # named servers: ketama hashes names, not addresses
+
+
+def test_sentinel_compose_matches_the_sentinel_config() -> None:
+    """The sentinels watch the primary service, the replicas follow it, and Sentinel can
+    rewrite its file (a copy in its volume). tests/test_sentinel.py runs this sentinel.conf
+    (addresses rewritten) against real minikv processes."""
+    compose = load_yaml(DOCKER / "compose.sentinel.yml")
+    services = compose["services"]
+    sentinels = {n: s for n, s in services.items() if "build" not in s}
+    minikv = {n: s for n, s in services.items() if "build" in s}
+    assert len(sentinels) == 3
+    lines = [ln.split() for ln in SENTINEL_CONF.read_text().splitlines()]
+    monitor = next(w for w in lines if w[:2] == ["sentinel", "monitor"])
+    _, _, _, host, port, quorum = monitor
+    assert host in minikv and port == "6379" and int(quorum) == 2
+    replicas = [n for n, s in minikv.items() if "--replicaof" in s.get("command", [])]
+    assert len(replicas) == 2
+    for n in replicas:
+        cmd = minikv[n]["command"]
+        assert cmd[cmd.index("--replicaof") + 1] == f"{host} 6379", n
+    for name, svc in sentinels.items():
+        mounts = dict(v.split(":")[:2] for v in svc["volumes"])
+        assert mounts["./sentinel/sentinel.conf"] == "/etc/sentinel/sentinel.conf", name
+        script = svc["command"][0]
+        assert "cp /etc/sentinel/sentinel.conf /data/sentinel.conf" in script, name
+        assert "redis-server /data/sentinel.conf --sentinel" in script, name
+        assert "/data" in mounts.values(), name
 
 
 def test_nutcracker_accepts_the_shipped_config() -> None:

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -578,3 +579,43 @@ def test_publish_reaches_replica_subscribers(
     msg = wait_for(lambda: sub.get_message(timeout=0.1), what="message on the replica")
     assert msg["data"] == b"hello"
     sub.close()
+
+
+def test_replicas_arriving_together_share_one_fork(primary: ServerProcess) -> None:
+    p = primary.client()
+    fill(p)
+    p.config_set("repl-diskless-sync-delay", "2")
+    forks = info(p, "stats")["total_forks"]
+    a = ServerProcess()
+    b = ServerProcess()
+    try:
+        a.client().replicaof("127.0.0.1", primary.port)
+        b.client().replicaof("127.0.0.1", primary.port)
+        wait_for(lambda: caught_up(p, a.client(), b.client()), what="both replicas synced")
+        assert info(p, "stats")["total_forks"] == forks + 1
+        assert dataset(a.client()) == dataset(p) == dataset(b.client())
+    finally:
+        a.cleanup()
+        b.cleanup()
+
+
+def test_garbage_in_the_stream_drops_the_link_not_the_data(tmp_path: Any) -> None:
+    """A primary that sends a good snapshot, then an unknown command and then bytes that are
+    not RESP: the replica keeps what it loaded, skips the unknown command, and drops the link
+    on the garbage (it reconnects and asks again)."""
+    with ServerProcess() as src:
+        src.client().set("from-snapshot", "yes")
+        src.client().save()
+        snapshot = Path(src.dir, "dump.mkv").read_bytes()
+    stream = b"*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n1\r\n" + b"*1\r\n$7\r\nNOTACMD\r\n"
+    payload = b"$%d\r\n" % len(snapshot) + snapshot + stream + b"*x\r\n"
+    fake = FakePrimary(payload)
+    with ServerProcess("--loglevel", "verbose") as rs:
+        r = rs.client()
+        r.replicaof("127.0.0.1", fake.port)
+        assert fake.done.wait(10)
+        wait_for(lambda: "Protocol error from MASTER" in rs.log(), what="protocol error logged")
+        assert r.get("from-snapshot") == b"yes"
+        assert r.get("after") == b"1"
+        assert "Command from MASTER failed" in rs.log()
+    fake.close()

@@ -402,16 +402,24 @@ class MasterLink(asyncio.Protocol):
     def _stream(self, data: bytes) -> None:
         parser = self.parser
         assert parser is not None
-        try:
-            requests = parser.feed(data)
-            while parser.more:
-                requests += parser.feed(b"")
-        except (ProtocolError, QueryBufferOverflow) as e:
-            log.warning("Protocol error from MASTER: %s", getattr(e, "message", e))
-            self.close("protocol error")
-            return
-        if requests:
-            self._apply(requests)
+        while not self.closed:
+            try:
+                requests = parser.feed(data)
+            except ProtocolError as e:
+                if e.requests:  # the whole requests before the bad bytes count
+                    self._apply(e.requests)
+                log.warning("Protocol error from MASTER: %s", e.message)
+                self.close("protocol error")
+                return
+            except QueryBufferOverflow:
+                log.warning("Protocol error from MASTER: request too large")
+                self.close("protocol error")
+                return
+            if requests:
+                self._apply(requests)
+            if not parser.more:
+                return
+            data = b""
 
     def _apply(self, requests: list[list[bytes]]) -> None:
         client = self.client
@@ -552,7 +560,6 @@ class ReplicaSide:
         """At start-up with ``replicaof`` in the config."""
         if self.config.replicaof:
             self.state = CONNECT
-            self.down_since = time.time()
             self.can_continue = False  # a fresh start: our history is a new one
             self.replication.refresh()
 
@@ -578,7 +585,6 @@ class ReplicaSide:
         self._drop_link("changing master")
         repl.disconnect_replicas()
         self.state = CONNECT
-        self.down_since = time.time()
         repl.refresh()
         log.info("Connecting to MASTER %s:%d", host, port)
         self.connect()
@@ -597,6 +603,7 @@ class ReplicaSide:
         repl.no_replicas_since = time.monotonic()
         self.state = NONE
         self.can_continue = False
+        self.down_since = 0.0  # ready for when it is a replica again (as Redis)
         repl.refresh()
         log.info("MASTER MODE enabled (user request from REPLICAOF NO ONE)")
 
@@ -643,6 +650,7 @@ class ReplicaSide:
 
     def link_up(self) -> None:
         self.state = CONNECTED
+        self.down_since = 0.0
         self.can_continue = True
         self.replication.refresh()
 
