@@ -20,6 +20,7 @@ from minikv.commands import (
     arity_error,
     internal_error,
     lookup,
+    record_change,
     unknown_command_error,
 )
 from minikv.commands import call as call_command
@@ -261,21 +262,25 @@ class Client(asyncio.Protocol):
             and self.authenticated
             and self.user.unrestricted
             and self.pubsub is None
-            and not consumers
             and not scripts.busy
             and not replication.stale_gate
         )
-        # Writes may take the fast path only while nothing can refuse them (MISCONF, a
-        # read-only replica, min-replicas-to-write): the slow path knows those rules.
-        writes_fast = persistence.last_bgsave_ok and replication.writes_ok
+        # Writes may take the fast path only while nothing can refuse them (MISCONF after a
+        # failed save or AOF write, a read-only replica, min-replicas-to-write): the slow
+        # path knows those rules (Server.write_refusal).
+        aof = server.aof
+        writes_fast = (
+            persistence.last_bgsave_ok and aof.write_ok and aof.fsync_ok and replication.writes_ok
+        )
         if not fast and self.pubsub is not None and self.pubsub.pending:
             self.flush_pushes()  # messages queued before this batch go before its replies
         for args in requests:
             i += 1  # noqa: SIM113 - enumerate() costs an object per batch (measured at -P 1)
             # The common case, checked inline: a known plain command with the right arity from
-            # an authenticated client outside MULTI, writes allowed, nobody consuming the
-            # propagation stream. Anything else (and every error) goes through execute(),
-            # which knows all the rules; the checks here read the same derived fields.
+            # an authenticated client outside MULTI, writes allowed (what it propagates is
+            # recorded as ``call`` records it). Anything else (and every error) goes through
+            # execute(), which knows all the rules; the checks here read the same derived
+            # fields.
             cmd = table_get(args[0])
             if (
                 fast
@@ -293,6 +298,13 @@ class Client(asyncio.Protocol):
                     eager = cmd.name in _READS_COMMANDSTATS
                     # Set once per run: only this loop and execute() (which ends a run) set it.
                     self.last_cmd = cmd.name
+                if consumers:
+                    # Someone consumes the propagation stream (the append-only file,
+                    # replicas): record what the call changed and end its unit of
+                    # execution, as ``call`` and the slow path do (one rule).
+                    db = self.db
+                    dirty = keyspace.dirty
+                    propagation.forced = False
                 try:
                     value = cmd.handler(self, args)
                 except ReplyError as e:
@@ -303,6 +315,12 @@ class Client(asyncio.Protocol):
                 except Exception as e:
                     value = internal_error(self, cmd, e)
                 cmd.calls += 1
+                if consumers:
+                    if cmd.is_write and (keyspace.dirty != dirty or propagation.forced):
+                        record_change(propagation, cmd, args, value, db)
+                    if propagation.pending:
+                        propagation.flush()
+                        replication.wrote(self)
             else:
                 if run is not None:
                     run.usec_ns += clock() - t_prev
@@ -318,11 +336,15 @@ class Client(asyncio.Protocol):
                     and self.authenticated
                     and self.user.unrestricted
                     and self.pubsub is None
-                    and not consumers
                     and not scripts.busy
                     and not replication.stale_gate
                 )
-                writes_fast = persistence.last_bgsave_ok and replication.writes_ok
+                writes_fast = (
+                    persistence.last_bgsave_ok
+                    and aof.write_ok
+                    and aof.fsync_ok
+                    and replication.writes_ok
+                )
             if value is blocked:
                 self._backlog = requests[i:]
                 break
@@ -357,7 +379,7 @@ class Client(asyncio.Protocol):
         if out:
             data = b"".join(out) if len(out) > 1 else out[0]
             server.stats.total_net_output_bytes += len(data)
-            aof = server.aof  # _send, inline: a method call per batch shows at -P 1
+            # _send, inline: a method call per batch shows at -P 1
             if not (aof.active and aof.before_reply(self, data)):
                 transport.write(data)
         if self.close_after_reply:

@@ -22,8 +22,9 @@ dispatcher applies it, never the handler):
   MULTI/EXEC) are wrapped in ``MULTI``/``EXEC`` when there is more than one, so they apply
   atomically; ``SELECT`` is added by each consumer's ``CommandStream`` when the db changes.
 
-When nobody consumes the stream (``consumers`` empty, the default) nothing is recorded and
-the dispatcher takes its fast path: propagation costs nothing on the write path.
+When nobody consumes the stream (``consumers`` empty, the default) nothing is recorded:
+propagation costs nothing on the write path. When someone does, the dispatcher's fast path
+records plain writes with the same rule as ``minikv.commands.call`` (``record_change``).
 """
 
 from __future__ import annotations

@@ -376,12 +376,18 @@ def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
     cmd.calls += 1
     cmd.usec_ns += time.perf_counter_ns() - t0
     if watch and (ks.dirty != dirty or propagation.forced):
-        propagation.forced = False
-        # A failed call that changed data anyway is sent as it came: its rule expects
-        # the reply of a success.
-        rule = None if isinstance(reply, ReplyError) else cmd.propagate
-        propagation.command(rule, args, reply, db)
+        record_change(propagation, cmd, args, reply, db)
     return reply
+
+
+def record_change(propagation: Any, cmd: Command, args: list[bytes], reply: Any, db: Any) -> None:
+    """A write call changed the data (or forced propagation): record what it propagates. The
+    one rule, for ``call`` and the dispatcher's fast path alike."""
+    propagation.forced = False
+    # A failed call that changed data anyway is sent as it came: its rule expects the reply
+    # of a success.
+    rule = None if isinstance(reply, ReplyError) else cmd.propagate
+    propagation.command(rule, args, reply, db)
 
 
 def internal_error(c: Context, cmd: Command, e: Exception) -> ReplyError:

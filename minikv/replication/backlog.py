@@ -7,8 +7,10 @@ the stream from the start of the replication history (Redis's ``master_repl_offs
 backlog holds bytes ``first .. first + histlen - 1``.
 
 The stream arrives as many small pieces (one per propagated unit of execution), so the backlog
-is a deque of them rather than Redis's circular buffer: appending is O(1) with no copy, and
-trimming drops whole pieces, cutting only the oldest one.
+is a deque of them rather than Redis's circular buffer: appending is O(1) with no copy. What
+it serves is exactly the last ``size`` bytes; it physically keeps up to 1/16 more before
+dropping the oldest pieces in one go (trimming on every append costs more than the write it
+follows).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Backlog:
     def append(self, data: bytes) -> None:
         self.chunks.append(data)
         self.histlen += len(data)
-        if self.histlen > self.size:
+        if self.histlen > self.size + (self.size >> 4):
             self._trim()
 
     def _trim(self) -> None:
@@ -52,10 +54,20 @@ class Backlog:
         if self.histlen > size:
             self._trim()
 
+    @property
+    def start(self) -> int:
+        """Offset of the first byte served (INFO's repl_backlog_first_byte_offset)."""
+        return self.first + max(0, self.histlen - self.size)
+
+    @property
+    def length(self) -> int:
+        """Bytes served (INFO's repl_backlog_histlen): at most ``size``."""
+        return min(self.histlen, self.size)
+
     def covers(self, offset: int) -> bool:
         """Whether the stream from byte ``offset`` on can be served (the end included:
         a replica that has everything continues with nothing to catch up)."""
-        return self.first <= offset <= self.first + self.histlen
+        return self.start <= offset <= self.first + self.histlen
 
     def since(self, offset: int) -> bytes:
         """The bytes from ``offset`` to the end (``covers(offset)`` must hold)."""

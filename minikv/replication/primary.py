@@ -135,6 +135,9 @@ class Replication:
         #: waits for); only clients that wrote while the stream was consumed are listed.
         self.woff: dict[Any, int] = {}
         self._getack_scheduled = False
+        #: Stream bytes for the online replicas, written at the end of the loop turn.
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
         self._last_ping = time.monotonic()
         self._last_cron = 0.0
         self.sync_full = 0
@@ -232,6 +235,9 @@ class Replication:
 
     def __call__(self, ops: list[Op]) -> None:
         """The propagation consumer (while primary with a backlog)."""
+        if len(ops) == 1 and ops[0][0] == self.stream.db:  # the common unit: one command
+            self.feed(encode_argv(ops[0][1]))
+            return
         self.feed(b"".join([encode_argv(argv) for argv in self.stream.commands(ops)]))
 
     def feed(self, data: bytes) -> None:
@@ -242,14 +248,42 @@ class Replication:
         backlog = self.backlog
         if backlog is not None:
             backlog.append(data)
+        online = False
         for c in self.replicas:
             r = c.repl
             if r.state == ONLINE:
-                self._send(c, data)
+                online = True
             elif r.pending is not None:
                 r.pending.append(data)
                 r.pending_bytes += len(data)
                 self._check_limit(c)
+        if online:
+            self._out.append(data)
+            if not self._flush_scheduled:
+                self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        loop = self.server.loop
+        if loop is None:
+            self.flush_out()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self.flush_out)
+
+    def flush_out(self) -> None:
+        """The stream of this event-loop turn to the online replicas, in one write each (as
+        Redis writes replica output once per loop iteration, not once per command). Also
+        run before any replica changes state, so each gets exactly the bytes after the
+        point it joined at."""
+        self._flush_scheduled = False
+        out = self._out
+        if not out:
+            return
+        data = b"".join(out) if len(out) > 1 else out[0]
+        out.clear()
+        for c in self.replicas:
+            if c.repl.state == ONLINE:
+                self._send(c, data)
 
     def _send(self, c: Client, data: bytes) -> None:
         self.net_output_bytes += len(data)
@@ -382,6 +416,7 @@ class Replication:
                         psync_offset,
                     )
             return False
+        self.flush_out()  # what the others are owed is in the backlog this one gets
         r = c.repl
         r.state = ONLINE
         r.ack_time = time.time()
@@ -454,6 +489,7 @@ class Replication:
 
     def _begin(self, targets: list[Client]) -> None:
         """The fork point: the offset the replicas start from, their held stream."""
+        self.flush_out()
         self.stream.db = -1  # the stream after the snapshot names its database again
         line = f"+FULLRESYNC {self.replid} {self.offset}\r\n".encode()
         for c in targets:
@@ -647,6 +683,7 @@ class Replication:
         if not ok:
             self._fail(list(t.targets), why)
             return
+        self.flush_out()  # owed to the replicas already online, not to these
         now = time.time()
         for c in t.targets:
             r = c.repl
@@ -813,8 +850,8 @@ class Replication:
             f"second_repl_offset:{self.second_offset}",
             f"repl_backlog_active:{int(b is not None)}",
             f"repl_backlog_size:{cfg.repl_backlog_size}",
-            f"repl_backlog_first_byte_offset:{b.first if b is not None else 0}",
-            f"repl_backlog_histlen:{b.histlen if b is not None else 0}",
+            f"repl_backlog_first_byte_offset:{b.start if b is not None else 0}",
+            f"repl_backlog_histlen:{b.length if b is not None else 0}",
         ]
         return out
 
