@@ -13,7 +13,9 @@ For each kind (minikv, then redis-server), on this machine:
    (``master_repl_offset - slave_repl_offset``, sampled every 20 ms for ``--lag-seconds``),
    and how long a write takes to be readable on the replica (a probe SETs a fresh value and
    polls the replica until it reads it, ``--probes`` times).
-3. With ``--failover``: one primary, two replicas and three ``redis-server --sentinel``
+3. **Throughput** — ``redis-benchmark -t set -P 16`` on the primary with the replica
+   attached (writer stopped), and again once the replica is gone (the backlog stays).
+4. With ``--failover``: one primary, two replicas and three ``redis-server --sentinel``
    (quorum 2, ``down-after-milliseconds 1000``); the primary is killed and a redis-py
    ``Sentinel`` client writes until a write succeeds: the seconds from the kill to that write.
 
@@ -46,6 +48,7 @@ from common import (
     percentile,
     pinger_main,
     populate,
+    redis_benchmark,
     writer_main,
 )
 
@@ -124,12 +127,24 @@ def measure_kind(kind: str, args: argparse.Namespace, workdir: str) -> dict[str,
         if done is not None:
             in_sync = sum(1 for t in done if t0 <= t <= t1)
             sync_writes = in_sync * 100 / ((t1 - t0) / 1e9)
-        visible.sort()
-        lags.sort()
-        dbsize_p = int(primary.client.dbsize())
-        dbsize_r = int(replica.client.dbsize())
+
+        def same_offset() -> bool:
+            want = int(primary.info("replication")["master_repl_offset"])
+            return int(replica.info("replication")["slave_repl_offset"]) == want
+
+        wait(same_offset, 60, f"{kind} replica caught up")
+        dbsize_p, dbsize_r = int(primary.client.dbsize()), int(replica.client.dbsize())
         if dbsize_p != dbsize_r:
             raise BenchError(f"{kind}: DBSIZE primary {dbsize_p} != replica {dbsize_r}")
+        rps = redis_benchmark(
+            primary, ["SET", "key:__rand_int__", "xxx"], 16, args.rps_requests, ["-r", "100000"]
+        )
+        replica.client.execute_command("REPLICAOF", "NO", "ONE")
+        rps_alone = redis_benchmark(
+            primary, ["SET", "key:__rand_int__", "xxx"], 16, args.rps_requests, ["-r", "100000"]
+        )
+        visible.sort()
+        lags.sort()
         return {
             "kind": kind,
             "sync_s": (t1 - t0) / 1e9,
@@ -144,6 +159,8 @@ def measure_kind(kind: str, args: argparse.Namespace, workdir: str) -> dict[str,
             "lag_bytes_max": lags[-1] if lags else 0,
             "visible_ms_p50": percentile(visible, 50),
             "visible_ms_p99": percentile(visible, 99),
+            "set_p16_with_replica": rps,
+            "set_p16_after": rps_alone,
         }
     finally:
         for h in helpers:
@@ -245,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lag-seconds", type=float, default=5.0)
     p.add_argument("--probes", type=int, default=200)
     p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--rps-requests", type=int, default=500_000, help="redis-benchmark -n")
     p.add_argument("--failover", action="store_true", help="also measure a Sentinel failover")
     p.add_argument("--failover-keys", type=int, default=100_000)
     p.add_argument("--kinds", default="minikv,redis")
@@ -263,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{res['ping_max_ms']:.1f} ms, writes {res['writes_per_s_during_sync']:.0f}/s; "
             f"lag median/max {res['lag_bytes_median']:.0f}/{res['lag_bytes_max']:.0f} B, "
             f"write visible on replica p50/p99 {res['visible_ms_p50']:.2f}/"
-            f"{res['visible_ms_p99']:.2f} ms",
+            f"{res['visible_ms_p99']:.2f} ms; SET -P 16 with the replica "
+            f"{res['set_p16_with_replica']:.0f}/s, after it left {res['set_p16_after']:.0f}/s",
             flush=True,
         )
     if len(results) == 2:
@@ -271,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"ratio minikv/redis: sync time {a['sync_s'] / b['sync_s']:.2f}x, "
             f"PING p99 {a['ping_p99_ms'] / max(b['ping_p99_ms'], 1e-9):.2f}x, "
-            f"visible p50 {a['visible_ms_p50'] / max(b['visible_ms_p50'], 1e-9):.2f}x"
+            f"visible p50 {a['visible_ms_p50'] / max(b['visible_ms_p50'], 1e-9):.2f}x, "
+            f"SET -P 16 with a replica {a['set_p16_with_replica'] / b['set_p16_with_replica']:.2f}x"
         )
     if args.failover:
         for kind in args.kinds.split(","):

@@ -643,6 +643,11 @@ class Replication:
             # INFO's rdb_last_cow_size covers this child too, as Redis's.
             p = self.server.persistence
             p.last_cow_size = p.child_cow
+            if p.last_cow_size:
+                log.info(
+                    "Replication snapshot: %d MB of memory used by copy-on-write",
+                    p.last_cow_size // (1024 * 1024),
+                )
         elif sig:
             log.warning("Background transfer terminated by signal %d", sig)
         else:
