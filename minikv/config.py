@@ -288,21 +288,6 @@ def _only(value: bool, why: str) -> Callable[[str], bool]:
     return parse
 
 
-def _only_enum(
-    choices: tuple[str, ...], supported: tuple[str, ...], why: str
-) -> Callable[[str], str]:
-    """An enum setting of which minikv supports only ``supported``: the rest is refused."""
-    check = _enum(*choices)
-
-    def parse(text: str) -> str:
-        v = check(text)
-        if v not in supported:
-            raise ConfigError(why)
-        return v
-
-    return parse
-
-
 def _parse_replicaof(text: str) -> str:
     """``replicaof <host> <port>`` (or ``no one``): normalised to "host port", "" for none."""
     words = text.split()
@@ -513,12 +498,7 @@ PARAMS: dict[str, Param] = {
         Param(
             "repl-diskless-load",
             "repl_diskless_load",
-            _only_enum(
-                ("disabled", "on-empty-db", "swapdb"),
-                ("disabled",),
-                "minikv replicas load the transferred snapshot from disk: repl-diskless-load "
-                "must be 'disabled'",
-            ),
+            _enum("disabled", "on-empty-db", "swapdb"),
         ),
         Param(
             "repl-backlog-size",

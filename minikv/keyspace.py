@@ -272,6 +272,15 @@ class Db:
             d.clear()
         return n
 
+    def replace_contents(self, new: Db) -> None:
+        """Take ``new``'s keys in place of this database's (a replica swapping in the data it
+        loaded beside the old): WATCHers and blocked clients are told as by SWAPDB."""
+        self.touch_all_watched(new)
+        self.signal_deleted_streams(new)
+        self.data, self.expires = new.data, new.expires
+        self._expire_cursor = 0
+        self.signal_ready_keys()
+
     def touch_all_watched(self, replaced_with: Db | None) -> None:
         """This database is emptied (FLUSHDB) or swapped with ``replaced_with`` (SWAPDB): a
         WATCHed key that exists on either side changes, as Redis's touchAllWatchedKeysInDb."""

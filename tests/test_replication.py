@@ -424,9 +424,10 @@ class FakePrimary:
     ],
     ids=["garbage", "truncated", "eof-garbage", "eof-truncated", "error", "bad-protocol"],
 )
-def test_bad_payload_keeps_old_data(payload: bytes) -> None:
+@pytest.mark.parametrize("load", ["disabled", "swapdb"])
+def test_bad_payload_keeps_old_data(payload: bytes, load: str) -> None:
     fake = FakePrimary(payload)
-    with ServerProcess("--loglevel", "verbose") as rs:
+    with ServerProcess("--loglevel", "verbose", "--repl-diskless-load", load) as rs:
         r = rs.client()
         r.set("old", "data")
         r.replicaof("127.0.0.1", fake.port)
@@ -619,3 +620,30 @@ def test_garbage_in_the_stream_drops_the_link_not_the_data(tmp_path: Any) -> Non
         assert r.get("after") == b"1"
         assert "Command from MASTER failed" in rs.log()
     fake.close()
+
+
+@pytest.mark.parametrize(
+    ("load", "old_data", "where"),
+    [("swapdb", True, "memory"), ("on-empty-db", False, "memory"), ("on-empty-db", True, "disk")],
+)
+def test_diskless_load(primary: ServerProcess, load: str, old_data: bool, where: str) -> None:
+    p = primary.client()
+    fill(p)
+    with ServerProcess("--loglevel", "verbose", "--repl-diskless-load", load) as rs:
+        r = rs.client()
+        if old_data:
+            r.set("old", "data")
+        watcher = rs.client()
+        watcher.execute_command("WATCH", "k:s:1")
+        r.replicaof("127.0.0.1", primary.port)
+        wait_for(lambda: caught_up(p, r), what="replica in sync")
+        assert f"from master to {where}" in rs.log()
+        assert dataset(r) == dataset(p)
+        assert r.get("old") is None
+        # As in Redis, keys swapped in (swapdb) touch what was WATCHed; a flush and load
+        # touches only keys that existed before.
+        watcher.execute_command("MULTI")
+        watcher.execute_command("GET", "k:s:1")
+        touched = watcher.execute_command("EXEC") is None
+        assert touched == (load == "swapdb")
+        assert os.path.exists(os.path.join(rs.dir, "dump.mkv")) == (where == "disk")

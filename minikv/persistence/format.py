@@ -37,8 +37,8 @@ footer covers every byte before the footer. Any MessagePack library can read the
 
 from __future__ import annotations
 
+import io
 import math
-import os
 import struct
 import time
 import zlib
@@ -245,20 +245,26 @@ class _CrcReader:
 
 
 def read_snapshot(
-    path: str, verify_crc: bool = True
+    path: str, verify_crc: bool = True, data: bytes | bytearray | None = None
 ) -> tuple[Header, Iterator[tuple[int, dict[bytes, Any], dict[bytes, int]]], Any]:
     """Open ``path`` and return (header, chunks, finish).
 
     ``chunks`` yields ``(db, data, expires)`` one shard at a time (streaming: one chunk in
     memory). After the iterator is exhausted, ``finish()`` checks the key count and the CRC and
     returns the key count from the footer. Every problem raises SnapshotError naming the file.
+    With ``data`` the snapshot is read from memory (a replica's diskless load) and ``path``
+    only names it in errors.
     """
+    if data is not None:
+        f: IO[bytes] = io.BytesIO(data)
+    else:
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed by finish() or on error
+        except OSError as e:
+            raise SnapshotError(f"{path}: cannot open: {e.strerror}") from None
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed by finish() or on error
-    except OSError as e:
-        raise SnapshotError(f"{path}: cannot open: {e.strerror}") from None
-    try:
-        size = os.fstat(f.fileno()).st_size
+        size = f.seek(0, io.SEEK_END)
+        f.seek(0)
         if size < FOOTER_SIZE + 1:
             raise SnapshotError(f"{path}: truncated or not a minikv snapshot ({size} bytes)")
         f.seek(size - FOOTER_SIZE)

@@ -145,18 +145,24 @@ class LoadResult:
     expired: int = 0
 
 
-def load_file(keyspace: Keyspace, path: str, libraries: Libraries | None = None) -> LoadResult:
+def load_file(
+    keyspace: Keyspace,
+    path: str,
+    libraries: Libraries | None = None,
+    data: bytes | bytearray | None = None,
+) -> LoadResult:
     """Stream a snapshot into an empty keyspace, skipping keys already expired; its function
     libraries go to ``libraries`` first, as Redis loads them before the keys.
 
     Raises SnapshotError (naming the file and the problem) for a corrupt, truncated or
     unknown-version file, or a library that does not load; the keyspace is then cleared again.
+    With ``data`` the snapshot comes from memory (``path`` names it in messages).
     """
-    header, chunks, finish = read_snapshot(path)
+    header, chunks, finish = read_snapshot(path, data=data)
     res = LoadResult()
     now = now_ms()
     ndb = len(keyspace.dbs)
-    size = os.path.getsize(path)
+    size = len(data) if data is not None else os.path.getsize(path)
     next_report = time.monotonic() + 1.0
     mask = NSHARDS - 1
     # Nothing being loaded is garbage: a collection pass over a growing heap only costs time.

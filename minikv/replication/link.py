@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from minikv.blocking import handle_ready_keys
 from minikv.commands import lookup
 from minikv.internal_client import InternalClient
-from minikv.keyspace import clock_stopped
+from minikv.keyspace import Keyspace, clock_stopped
 from minikv.log import log
 from minikv.persistence.aoffiles import encode_argv, fsync_dir
 from minikv.persistence.format import FOOTER_SIZE, SnapshotError, decode_footer
@@ -103,6 +103,10 @@ class MasterLink(asyncio.Protocol):
         # transfer
         self.tmp_path = ""
         self.tmp_fd = -1
+        #: The payload kept in memory instead of a temp file (repl-diskless-load swapdb, or
+        #: on-empty-db with no keys); None when it goes to disk.
+        self.mem: bytearray | None = None
+        self.started = False  # the payload's header line was read
         self.size = -1  # -1: EOF-marked
         self.mark = b""
         self.read = 0
@@ -269,7 +273,7 @@ class MasterLink(asyncio.Protocol):
 
     def _transfer(self) -> None:
         buf = self.buf
-        if self.tmp_fd < 0:
+        if not self.started:
             while buf[:1] == b"\n":  # keepalives before the payload
                 del buf[:1]
             if b"\n" not in buf:
@@ -290,10 +294,6 @@ class MasterLink(asyncio.Protocol):
                 if len(self.mark) != 40:
                     return self.close("Bad EOF mark from MASTER")
                 self.size = -1
-                log.info(
-                    "MASTER <-> REPLICA sync: receiving streamed snapshot from master with EOF "
-                    "to disk"
-                )
             else:
                 try:
                     self.size = int(line[1:])
@@ -301,18 +301,25 @@ class MasterLink(asyncio.Protocol):
                     return self.close(f"Bad payload length from MASTER ({line[:40]!r})")
                 if self.size < 0:
                     return self.close("Bad payload length from MASTER")
-                log.info(
-                    "MASTER <-> REPLICA sync: receiving %d bytes from master to disk", self.size
-                )
-            cfg = self.server.config
-            self.tmp_path = os.path.join(cfg.dir, f"temp-{int(time.time())}.{os.getpid()}.mkv")
-            try:
-                self.tmp_fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            except OSError as e:
-                return self.close(
-                    "Opening the temp file needed for MASTER <-> REPLICA synchronization: "
-                    f"{e.strerror}"
-                )
+            self.started = True
+            what = "streamed snapshot with EOF" if self.size < 0 else f"{self.size} bytes"
+            if self.side.diskless_load():
+                self.mem = bytearray()
+                log.info("MASTER <-> REPLICA sync: receiving %s from master to memory", what)
+            else:
+                log.info("MASTER <-> REPLICA sync: receiving %s from master to disk", what)
+                cfg = self.server.config
+                name = f"temp-{int(time.time())}.{os.getpid()}.mkv"
+                self.tmp_path = os.path.join(cfg.dir, name)
+                try:
+                    self.tmp_fd = os.open(
+                        self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
+                    )
+                except OSError as e:
+                    return self.close(
+                        "Opening the temp file needed for MASTER <-> REPLICA synchronization: "
+                        f"{e.strerror}"
+                    )
         data = bytes(buf)
         buf.clear()
         if not data:
@@ -339,6 +346,10 @@ class MasterLink(asyncio.Protocol):
         self._write(body)
 
     def _write(self, data: bytes) -> bool:
+        if self.mem is not None:
+            self.mem += data
+            self.read += len(data)
+            return True
         try:
             view = memoryview(data)
             while view:
@@ -355,20 +366,23 @@ class MasterLink(asyncio.Protocol):
 
     def _loaded(self, rest: bytes) -> None:
         """The payload is whole: verify it, then (only then) replace the data with it."""
-        fd, self.tmp_fd = self.tmp_fd, -1
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        path = self.tmp_path
-        why = _verify(path)
-        if why:
-            log.warning("Failed trying to load the MASTER synchronization DB from disk: %s", why)
-            self.close("bad snapshot from MASTER")
-            return
         side = self.side
-        if not side.load(path, self.master_replid, self.full_offset):
-            self.close("snapshot load failed")
+        mem, self.mem = self.mem, None
+        if mem is not None:
+            why = _verify_bytes(mem)
+            ok = not why and side.load(None, mem, self.master_replid, self.full_offset)
+        else:
+            fd, self.tmp_fd = self.tmp_fd, -1
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            why = _verify(self.tmp_path)
+            ok = not why and side.load(self.tmp_path, None, self.master_replid, self.full_offset)
+        if why:
+            log.warning("Failed trying to load the MASTER synchronization DB: %s", why)
+        if not ok:
+            self.close("bad snapshot from MASTER" if why else "snapshot load failed")
             return
         self.tmp_path = ""
         self._go_connected()
@@ -502,6 +516,19 @@ class MasterLink(asyncio.Protocol):
         self.side.link_down(self, why, was_connected)
 
 
+def _verify_bytes(data: bytes | bytearray) -> str:
+    """``_verify`` for a payload kept in memory."""
+    size = len(data)
+    if size < FOOTER_SIZE + 1:
+        return f"truncated ({size} bytes)"
+    try:
+        _keys, want = decode_footer(bytes(data[size - FOOTER_SIZE :]))
+    except ValueError:
+        return "no end-of-file footer (truncated or not a minikv snapshot)"
+    crc = zlib.crc32(memoryview(data)[: size - FOOTER_SIZE])
+    return "" if crc == want else "checksum mismatch"
+
+
 def _verify(path: str) -> str:
     """Why the snapshot at ``path`` is not whole ("" if it is): its footer and checksum,
     checked before the data it would replace is dropped."""
@@ -527,6 +554,16 @@ def _verify(path: str) -> str:
     except OSError as e:
         return e.strerror or str(e)
     return "" if crc == want else "checksum mismatch"
+
+
+class _Codes:
+    """Collects the function libraries of a payload loaded beside the old data."""
+
+    def __init__(self) -> None:
+        self.codes: list[bytes] = []
+
+    def restore_codes(self, codes: list[bytes]) -> None:
+        self.codes = list(codes)
 
 
 class ReplicaSide:
@@ -670,13 +707,26 @@ class ReplicaSide:
 
     # --- loading a full sync -----------------------------------------------------------------
 
-    def load(self, path: str, replid: str, offset: int) -> bool:
-        """Replace the data with the verified snapshot at ``path``; False if it fails."""
+    def diskless_load(self) -> bool:
+        """Whether the coming payload is kept in memory (Redis's useDisklessLoad)."""
+        mode = self.config.repl_diskless_load
+        if mode == "swapdb":
+            return True
+        return mode == "on-empty-db" and not any(len(db) for db in self.server.keyspace.dbs)
+
+    def load(
+        self, path: str | None, data: bytes | bytearray | None, replid: str, offset: int
+    ) -> bool:
+        """Replace the data with the verified snapshot at ``path`` (or in ``data``, kept in
+        memory); False if it fails. From a file (``disabled``), or from memory into an empty
+        dataset (``on-empty-db``), the old data is dropped, then the snapshot loaded, as
+        Redis; with ``swapdb`` it is loaded beside the old data first and swapped in only once
+        whole (twice the memory meanwhile), so a payload that does not load leaves the old
+        data serving."""
         server = self.server
         ks = server.keyspace
         p = server.persistence
         repl = self.replication
-        log.info("MASTER <-> REPLICA sync: Flushing old data")
         if p.in_progress:
             p.kill_child()
         aof_was_on = server.aof.state != "off"
@@ -686,31 +736,50 @@ class ReplicaSide:
         # replicationAttachToNewMaster): they resync with the new one.
         repl.disconnect_replicas()
         repl.backlog = None
-        ks.changed_dataset(ks.flushall())
-        ks.propagation.pending.clear()
-        ks.propagation.forced = False
-        server.scripts.functions.flush()
-        log.info("MASTER <-> REPLICA sync: Loading DB in memory")
+        functions = server.scripts.functions
         p.loading = True
         t0 = time.monotonic()
         try:
-            res = load_file(ks, path, p.libraries)
-        except SnapshotError as e:
-            log.warning("Failed trying to load the MASTER synchronization DB from disk: %s", e)
+            if data is None or self.config.repl_diskless_load != "swapdb":
+                # From the file, or from memory into an empty dataset (on-empty-db).
+                log.info("MASTER <-> REPLICA sync: Flushing old data")
+                ks.changed_dataset(ks.flushall())
+                functions.flush()
+                log.info("MASTER <-> REPLICA sync: Loading DB in memory")
+                res = load_file(ks, path or "<replication payload>", p.libraries, data)
+            else:
+                log.info("MASTER <-> REPLICA sync: Loading DB in memory beside the old data")
+                fresh = Keyspace(len(ks.dbs))
+                codes = _Codes()
+                res = load_file(fresh, "<replication payload>", codes, data)
+                log.info("MASTER <-> REPLICA sync: Swapping the old data for the new")
+                functions.flush()
+                functions.restore_codes(codes.codes)
+                n = sum(len(db) for db in ks.dbs)
+                for old, new in zip(ks.dbs, fresh.dbs, strict=True):
+                    old.replace_contents(new)
+                ks.changed_dataset(n)
+        except (SnapshotError, ReplyError) as e:
+            log.warning("Failed trying to load the MASTER synchronization DB: %s", e)
             return False
         finally:
             p.loading = False
+            ks.propagation.pending.clear()  # a replica's load propagates nothing
+            ks.propagation.forced = False
+            if aof_was_on:
+                server.aof.start()  # a rewrite: the log starts from what is loaded now
         gc.freeze()  # as after loading at start: the loaded data is never garbage to scan
         cfg = server.config
-        try:
-            os.replace(path, os.path.join(cfg.dir, cfg.dbfilename))
-            fsync_dir(cfg.dir)
-        except OSError as e:
-            log.warning(
-                "Failed trying to rename the temp DB into %s: %s", cfg.dbfilename, e.strerror
-            )
-        ks.dirty = 0
-        p.lastsave = int(time.time())
+        if path is not None:
+            try:
+                os.replace(path, os.path.join(cfg.dir, cfg.dbfilename))
+                fsync_dir(cfg.dir)
+            except OSError as e:
+                log.warning(
+                    "Failed trying to rename the temp DB into %s: %s", cfg.dbfilename, e.strerror
+                )
+            ks.dirty = 0
+            p.lastsave = int(time.time())
         repl.replid = replid
         repl.replid2 = "0" * 40
         repl.second_offset = -1
@@ -721,8 +790,6 @@ class ReplicaSide:
             res.loaded,
             time.monotonic() - t0,
         )
-        if aof_was_on:
-            server.aof.start()
         return True
 
     # --- cron ----------------------------------------------------------------------------------
