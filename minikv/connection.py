@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from minikv.server import Server
 
 NOAUTH = ReplyError("NOAUTH Authentication required.")
+LOADING = ReplyError("LOADING Redis is loading the dataset in memory")
 
 _HTTP_WORDS = frozenset({b"post", b"host:"})
 _NOTHING = Raw(b"")
@@ -264,6 +265,7 @@ class Client(asyncio.Protocol):
             and self.pubsub is None
             and not scripts.busy
             and not replication.stale_gate
+            and not persistence.loading
         )
         # Writes may take the fast path only while nothing can refuse them (MISCONF after a
         # failed save or AOF write, a read-only replica, min-replicas-to-write): the slow
@@ -338,6 +340,7 @@ class Client(asyncio.Protocol):
                     and self.pubsub is None
                     and not scripts.busy
                     and not replication.stale_gate
+                    and not persistence.loading
                 )
                 writes_fast = (
                     persistence.last_bgsave_ok
@@ -433,6 +436,9 @@ class Client(asyncio.Protocol):
                 context = acl.MULTI if self.multi is not None else acl.TOPLEVEL
                 self.server.acl.log_denial(user, cmd, args, result, pos, context, self.info_line())
                 return self._reject(ReplyError(acl.denied_error(result, cmd)), cmd)
+        if self.server.persistence.loading and "loading" not in cmd.flags:
+            # A replica loading its primary's snapshot serves clients meanwhile.
+            return self._reject(LOADING, cmd)
         if self.server.scripts.busy and "allow_busy" not in cmd.flags:
             # A script is running past busy-reply-threshold.
             return self._reject(self.server.scripts.busy_error, cmd)

@@ -107,7 +107,7 @@ class Server:
         self.stats = Stats()
         self.pubsub = Hub()
         self.acl = Acl(config)
-        busy = BusyServing(self)
+        busy = self.busy = BusyServing(self)
         self.scripts.serve_while_busy = busy.serve
         self.scripts.busy_over = busy.over
         self.keyspace.use_notifications(config.notify_keyspace_events, self.pubsub)

@@ -647,3 +647,41 @@ def test_diskless_load(primary: ServerProcess, load: str, old_data: bool, where:
         touched = watcher.execute_command("EXEC") is None
         assert touched == (load == "swapdb")
         assert os.path.exists(os.path.join(rs.dir, "dump.mkv")) == (where == "disk")
+
+
+def test_clients_get_loading_while_the_replica_loads(primary: ServerProcess) -> None:
+    """While it loads its primary's snapshot a replica answers -LOADING (and INFO, flagged
+    loading, answers with loading:1), to clients connected before and during the load."""
+    p = primary.client()
+    p.execute_command("DEBUG", "POPULATE", 300000)
+    with ServerProcess() as rs:
+        before = socket.create_connection(("127.0.0.1", rs.port))
+        before.settimeout(10)
+        r = rs.client()
+        r.replicaof("127.0.0.1", primary.port)
+        replies: list[bytes] = []
+        infos: list[bytes] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            before.sendall(b"GET key:1\r\n")
+            replies.append(before.recv(1024))
+            if replies[-1].startswith(b"-LOADING") and not infos:
+                before.sendall(b"INFO persistence\r\n")
+                got = before.recv(65536)
+                while got.count(b"\r\n") < 2 or len(got) < int(got[1 : got.index(b"\r")]) + 8:
+                    got += before.recv(65536)
+                infos.append(got)
+                # and a client that connects during the load is answered too
+                [other] = run_raw(rs.port, [("GET", "key:1")])
+                infos.append(other)
+            if replies[-1].startswith(b"$") and not replies[-1].startswith(b"$-1"):
+                break  # the key from the primary
+        before.close()
+        assert b"-LOADING Redis is loading the dataset in memory\r\n" in replies
+        assert b"loading:1" in infos[0]
+        assert infos[1] in (
+            b"-LOADING Redis is loading the dataset in memory\r\n",
+            b"$7\r\nvalue:1\r\n",
+        )
+        wait_for(lambda: caught_up(p, r))
+        assert r.dbsize() == 300000

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 MB = 1024 * 1024
 BGSAVE_RETRY_DELAY = 5  # seconds before retrying a failed automatic save, as Redis
 AUTOSYNC_BYTES = 4 * MB  # Redis's REDIS_AUTOSYNC_BYTES
+TICK_INTERVAL = 0.05  # seconds between two ``load_file`` ticks
 #: The kinds of forked child (Redis's CHILD_TYPE_RDB, CHILD_TYPE_AOF).
 RDB_CHILD = "rdb"
 AOF_CHILD = "aof"
@@ -150,13 +151,15 @@ def load_file(
     path: str,
     libraries: Libraries | None = None,
     data: bytes | bytearray | None = None,
+    tick: Callable[[], None] | None = None,
 ) -> LoadResult:
     """Stream a snapshot into an empty keyspace, skipping keys already expired; its function
     libraries go to ``libraries`` first, as Redis loads them before the keys.
 
     Raises SnapshotError (naming the file and the problem) for a corrupt, truncated or
     unknown-version file, or a library that does not load; the keyspace is then cleared again.
-    With ``data`` the snapshot comes from memory (``path`` names it in messages).
+    With ``data`` the snapshot comes from memory (``path`` names it in messages). ``tick`` is
+    called between chunks, at most every 50 ms (a replica answers its clients -LOADING then).
     """
     header, chunks, finish = read_snapshot(path, data=data)
     res = LoadResult()
@@ -164,6 +167,7 @@ def load_file(
     ndb = len(keyspace.dbs)
     size = len(data) if data is not None else os.path.getsize(path)
     next_report = time.monotonic() + 1.0
+    next_tick = time.monotonic() + TICK_INTERVAL
     mask = NSHARDS - 1
     # Nothing being loaded is garbage: a collection pass over a growing heap only costs time.
     gc_was_enabled = gc.isenabled()
@@ -198,11 +202,15 @@ def load_file(
                 for key, value in data.items():
                     shards[hash(key) & mask][key] = value
                 res.loaded += len(data)
-            if time.monotonic() >= next_report:
+            now_t = time.monotonic()
+            if now_t >= next_report:
                 log.info(
                     "Loading %s: %d keys so far (file is %.1f MB)", path, res.loaded, size / MB
                 )
                 next_report += 1.0
+            if tick is not None and now_t >= next_tick:
+                tick()
+                next_tick = time.monotonic() + TICK_INTERVAL
         finish()
     except BaseException:
         keyspace.flushall()

@@ -737,6 +737,12 @@ class ReplicaSide:
         repl.disconnect_replicas()
         repl.backlog = None
         functions = server.scripts.functions
+
+        def tick() -> None:
+            # Redis's processEventsWhileBlocked: the other clients get -LOADING (or an
+            # answer, for commands flagged loading) instead of waiting.
+            server.busy.serve(None)
+
         p.loading = True
         t0 = time.monotonic()
         try:
@@ -746,12 +752,12 @@ class ReplicaSide:
                 ks.changed_dataset(ks.flushall())
                 functions.flush()
                 log.info("MASTER <-> REPLICA sync: Loading DB in memory")
-                res = load_file(ks, path or "<replication payload>", p.libraries, data)
+                res = load_file(ks, path or "<replication payload>", p.libraries, data, tick)
             else:
                 log.info("MASTER <-> REPLICA sync: Loading DB in memory beside the old data")
                 fresh = Keyspace(len(ks.dbs))
                 codes = _Codes()
-                res = load_file(fresh, "<replication payload>", codes, data)
+                res = load_file(fresh, "<replication payload>", codes, data, tick)
                 log.info("MASTER <-> REPLICA sync: Swapping the old data for the new")
                 functions.flush()
                 functions.restore_codes(codes.codes)
@@ -764,6 +770,7 @@ class ReplicaSide:
             return False
         finally:
             p.loading = False
+            server.busy.over()
             ks.propagation.pending.clear()  # a replica's load propagates nothing
             ks.propagation.forced = False
             if aof_was_on:
