@@ -4,7 +4,8 @@ microseconds or more (negative: off; 0: every call), newest first, as Redis's sl
 An entry keeps what SLOWLOG GET shows: an id, the unix time, the duration in microseconds,
 the arguments (at most 32, the last replaced by "... (N more arguments)"; each at most 128
 bytes, the rest replaced by "... (N more bytes)"), the client's address and name. Arguments
-Redis redacts (passwords of AUTH, HELLO AUTH, MIGRATE AUTH/AUTH2) are "(redacted)" here too:
+Redis redacts (passwords of AUTH, HELLO AUTH, MIGRATE AUTH/AUTH2, every argument of ACL
+SETUSER, the values of CONFIG SET requirepass/masterauth/masteruser) are "(redacted)" here too:
 ``redacted`` is the one rule, shared with MONITOR.
 """
 
@@ -17,6 +18,8 @@ from typing import Any
 MAX_ARGC = 32
 MAX_STRING = 128
 REDACTED = b"(redacted)"
+#: Redis's SENSITIVE_CONFIG parameters: CONFIG SET shows their values redacted.
+_SENSITIVE = frozenset({b"requirepass", b"masterauth", b"masteruser"})
 
 
 def redacted(name: str, args: list[bytes]) -> list[bytes]:
@@ -35,6 +38,14 @@ def redacted(name: str, args: list[bytes]) -> list[bytes]:
                 i += 2
             else:
                 break
+        return out
+    if name == "acl|setuser":
+        return args[:2] + [REDACTED] * (len(args) - 2)
+    if name == "config|set":
+        out = list(args)
+        for i in range(2, len(out) - 1, 2):
+            if out[i].lower() in _SENSITIVE:
+                out[i + 1] = REDACTED
         return out
     if name == "migrate":
         out = list(args)

@@ -103,6 +103,9 @@ def test_slowlog_entries_as_redis(server: ServerProcess, redis_server: ServerPro
         ("INCR", "n"),
         ("EXEC",),  # not logged itself: its commands are
         ("EVAL", "return redis.call('get', KEYS[1])", "1", "k"),
+        ("CONFIG", "SET", "requirepass", "", "maxclients", "10000"),
+        ("ACL", "SETUSER", "nobody", "off", ">secret"),
+        ("ACL", "DELUSER", "nobody"),
     ]
     mine = _mask_slowlog(_raw_slowlog(server.port, commands))
     theirs = _mask_slowlog(_raw_slowlog(redis_server.port, commands))
