@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from minikv import REDIS_VERSION, __version__, migrate
 from minikv.commands import Command, iter_commands
+from minikv.connection import Client
 from minikv.cow import bytes_to_human, rss_bytes
 from minikv.latency import format_percentiles
 from minikv.persistence.snapshot import AOF_CHILD
@@ -170,7 +171,9 @@ def _server(s: Server) -> Lines:
 
 def _clients(s: Server) -> Lines:
     # Clients held by CLIENT PAUSE count as blocked, as in Redis (BLOCKED_POSTPONE).
-    clients = list(s.clients.values())
+    # Connections only: the replica's link to its primary is listed too, with no buffers of
+    # its own here (minikv.replication.link.MasterClient).
+    clients = [c for c in s.clients.values() if isinstance(c, Client)]
     blocked = sum(1 for c in clients if c.blocked is not None or c.pause_wait)
     timeouts = sum(1 for c in clients if c.blocked is not None and c.blocked.timer is not None)
     inputs = [c.parser.pending() for c in clients]

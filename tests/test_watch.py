@@ -543,3 +543,14 @@ def test_info_counters_have_real_values(server: ServerProcess) -> None:
     assert c.info("clients")["clients_in_timeout_table"] == 0
     c.close()
     waiter.close()
+
+
+def test_info_clients_on_a_replica() -> None:
+    # The replica's link to its primary is in the client list without a connection's buffers.
+    with ServerProcess() as primary, ServerProcess() as replica:
+        rc = replica.client()
+        rc.execute_command("REPLICAOF", "127.0.0.1", primary.port)
+        wait_for(lambda: rc.info("replication").get("master_link_status") == "up", what="the link")
+        info = rc.info("clients")
+        assert info["blocked_clients"] == 0 and info["clients_in_timeout_table"] == 0
+        rc.close()
