@@ -554,3 +554,25 @@ def test_info_clients_on_a_replica() -> None:
         info = rc.info("clients")
         assert info["blocked_clients"] == 0 and info["clients_in_timeout_table"] == 0
         rc.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_latency_histogram_shape_as_redis(
+    server: ServerProcess, redis_server: ServerProcess, protocol: int
+) -> None:
+    shapes = []
+    for srv in (server, redis_server):
+        c = srv.client(protocol=protocol)
+        c.config_resetstat()
+        for _ in range(3):
+            c.set("k", "v")
+        raw = run_raw(srv.port, [("LATENCY", "HISTOGRAM", "set", "nosuch")], protocol)[0]
+        reply = c.execute_command("LATENCY", "HISTOGRAM", "set")
+        entry = {_s(k): v for k, v in _pairs(reply)}
+        inner = {_s(k): v for k, v in _pairs(entry["set"])}
+        # The map / array framing and the fields, with the bucket values masked.
+        head = re.sub(rb"histogram_usec\r\n[%*]\d+\r\n.*", b"", raw, flags=re.S)
+        shapes.append((head, sorted(inner), inner["calls"]))
+        c.close()
+    assert shapes[0] == shapes[1]
+    assert shapes[0][2] == 3
