@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from minikv.latency import format_percentile_name
 from minikv.notify import NotifyConfigError, parse_flags, render_flags
 from minikv.parsing import glob_match
 
@@ -121,6 +122,15 @@ class Config:
     hll_sparse_max_bytes: int = 3000
     #: notify-keyspace-events as minikv.notify's bit flags (0: no notifications).
     notify_keyspace_events: int = 0
+    # Watching (minikv.watch): the slow log (microseconds, negative: off), the latency monitor
+    # (milliseconds, 0: off), per-command latency histograms and the INFO percentiles.
+    slowlog_log_slower_than: int = 10000
+    slowlog_max_len: int = 128
+    latency_monitor_threshold: int = 0
+    latency_tracking: bool = True
+    latency_tracking_info_percentiles: list[float] = field(
+        default_factory=lambda: [50.0, 99.0, 99.9]
+    )
     #: client class ("normal", "slave", "pubsub") -> (hard bytes, soft bytes, soft seconds).
     client_output_buffer_limit: dict[str, tuple[int, int, int]] = field(
         default_factory=lambda: dict(OBUF_DEFAULTS)
@@ -309,6 +319,28 @@ def _parse_notify(text: str) -> int:
         return parse_flags(text)
     except NotifyConfigError as e:
         raise ConfigError(str(e)) from None
+
+
+def _parse_percentiles(text: str) -> list[float]:
+    """latency-tracking-info-percentiles: space-separated doubles in [0, 100] ("" for none)."""
+    out = []
+    for word in text.split():
+        try:
+            v = float(word)
+        except ValueError:
+            raise ConfigError("Invalid latency-tracking-info-percentiles parameters") from None
+        if v != v or word.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+            raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
+        if not 0.0 <= v <= 100.0:
+            raise ConfigError(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+            )
+        out.append(v)
+    return out
+
+
+def _render_percentiles(values: list[float]) -> str:
+    return " ".join(format_percentile_name(v) for v in values)
 
 
 def _filename(text: str) -> str:
@@ -541,6 +573,16 @@ PARAMS: dict[str, Param] = {
         Param("daemonize", "daemonize", parse_bool, _yesno, mutable=False),
         Param("pidfile", "pidfile", str, mutable=False),
         Param("notify-keyspace-events", "notify_keyspace_events", _parse_notify, render_flags),
+        Param("slowlog-log-slower-than", "slowlog_log_slower_than", _int_range(-1, 2**63 - 1)),
+        Param("slowlog-max-len", "slowlog_max_len", _int_range(0, 2**63 - 1)),
+        Param("latency-monitor-threshold", "latency_monitor_threshold", _int_range(0, 2**63 - 1)),
+        Param("latency-tracking", "latency_tracking", parse_bool, _yesno),
+        Param(
+            "latency-tracking-info-percentiles",
+            "latency_tracking_info_percentiles",
+            _parse_percentiles,
+            _render_percentiles,
+        ),
         Param(
             "client-output-buffer-limit",
             "client_output_buffer_limit",

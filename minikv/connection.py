@@ -35,6 +35,7 @@ from minikv.protocol import (
     encode_resp2,
     encode_resp3,
 )
+from minikv.watch import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT
 
 if TYPE_CHECKING:
     from minikv.keyspace import Db
@@ -69,6 +70,15 @@ class Client(asyncio.Protocol):
     pubsub: Any = None
     # minikv.replication.primary.ReplicaInfo once the client sent REPLCONF (same reason).
     repl: Any = None
+    # minikv.watch.MonitorOut while the client is in MONITOR mode (a class default too).
+    monitor: Any = None
+    # CLIENT REPLY: REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT (set by SKIP) or REPLY_SKIP (a class
+    # default: __init__ sets 30 names already).
+    reply_mode = REPLY_ON
+    # CLIENT PAUSE holds this client's requests (kept in _backlog, the paused one first).
+    pause_wait = False
+    # CLIENT NO-TOUCH: shown in CLIENT LIST (minikv keeps no access times to leave alone).
+    no_touch = False
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -144,6 +154,8 @@ class Client(asyncio.Protocol):
             self.server.pubsub.drop(self)
         if self.repl is not None:
             self.server.replication.replica_gone(self)
+        if self.monitor is not None or self.pause_wait:
+            self.server.watch.forget(self)
         self.server.client_disconnected(self)
 
     def pause_writing(self) -> None:
@@ -155,7 +167,7 @@ class Client(asyncio.Protocol):
         self.paused = False
         if self.transport is None or self.closed:
             return
-        if self._backlog is not None and self.blocked is None:
+        if self._backlog is not None and self.blocked is None and not self.pause_wait:
             self._drain_backlog()
         else:
             self.transport.resume_reading()
@@ -164,7 +176,9 @@ class Client(asyncio.Protocol):
         if self.closed:
             return
         parser = self.parser
-        self.server.stats.total_net_input_bytes += len(data)
+        stats = self.server.stats
+        stats.total_net_input_bytes += len(data)
+        stats.total_reads_processed += 1
         try:
             requests = parser.feed(data)
         except ProtocolError as e:
@@ -180,7 +194,9 @@ class Client(asyncio.Protocol):
             return
         if self._backlog is not None:  # paused or blocked, yet data came: keep the order
             self._backlog.extend(requests)
-            if self.blocked is not None and len(self._backlog) > BLOCKED_BACKLOG_MAX:
+            if (self.blocked is not None or self.pause_wait) and len(
+                self._backlog
+            ) > BLOCKED_BACKLOG_MAX:
                 assert self.transport is not None
                 self.transport.pause_reading()
         elif requests:
@@ -242,15 +258,24 @@ class Client(asyncio.Protocol):
         table_get = TABLE.get
         clock = time.perf_counter_ns
         blocked = BLOCKED
-        # Commandstats time, one clock read per run of consecutive calls of one command (the
-        # common pipeline repeats one command): the time since the last read belongs to
-        # ``run``, the command of the current run; a command's time runs from the end of the
-        # one before, so it includes its dispatch and the previous reply's encoding.
+        watch = server.watch
+        # Per-call timing (minikv.watch): on when latency-tracking, the slow log or the latency
+        # monitor needs each call's duration. A fast-path call's duration runs from the end of
+        # the call before (or the batch's start) to the end of its reply's encoding: one clock
+        # read per call. ``timed_cmd`` is the fast-path command whose reply was just encoded.
+        timed, tracking, alert_ns = watch.timing
+        timed_cmd: Any = None
+        named: Any = None  # the command last_cmd names, on the timed fast path
+        # Commandstats time, when nothing needs per-call timing: one clock read per run of
+        # consecutive calls of one command (the common pipeline repeats one command): the
+        # time since the last read belongs to ``run``, the command of the current run; a
+        # command's time runs from the end of the one before, so it includes its dispatch and
+        # the previous reply's encoding.
         # ``eager``: the run's command reads commandstats itself (INFO), so its own earlier
         # calls must be charged before each call, as Redis's would be.
         run: Any = None
         eager = False
-        t_prev = 0  # read when the first run starts
+        t_prev = clock() if timed else 0  # else read when the first run starts
         i = 0  # how many requests have been taken
         # What the fast path needs of the client and server state, computed once per batch and
         # again after each command that took the slow path: only non-plain commands (MULTI,
@@ -266,6 +291,8 @@ class Client(asyncio.Protocol):
             and not scripts.busy
             and not replication.stale_gate
             and not persistence.loading
+            and not watch.divert
+            and not self.reply_mode
         )
         # Writes may take the fast path only while nothing can refuse them (MISCONF after a
         # failed save or AOF write, a read-only replica, min-replicas-to-write): the slow
@@ -291,7 +318,12 @@ class Client(asyncio.Protocol):
                 and cmd.min_args <= len(args) <= cmd.max_args
                 and (writes_fast or not cmd.denied_on_misconf)
             ):
-                if cmd is not run or eager:
+                if timed:
+                    timed_cmd = cmd
+                    if cmd is not named:  # set once per run of one command, as below
+                        named = cmd
+                        self.last_cmd = cmd.name
+                elif cmd is not run or eager:
                     t = clock()
                     if run is not None:
                         run.usec_ns += t - t_prev
@@ -327,7 +359,10 @@ class Client(asyncio.Protocol):
                 if run is not None:
                     run.usec_ns += clock() - t_prev
                     run = None
-                value = self.execute(args)  # Client.call times the command itself
+                timed_cmd = named = None
+                value = self.execute(args)  # sets last_cmd; Client.call times the command
+                if self.reply_mode:
+                    value = self._filter_reply(value)
                 # One unit of execution: a command, or a whole EXEC (while a script is busy,
                 # its own writes are pending: they are flushed when it ends).
                 if propagation.pending and not scripts.busy:
@@ -341,6 +376,8 @@ class Client(asyncio.Protocol):
                     and not scripts.busy
                     and not replication.stale_gate
                     and not persistence.loading
+                    and not watch.divert
+                    and not self.reply_mode
                 )
                 writes_fast = (
                     persistence.last_bgsave_ok
@@ -348,8 +385,11 @@ class Client(asyncio.Protocol):
                     and aof.fsync_ok
                     and replication.writes_ok
                 )
+                if timed:
+                    t_prev = clock()
             if value is blocked:
-                self._backlog = requests[i:]
+                # A paused request runs again when the pause ends; a blocked one is done.
+                self._backlog = requests[i - 1 if self.pause_wait else i :]
                 break
             # The commonest reply types inline; each is the same in RESP2 and RESP3 (bool,
             # not an int here, differs and goes to the encoder). self.encode is read after
@@ -364,6 +404,23 @@ class Client(asyncio.Protocol):
             else:
                 reply = self.encode(value)
             out.append(reply)
+            if timed_cmd is not None:
+                t = clock()
+                d = t - t_prev
+                t_prev = t
+                timed_cmd.usec_ns += d
+                if tracking:
+                    # minikv.latency.bucket_of, inline, for d >= 256 ns; shorter (a negative
+                    # shift), longer than the histogram, or the command's first call (no
+                    # histogram yet) take the except path. Zero cost in 3.11 otherwise.
+                    b = d.bit_length() - 8
+                    try:
+                        timed_cmd.hist[(b << 7) + (d >> b)] += 1
+                    except (TypeError, IndexError, ValueError):
+                        watch.record_duration(timed_cmd, d)
+                if d >= alert_ns:
+                    watch.slow_call(self, timed_cmd, args, d)
+                timed_cmd = None
             if ready_keys and not scripts.busy:  # not half way through a busy script
                 handle_ready_keys(keyspace)
             if self.close_after_reply:
@@ -381,14 +438,16 @@ class Client(asyncio.Protocol):
         assert transport is not None
         if out:
             data = b"".join(out) if len(out) > 1 else out[0]
-            server.stats.total_net_output_bytes += len(data)
+            stats = server.stats
+            stats.total_net_output_bytes += len(data)
+            stats.total_writes_processed += 1
             # _send, inline: a method call per batch shows at -P 1
             if not (aof.active and aof.before_reply(self, data)):
                 transport.write(data)
         if self.close_after_reply:
             self._backlog = None
             self._send_close()
-        elif self.blocked is not None:
+        elif self.blocked is not None or self.pause_wait:
             if not self.paused and len(self._backlog or ()) <= BLOCKED_BACKLOG_MAX:
                 transport.resume_reading()
         elif self._backlog is not None:
@@ -398,7 +457,13 @@ class Client(asyncio.Protocol):
 
     def _drain_backlog(self) -> None:
         backlog = self._backlog
-        if backlog is None or self.closed or self.paused or self.blocked is not None:
+        if (
+            backlog is None
+            or self.closed
+            or self.paused
+            or self.blocked is not None
+            or self.pause_wait
+        ):
             return
         self._backlog = None
         self._run(backlog)
@@ -448,6 +513,16 @@ class Client(asyncio.Protocol):
             and (refusal := self.server.replication.stale_refusal()) is not None
         ):
             return self._reject(refusal, cmd)
+        if self.monitor is not None and (
+            cmd.is_write or "readonly" in cmd.flags or "may_replicate" in cmd.flags
+        ):
+            # As Redis: a MONITOR client is a replica of sorts and may not use the keyspace.
+            return self._reject(ReplyError("ERR Replica can't interact with the keyspace"), cmd)
+        watch = self.server.watch
+        if watch.pause_type and self.repl is None and watch.pause_blocks(cmd, self.multi):
+            # (Replicas are never paused, as in Redis.)
+            watch.hold(self)  # run again, from the start, when the pause ends
+            return BLOCKED
         if self.multi is not None:
             if cmd.name not in _MULTI_IMMEDIATE:
                 if cmd.is_write and (refusal := self.server.write_refusal(True)) is not None:
@@ -472,6 +547,19 @@ class Client(asyncio.Protocol):
     #: Run a command's handler with stats and propagation (Redis's ``call()``): the one
     #: implementation, shared with the script client (``minikv.commands.call``).
     call = call_command
+
+    def _filter_reply(self, value: Any) -> Any:
+        """CLIENT REPLY OFF / SKIP: drop the reply (errors too, as Redis); SKIP's own command
+        sets REPLY_SKIP_NEXT, which silences the command after it."""
+        mode = self.reply_mode
+        if mode == REPLY_SKIP_NEXT:
+            self.reply_mode = REPLY_SKIP
+            return value
+        if value is BLOCKED:
+            return value
+        if mode == REPLY_SKIP:
+            self.reply_mode = REPLY_ON
+        return _NOTHING
 
     def _security_warning(self) -> Raw:
         # "POST" / "Host:" is an HTTP request aimed at the port (cross-protocol scripting):
@@ -647,9 +735,32 @@ class Client(asyncio.Protocol):
         subs.pending_bytes += len(frame)
         self._check_output_limit(transport.get_write_buffer_size() + subs.pending_bytes)
 
+    def deliver_monitor(self, line: bytes) -> None:
+        """A MONITOR line: queued and written with the others of this event-loop turn (after
+        the replies of a batch of the monitor's own), and limited as a subscriber's messages
+        are (``client-output-buffer-limit pubsub``)."""
+        mon = self.monitor
+        transport = self.transport
+        if mon is None or transport is None or self.closed:
+            return
+        self.server.stats.total_net_output_bytes += len(line)
+        if not mon.pending:
+            self.server.queue_pushes(self)
+        mon.pending.append(line)
+        mon.pending_bytes += len(line)
+        self._check_output_limit(transport.get_write_buffer_size() + mon.pending_bytes)
+
     def flush_pushes(self) -> None:
-        """Write the messages queued by ``deliver``."""
+        """Write the messages queued by ``deliver`` and the lines by ``deliver_monitor`` (a
+        monitor may subscribe too)."""
         subs = self.pubsub
+        if self.monitor is not None and self.monitor.pending:
+            subs = self.monitor if subs is None or not subs.pending else subs
+            if subs is not self.monitor:  # both: the messages, then the lines
+                subs.pending.extend(self.monitor.pending)
+                subs.pending_bytes += self.monitor.pending_bytes
+                self.monitor.pending.clear()
+                self.monitor.pending_bytes = 0
         if subs is None or not subs.pending:
             return
         data = b"".join(subs.pending)
@@ -672,8 +783,10 @@ class Client(asyncio.Protocol):
         transport has not sent yet: over the hard limit, or over the soft limit for longer than
         its seconds, closes the subscriber at once, dropping its unsent output. (Normal clients
         need no limit: they are not read while their unsent replies pass the high-water mark.)
+        A MONITOR client gets the pubsub class too: its lines are pushed like messages (Redis
+        gives it the normal class, unlimited by default, which minikv does not offer).
         """
-        pubsub = self.pubsub
+        pubsub = self.pubsub if self.pubsub is not None else self.monitor
         if pubsub is None:
             return
         hard, soft, seconds = self.server.config.client_output_buffer_limit["pubsub"]
@@ -692,6 +805,8 @@ class Client(asyncio.Protocol):
             "Client %s closed for overcoming of output buffer limits.", self.info_line()
         )
         self.server.pubsub.drop(self)
+        if self.monitor is not None:
+            self.server.watch.forget(self)
         self.closed = True
         assert self.transport is not None
         self.transport.abort()
@@ -710,9 +825,12 @@ class Client(asyncio.Protocol):
         pubsub = self.pubsub
         flags = (
             ("S" if self.repl is not None and self.repl.state else "")
+            + ("O" if self.monitor is not None else "")
             + ("P" if pubsub is not None else "")
             + ("x" if self.multi is not None else "")
-            + ("b" if self.blocked is not None else "")
+            + ("b" if self.blocked is not None or self.pause_wait else "")
+            + ("e" if self.no_evict else "")
+            + ("T" if self.no_touch else "")
         ) or "N"
         sub, psub, ssub = (
             (len(pubsub.channels), len(pubsub.patterns), len(pubsub.shard))

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from minikv import REDIS_VERSION, __version__, migrate
 from minikv.commands import Command, iter_commands
+from minikv.connection import Client
 from minikv.cow import bytes_to_human, rss_bytes
+from minikv.latency import format_percentiles
 from minikv.persistence.snapshot import AOF_CHILD
 
 if TYPE_CHECKING:
@@ -59,8 +61,13 @@ class Metrics:
         self.peak_memory = 0
         self.replid = os.urandom(20).hex()
         self._ops: list[float] = []
+        # Bytes per second in and out, sampled alike (instantaneous_input_kbps...).
+        self._net_in: list[float] = []
+        self._net_out: list[float] = []
         self._last_time = time.monotonic()
         self._last_calls = total_calls()
+        self._last_in = server.stats.total_net_input_bytes
+        self._last_out = server.stats.total_net_output_bytes
         self._started = False
 
     def start(self) -> None:
@@ -74,18 +81,34 @@ class Metrics:
         now = time.monotonic()
         calls = total_calls()
         dt = now - self._last_time
+        st = self.server.stats
+        net_in, net_out = st.total_net_input_bytes, st.total_net_output_bytes
         if dt > 0:
-            self._ops.append(max(0, calls - self._last_calls) / dt)
-            del self._ops[: -self.SAMPLES]
+            for samples, rate in (
+                (self._ops, calls - self._last_calls),
+                (self._net_in, net_in - self._last_in),
+                (self._net_out, net_out - self._last_out),
+            ):
+                samples.append(max(0, rate) / dt)
+                del samples[: -self.SAMPLES]
         self._last_time, self._last_calls = now, calls
+        self._last_in, self._last_out = net_in, net_out
         self.server.loop.call_later(self.PERIOD, self._sample)  # type: ignore[union-attr]
 
     def ops_per_sec(self) -> int:
         return int(sum(self._ops) / len(self._ops)) if self._ops else 0
 
+    def kbps(self, output: bool) -> float:
+        samples = self._net_out if output else self._net_in
+        return sum(samples) / len(samples) / 1024 if samples else 0.0
+
     def reset(self) -> None:
         self._ops.clear()
+        self._net_in.clear()
+        self._net_out.clear()
         self._last_calls = total_calls()
+        self._last_in = self.server.stats.total_net_input_bytes
+        self._last_out = self.server.stats.total_net_output_bytes
         self.peak_memory = 0
 
 
@@ -147,16 +170,24 @@ def _server(s: Server) -> Lines:
 
 
 def _clients(s: Server) -> Lines:
-    blocked = sum(1 for c in s.clients.values() if getattr(c, "blocked", None))
+    # Clients held by CLIENT PAUSE count as blocked, as in Redis (BLOCKED_POSTPONE).
+    # Connections only: the replica's link to its primary is listed too, with no buffers of
+    # its own here (minikv.replication.link.MasterClient).
+    clients = [c for c in s.clients.values() if isinstance(c, Client)]
+    blocked = sum(1 for c in clients if c.blocked is not None or c.pause_wait)
+    timeouts = sum(1 for c in clients if c.blocked is not None and c.blocked.timer is not None)
+    inputs = [c.parser.pending() for c in clients]
+    outputs = [c.transport.get_write_buffer_size() for c in clients if c.transport is not None]
     return [
         f"connected_clients:{len(s.clients)}",
         "cluster_connections:0",
         f"maxclients:{s.config.maxclients}",
-        "client_recent_max_input_buffer:0",
-        "client_recent_max_output_buffer:0",
+        # The largest query and output buffers now (Redis: the largest of the last seconds).
+        f"client_recent_max_input_buffer:{max(inputs, default=0)}",
+        f"client_recent_max_output_buffer:{max(outputs, default=0)}",
         f"blocked_clients:{blocked}",
-        "tracking_clients:0",
-        "clients_in_timeout_table:0",
+        "tracking_clients:0",  # minikv has no CLIENT TRACKING
+        f"clients_in_timeout_table:{timeouts}",
     ]
 
 
@@ -303,8 +334,8 @@ def _stats(s: Server) -> Lines:
         f"total_net_output_bytes:{st.total_net_output_bytes}",
         "total_net_repl_input_bytes:0",
         "total_net_repl_output_bytes:0",
-        "instantaneous_input_kbps:0.00",
-        "instantaneous_output_kbps:0.00",
+        f"instantaneous_input_kbps:{metrics(s).kbps(False):.2f}",
+        f"instantaneous_output_kbps:{metrics(s).kbps(True):.2f}",
         "instantaneous_input_repl_kbps:0.00",
         "instantaneous_output_repl_kbps:0.00",
         f"rejected_connections:{st.rejected_connections}",
@@ -314,7 +345,7 @@ def _stats(s: Server) -> Lines:
         f"expired_keys:{s.keyspace.stat_expired_keys}",
         "expired_stale_perc:0.00",
         "expired_time_cap_reached_count:0",
-        "expire_cycle_cpu_milliseconds:0",
+        f"expire_cycle_cpu_milliseconds:{st.expire_cycle_ns // 1_000_000}",
         "evicted_keys:0",
         "evicted_clients:0",
         "total_eviction_exceeded_time:0",
@@ -340,8 +371,8 @@ def _stats(s: Server) -> Lines:
         "unexpected_error_replies:0",
         f"total_error_replies:{st.error_replies}",
         "dump_payload_sanitizations:0",
-        "total_reads_processed:0",
-        "total_writes_processed:0",
+        f"total_reads_processed:{st.total_reads_processed}",
+        f"total_writes_processed:{st.total_writes_processed}",
         "io_threaded_reads_processed:0",
         "io_threaded_writes_processed:0",
         "reply_buffer_shrinks:0",
@@ -395,7 +426,17 @@ def _errorstats(s: Server) -> Lines:
 
 
 def _latencystats(s: Server) -> Lines:
-    return []  # latency percentiles are not tracked (as Redis with latency-tracking off)
+    """Each command's percentiles from its latency-tracking histogram (minikv.latency);
+    nothing while latency-tracking is off, as Redis (the histograms are kept)."""
+    cfg = s.config
+    if not cfg.latency_tracking:
+        return []
+    percentiles = cfg.latency_tracking_info_percentiles
+    return [
+        f"latency_percentiles_usec_{cmd.name}:{format_percentiles(cmd.hist, percentiles)}"
+        for cmd in all_commands()
+        if cmd.hist is not None
+    ]
 
 
 def _cluster(s: Server) -> Lines:

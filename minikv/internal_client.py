@@ -29,6 +29,8 @@ class InternalClient:
     watch_dirty = False
     authenticated = True
     no_evict = False
+    no_touch = False
+    monitor = None
     close_after_reply = False
     pubsub: Subscriptions | None = None
     repl: Any = None
@@ -49,6 +51,7 @@ class InternalClient:
         self.lib_ver = b""
         self.last_cmd = last_cmd
         self.resp = 2
+        self.reply_mode = 0  # never changed: replies are returned, not written
         self.encode: Callable[[Any], bytes] = encode_resp2
         self.watched: set[tuple[int, bytes]] = set()
         self.watched_expiring: set[tuple[int, bytes]] = set()

@@ -337,6 +337,8 @@ class Db:
             # when it expires and sends the DEL (its commands run with the clock stopped,
             # so they still see the key).
             return
+        if self.keyspace.expire_paused:
+            return  # CLIENT PAUSE: the key reads as gone but is kept (Redis 7)
         self.data[h].pop(key, None)
         self.expires[h].pop(key, None)
         self.expired(key)
@@ -464,6 +466,7 @@ class Keyspace:
         #: This server is a replica: keys past their deadline read as missing but are not
         #: deleted (see Db._expire_key).
         self.replica_reads = False
+        self.expire_paused = False  # set while CLIENT PAUSE is in force (minikv.watch)
 
     def use_notifications(self, flags: int, hub: notify.Publisher | None) -> None:
         """Publish keyspace notifications of the classes in ``flags`` on ``hub`` (0: none)."""
@@ -507,7 +510,7 @@ class Keyspace:
     ) -> int:
         """Redis's active expire cycle: per database, rounds of ~20 sampled keys, repeating
         while more than 25 % of a round was expired, all within ``time_limit_s``."""
-        if not self.active_expire_enabled:
+        if not self.active_expire_enabled or self.expire_paused:
             return 0
         start = clock()
         total = 0

@@ -440,6 +440,9 @@ class ScriptClient(InternalClient):
     protocol (RESP2 unless the script calls ``redis.setresp(3)``). ``last_cmd`` stays the
     script command, so blocking commands answer at once instead of blocking."""
 
+    #: MONITOR shows its commands as ``[db lua]``.
+    is_script = True
+
     def __init__(self, caller: Context, last_cmd: str) -> None:
         super().__init__(caller.server, caller.db, last_cmd)
         self.id = caller.id

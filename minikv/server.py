@@ -36,6 +36,7 @@ from minikv.replication.link import ReplicaSide
 from minikv.replication.primary import Replication
 from minikv.scripting import Scripting
 from minikv.syscheck import log_startup_warnings
+from minikv.watch import Watch
 
 MISCONF = ReplyError(
     "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
@@ -77,6 +78,11 @@ class Stats:
     protocol_errors: int = 0
     total_net_input_bytes: int = 0
     total_net_output_bytes: int = 0
+    #: Reads of client sockets (data_received calls) and batch reply writes (INFO stats).
+    total_reads_processed: int = 0
+    total_writes_processed: int = 0
+    #: Time spent in the active expire cycle (INFO's expire_cycle_cpu_milliseconds).
+    expire_cycle_ns: int = 0
     #: INFO errorstats: error code (the reply's first word, "ERR", "WRONGTYPE"...) -> count.
     errorstats: dict[str, int] = field(default_factory=dict)
 
@@ -105,6 +111,8 @@ class Server:
         )
         self.aof = AppendOnlyFile(config, self, self.persistence)
         self.stats = Stats()
+        self.watch = Watch(config, self.keyspace, lambda: self.persistence.loading)
+        self.persistence.latency_sample = self.watch.sample
         self.pubsub = Hub()
         self.acl = Acl(config)
         busy = self.busy = BusyServing(self)
@@ -138,6 +146,7 @@ class Server:
         self.keyspace.use_notifications(cfg.notify_keyspace_events, self.pubsub)
         self.replication.refresh()
         self.acl.use_requirepass(cfg.requirepass)
+        self.watch.configure()
         aof = self.aof
         if cfg.appendonly and aof.state == OFF:
             if not aof.start():
@@ -393,7 +402,11 @@ class Server:
         # Active expiry may take up to 25 % of the cron period, as Redis's slow cycle. A
         # replica expires nothing itself: its primary sends a DEL for each key that expires.
         if not repl.is_replica:
+            t0 = time.perf_counter_ns()
             self.keyspace.active_expire_cycle(0.25 / self.config.hz)
+            spent = time.perf_counter_ns() - t0
+            self.stats.expire_cycle_ns += spent
+            self.watch.sample("expire-cycle", spent // 1_000_000)
 
     # --- INFO helpers ----------------------------------------------------------
 
@@ -410,6 +423,7 @@ class Server:
         self.keyspace.hits = self.keyspace.misses = 0
         for cmd in ALL.values():
             cmd.calls = cmd.usec_ns = cmd.rejected_calls = cmd.failed_calls = 0
+            cmd.hist = None  # the latency-tracking histogram goes too, as in Redis
         info.metrics(self).reset()
 
     def uptime(self) -> float:

@@ -26,6 +26,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.cow",
             "minikv.notify",
             "minikv.lolwut",
+            "minikv.latency",
+            "minikv.slowlog",
         },
     ),
     ("configuration", {"minikv.config", "minikv.limits"}),
@@ -53,6 +55,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.functions",
             "minikv.replication",
             "minikv.replication.backlog",
+            "minikv.watch",
         },
     ),
     (

@@ -156,6 +156,9 @@ class Command:
     # INFO commandstats
     calls: int = 0
     usec_ns: int = 0
+    #: latency-tracking: call durations as HdrHistogram counts (minikv.latency), None until
+    #: the first tracked call.
+    hist: list[int] | None = None
     rejected_calls: int = 0
     failed_calls: int = 0
     # Derived once: the dispatcher reads these on every request.
@@ -363,6 +366,11 @@ def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
         dirty = ks.dirty
         db = c.db  # the database it ran on (SELECT is not a write; MOVE names its own)
         propagation.forced = False
+    observer = server.watch
+    monitors = observer.monitors
+    if monitors and "skip_monitor" in cmd.flags:
+        # Scripts and functions are shown before the commands they run (Redis's EVAL).
+        observer.feed_monitors(c, cmd.name, args)
     t0 = time.perf_counter_ns()
     try:
         reply = cmd.handler(c, args)
@@ -374,7 +382,15 @@ def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
     except Exception as e:
         reply = internal_error(c, cmd, e)
     cmd.calls += 1
-    cmd.usec_ns += time.perf_counter_ns() - t0
+    ns = time.perf_counter_ns() - t0
+    cmd.usec_ns += ns
+    if observer.timed:  # a call that blocked counts its first attempt (Redis: its serving)
+        if observer.tracking:
+            observer.record_duration(cmd, ns)
+        if ns >= observer.alert_ns:
+            observer.slow_call(c, cmd, args, ns)
+    if monitors and not cmd.flags & _NOT_MONITORED:
+        observer.feed_monitors(c, cmd.name, args)
     if watch and (ks.dirty != dirty or propagation.forced):
         record_change(propagation, cmd, args, reply, db)
     return reply
@@ -388,6 +404,11 @@ def record_change(propagation: Any, cmd: Command, args: list[bytes], reply: Any,
     # of a success.
     rule = None if isinstance(reply, ReplyError) else cmd.propagate
     propagation.command(rule, args, reply, db)
+
+
+#: Not shown to MONITOR after they run: admin commands (too dangerous to show, as Redis) and
+#: those shown before they run.
+_NOT_MONITORED = frozenset({ADMIN, "skip_monitor"})
 
 
 def internal_error(c: Context, cmd: Command, e: Exception) -> ReplyError:

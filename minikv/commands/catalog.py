@@ -27,6 +27,7 @@ from minikv.commands import (
     streams,
     strings,
     transactions,
+    watch,
     zsetops,
     zsets,
 )
@@ -52,6 +53,7 @@ MODULES = (
     streams,
     strings,
     transactions,
+    watch,
     zsets,
     zsetops,
 )

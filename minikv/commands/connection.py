@@ -171,6 +171,10 @@ def reset(c: Context, args: list[bytes]) -> Any:
     c.set_resp(2)
     c.name = b""
     c.no_evict = False
+    c.no_touch = False
+    c.reply_mode = 0  # CLIENT REPLY ON
+    if c.monitor is not None:
+        c.server.watch.forget(c)
     default = c.server.acl.default  # Redis's clientSetDefaultAuth
     c.user = default
     c.set_authenticated(default.nopass and default.enabled)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from minikv.protocol import ReplyError
     from minikv.pubsub import Hub, Subscriptions
     from minikv.scripting import Scripting
+    from minikv.watch import MonitorOut, Watch
 
 
 class StatsView(Protocol):
@@ -42,6 +43,8 @@ class ServerView(Protocol):
     aof: AppendOnlyFile
     pubsub: Hub
     scripts: Scripting
+    #: The slow log, latency monitor, MONITOR clients and CLIENT PAUSE (minikv.watch).
+    watch: Watch
     clients: dict[int, Any]  # id -> Context of every connected client
     #: minikv.replication.primary.Replication: roles, replicas, WAIT (its commands' work).
     replication: Any
@@ -76,6 +79,11 @@ class Context(Protocol):
     #: anything, as Redis's AOF client).
     user: User | None
     no_evict: bool
+    no_touch: bool
+    #: CLIENT REPLY (minikv.connection's REPLY_* values).
+    reply_mode: int
+    #: Set by ``server.watch.add_monitor`` while the client is in MONITOR mode.
+    monitor: MonitorOut | None
     last_cmd: str
     close_after_reply: bool
     #: Subscriptions (None while the client has none); changed only through ``server.pubsub``.

@@ -262,7 +262,19 @@ class AppendOnlyFile:
                 "buffer without waiting for fsync to complete, this may slow down Redis."
             )
         self.postponed_since = 0.0
-        if not self._write():
+        t0 = time.perf_counter_ns()
+        wrote = self._write()
+        # The latency monitor's AOF write events, named as Redis names them.
+        ms = (time.perf_counter_ns() - t0) // 1_000_000
+        sample = self.server.watch.sample
+        if in_progress:
+            sample("aof-write-pending-fsync", ms)
+        elif self.persistence.in_progress:
+            sample("aof-write-active-child", ms)
+        else:
+            sample("aof-write-alone", ms)
+        sample("aof-write", ms)
+        if not wrote:
             return
         self._sync(policy, self._fsync_in_progress())
 
@@ -325,7 +337,10 @@ class AppendOnlyFile:
             return
         if policy == "always":
             try:
+                t0 = time.perf_counter_ns()
                 os.fdatasync(self.fd)
+                ms = (time.perf_counter_ns() - t0) // 1_000_000
+                self.server.watch.sample("aof-fsync-always", ms)
             except OSError as e:
                 log.warning(
                     "Can't persist AOF for fsync error when the AOF fsync policy is 'always': "

@@ -263,6 +263,8 @@ class Persistence:
         self.saves = 0
         self.last_cow_size = 0
         self.latest_fork_usec = 0
+        #: The latency monitor's hook (minikv.watch.Watch.sample), set by the server.
+        self.latency_sample: Callable[[str, int], None] = lambda event, ms: None
         self.total_forks = 0
         self.bgsave_scheduled = False
         self.loading = False
@@ -419,6 +421,7 @@ class Persistence:
             os.close(rfd)
             self._child(wfd, kind, work)
         self.latest_fork_usec = (time.perf_counter_ns() - t0) // 1000
+        self.latency_sample("fork", self.latest_fork_usec // 1000)  # LATENCY's "fork" event
         self.total_forks += 1
         os.close(wfd)
         self.child_pid = pid
