@@ -13,7 +13,7 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from minikv.latency import format_percentile_name
 from minikv.notify import NotifyConfigError, parse_flags, render_flags
@@ -142,6 +142,30 @@ OBUF_DEFAULTS = {
     "slave": (256 * 1024 * 1024, 64 * 1024 * 1024, 60),
     "pubsub": (32 * 1024 * 1024, 8 * 1024 * 1024, 60),
 }
+
+
+class SoftLimited(Protocol):
+    """What tracks how long a client has been over its soft output limit."""
+
+    soft_limit_since: float
+
+
+def over_output_limit(
+    holder: SoftLimited, used: int, limit: tuple[int, int, int], now: float
+) -> bool:
+    """Redis's checkClientOutputBufferLimits for one ``client-output-buffer-limit`` class
+    (hard bytes, soft bytes, soft seconds): over the hard limit, or over the soft one for
+    longer than its seconds (``holder.soft_limit_since`` keeps when that began)."""
+    hard, soft, seconds = limit
+    over = bool(hard) and used >= hard
+    if soft and used >= soft:
+        if not holder.soft_limit_since:
+            holder.soft_limit_since = now
+        elif now - holder.soft_limit_since > seconds:
+            over = True
+    else:
+        holder.soft_limit_since = 0.0
+    return over
 
 
 # --- value codecs --------------------------------------------------------------------------------

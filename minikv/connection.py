@@ -25,6 +25,7 @@ from minikv.commands import (
 )
 from minikv.commands import call as call_command
 from minikv.commands.transactions import discard_transaction
+from minikv.config import over_output_limit
 from minikv.protocol import (
     QUEUED,
     ProtocolError,
@@ -789,17 +790,8 @@ class Client(asyncio.Protocol):
         pubsub = self.pubsub if self.pubsub is not None else self.monitor
         if pubsub is None:
             return
-        hard, soft, seconds = self.server.config.client_output_buffer_limit["pubsub"]
-        over = bool(hard) and used >= hard
-        if soft and used >= soft:
-            now = time.time()
-            if not pubsub.soft_limit_since:
-                pubsub.soft_limit_since = now
-            elif now - pubsub.soft_limit_since > seconds:
-                over = True
-        else:
-            pubsub.soft_limit_since = 0.0
-        if not over:
+        limit = self.server.config.client_output_buffer_limit["pubsub"]
+        if not over_output_limit(pubsub, used, limit, time.time()):
             return
         self.server.log.warning(
             "Client %s closed for overcoming of output buffer limits.", self.info_line()

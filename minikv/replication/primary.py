@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from minikv.blocking import BLOCKED, BlockState, unblock
+from minikv.config import over_output_limit
 from minikv.log import log
 from minikv.persistence.aoffiles import encode_argv
 from minikv.persistence.snapshot import RDB_CHILD, write_stream
@@ -295,17 +296,8 @@ class Replication:
         will resync), the server's memory never grows without bound for it."""
         r = c.repl
         used = c.output_pending() + r.pending_bytes
-        hard, soft, secs = self.config.client_output_buffer_limit["slave"]
-        over = bool(hard) and used >= hard
-        if soft and used >= soft:
-            now = time.monotonic()
-            if not r.soft_limit_since:
-                r.soft_limit_since = now
-            elif now - r.soft_limit_since > secs:
-                over = True
-        else:
-            r.soft_limit_since = 0.0
-        if over:
+        limit = self.config.client_output_buffer_limit["slave"]
+        if over_output_limit(r, used, limit, time.monotonic()):
             log.warning(
                 "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
                 c.info_line(),
