@@ -203,3 +203,26 @@ def run_raw(port: int, commands: list[tuple[Any, ...]], resp: int = 2) -> list[b
         if resp == 3:
             conn.request(encode("HELLO", "3"))
         return [conn.request(encode(*cmd)) for cmd in commands]
+
+
+def key_contents(c: Any, key: Any) -> Any:
+    """Everything a client can see of a key (times included: they come from the payload)."""
+    t = c.type(key)
+    if t == b"string":
+        v: Any = c.get(key)
+    elif t == b"list":
+        v = c.lrange(key, 0, -1)
+    elif t == b"set":
+        v = sorted(c.smembers(key))
+    elif t == b"zset":
+        v = c.zrange(key, 0, -1, withscores=True)
+    elif t == b"hash":
+        v = c.hgetall(key)
+    elif t == b"stream":
+        v = (
+            c.execute_command("XINFO", "STREAM", key, "FULL", "COUNT", 0),
+            c.execute_command("XRANGE", key, "-", "+"),
+        )
+    else:
+        v = None
+    return t, v, c.pexpiretime(key)

@@ -20,6 +20,7 @@ import pytest
 import redis
 from conftest import Differential
 from helpers import ServerProcess, run_raw
+from helpers import key_contents as contents
 
 from minikv.persistence import dump, rdbvalue
 from minikv.persistence.rdbvalue import lp_encode
@@ -53,29 +54,6 @@ def rd_deep() -> Iterator[ServerProcess]:
 def mk_own() -> Iterator[ServerProcess]:
     with ServerProcess() as s:
         yield s
-
-
-def contents(c: redis.Redis, key: Any) -> Any:
-    """Everything a client can see of a key (times included: they come from the payload)."""
-    t = c.type(key)
-    if t == b"string":
-        v: Any = c.get(key)
-    elif t == b"list":
-        v = c.lrange(key, 0, -1)
-    elif t == b"set":
-        v = sorted(c.smembers(key))
-    elif t == b"zset":
-        v = c.zrange(key, 0, -1, withscores=True)
-    elif t == b"hash":
-        v = c.hgetall(key)
-    elif t == b"stream":
-        v = (
-            c.execute_command("XINFO", "STREAM", key, "FULL", "COUNT", 0),
-            c.execute_command("XRANGE", key, "-", "+"),
-        )
-    else:
-        v = None
-    return t, v, c.pexpiretime(key)
 
 
 _rand = random.Random(7)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import redis
-from helpers import ServerProcess, have_redis_server, run_raw, wait_for
+from helpers import ServerProcess, have_redis_server, key_contents, run_raw, wait_for
 
 
 def info(c: redis.Redis, section: str = "replication") -> dict[str, Any]:
@@ -30,27 +30,12 @@ def caught_up(primary: redis.Redis, *replicas: redis.Redis) -> bool:
 
 
 def dataset(c: redis.Redis) -> dict[tuple[int, bytes], Any]:
-    """Every key of every database with its type, value and whether it has a deadline."""
+    """Every key of every database with its type, value and deadline."""
     out: dict[tuple[int, bytes], Any] = {}
     for db in range(16):
         c.execute_command("SELECT", db)
         for key in c.scan_iter(count=1000):
-            t = c.type(key)
-            if t == b"string":
-                v: Any = c.get(key)
-            elif t == b"hash":
-                v = c.hgetall(key)
-            elif t == b"list":
-                v = c.lrange(key, 0, -1)
-            elif t == b"set":
-                v = sorted(c.smembers(key))
-            elif t == b"zset":
-                v = c.zrange(key, 0, -1, withscores=True)
-            elif t == b"stream":
-                v = c.xrange(key)
-            else:
-                v = t
-            out[(db, key)] = (t, v, c.pttl(key) > 0)
+            out[(db, key)] = key_contents(c, key)
     c.execute_command("SELECT", 0)
     return out
 
