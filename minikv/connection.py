@@ -520,7 +520,11 @@ class Client(asyncio.Protocol):
             # As Redis: a MONITOR client is a replica of sorts and may not use the keyspace.
             return self._reject(ReplyError("ERR Replica can't interact with the keyspace"), cmd)
         watch = self.server.watch
-        if watch.pause_type and self.repl is None and watch.pause_blocks(cmd, self.multi):
+        if (
+            (watch.pause_type or watch.failover_pause)
+            and self.repl is None
+            and watch.pause_blocks(cmd, self.multi)
+        ):
             # (Replicas are never paused, as in Redis.)
             watch.hold(self)  # run again, from the start, when the pause ends
             return BLOCKED

@@ -64,6 +64,9 @@ class Watch:
         #: CLIENT PAUSE: "" (none), "write" or "all", until ``pause_end`` (time.monotonic()).
         self.pause_type = ""
         self.pause_end = 0.0
+        #: FAILOVER pauses writes too, apart from CLIENT PAUSE (Redis's PAUSE_DURING_FAILOVER:
+        #: CLIENT UNPAUSE does not end it, the failover's end does).
+        self.failover_pause = False
         #: Clients whose requests wait for the pause to end, in the order they were paused.
         self.paused_clients: list[Any] = []
         self.timed = True
@@ -89,7 +92,7 @@ class Watch:
         self.slowlog.trim(cfg.slowlog_max_len)
 
     def _update_divert(self) -> None:
-        self.divert = bool(self.monitors) or bool(self.pause_type)
+        self.divert = bool(self.monitors) or bool(self.pause_type) or self.failover_pause
 
     # --- per call -----------------------------------------------------------------------------
 
@@ -176,13 +179,21 @@ class Watch:
     def unpause(self) -> None:
         self._pause_over()
 
+    def pause_for_failover(self, on: bool) -> None:
+        """FAILOVER's write pause, begun or ended."""
+        self.failover_pause = on
+        self._update_divert()
+        self.keyspace.expire_paused = on or bool(self.pause_type)
+        if not on:
+            self._release()
+
     def _pause_over(self) -> None:
         if self._pause_timer is not None:
             self._pause_timer.cancel()
             self._pause_timer = None
         self.pause_type = ""
         self._update_divert()
-        self.keyspace.expire_paused = False
+        self.keyspace.expire_paused = self.failover_pause
         self._release()
 
     def _release(self) -> None:
@@ -203,12 +214,15 @@ class Watch:
         """Whether ``cmd`` must wait for the pause to end (Redis's processCommand rule):
         everything under PAUSE ALL; under PAUSE WRITE, writes and commands that may
         replicate (EVAL, FCALL, PUBLISH, PFCOUNT...), and an EXEC with any of those queued."""
-        if not self.pause_type:
-            return False
-        if time.monotonic() >= self.pause_end:
+        kind = self.pause_type
+        if kind and time.monotonic() >= self.pause_end:
             self._pause_over()
-            return False
-        if self.pause_type == "all":
+            kind = ""
+        if not kind:
+            if not self.failover_pause:
+                return False
+            kind = "write"
+        if kind == "all":
             return True
         if _may_replicate(cmd):
             return True

@@ -488,6 +488,8 @@ REPLICA_COMMANDS: list[tuple[Any, ...]] = [
     ("REPLCONF", "nosuchoption", "1"),
     ("REPLCONF", "listening-port"),
     ("INCR", "counter"),
+    ("FAILOVER",),
+    ("FAILOVER", "ABORT"),
 ]
 
 
@@ -512,6 +514,15 @@ PRIMARY_COMMANDS: list[tuple[Any, ...]] = [
     ("EVAL", "return redis.call('set','y','2')", "0"),
     ("CONFIG", "SET", "min-replicas-to-write", "0"),
     ("SET", "y", "1"),
+    ("FAILOVER", "ABORT"),
+    ("FAILOVER", "bogus"),
+    ("FAILOVER", "TIMEOUT", "0"),
+    ("FAILOVER", "TIMEOUT", "x"),
+    ("FAILOVER", "TO", "127.0.0.1", "1"),
+    ("FAILOVER", "TO", "127.0.0.1", "x"),
+    ("FAILOVER", "FORCE"),
+    ("FAILOVER", "TO", "127.0.0.1", "1", "FORCE"),
+    ("FAILOVER", "TIMEOUT", "10", "TIMEOUT", "10"),
 ]
 
 
@@ -670,3 +681,52 @@ def test_clients_get_loading_while_the_replica_loads(primary: ServerProcess) -> 
         )
         wait_for(lambda: caught_up(p, r))
         assert r.dbsize() == 300000
+
+
+def test_failover_to_any_replica(primary: ServerProcess) -> None:
+    """FAILOVER: writes pause, a caught-up replica becomes the primary, the old primary its
+    replica; what was written before is on both, and writes resume on the new primary."""
+    p = primary.client()
+    fill(p)
+    with make_replica(primary) as a_s, make_replica(primary) as b_s:
+        a, b = a_s.client(), b_s.client()
+        wait_for(lambda: caught_up(p, a, b))
+        assert p.execute_command("FAILOVER") == b"OK"
+        wait_for(lambda: info(p)["role"] == "slave", what="old primary demoted")
+        new = a if info(a)["role"] == "master" else b
+        assert info(new)["role"] == "master"
+        assert info(p)["master_port"] == (a_s.port if new is a else b_s.port)
+        wait_for(lambda: linked(p), what="old primary linked to the new one")
+        assert info(p)["master_failover_state"] == "no-failover"
+        new.set("after-failover", "1")
+        wait_for(lambda: p.get("after-failover") == b"1", what="the new write on the old primary")
+        with pytest.raises(redis.ReadOnlyError):
+            p.set("x", 1)
+        assert dataset(new) == dataset(p)
+        # The new primary continued the history: no full sync for the old one.
+        assert info(new, "stats")["sync_full"] == 0
+        assert info(new, "stats")["sync_partial_ok"] >= 1
+
+
+def test_failover_to_a_named_replica_and_timeout(primary: ServerProcess) -> None:
+    p = primary.client()
+    with make_replica(primary) as a_s, make_replica(primary) as b_s:
+        a, b = a_s.client(), b_s.client()
+        wait_for(lambda: caught_up(p, a, b))
+        # A stopped replica never catches up: the failover times out and writes go on.
+        os.kill(b_s.proc.pid, signal.SIGSTOP)
+        try:
+            p.set("behind", 1)
+            p.execute_command("FAILOVER", "TO", "127.0.0.1", b_s.port, "TIMEOUT", "300")
+            assert info(p)["master_failover_state"] in ("waiting-for-sync", "no-failover")
+            wait_for(lambda: info(p)["master_failover_state"] == "no-failover", what="timeout")
+        finally:
+            os.kill(b_s.proc.pid, signal.SIGCONT)
+        assert info(p)["role"] == "master"
+        assert "Replica never caught up before timeout" in primary.log()
+        assert p.set("still-primary", 1)
+        wait_for(lambda: caught_up(p, a, b))
+        assert p.execute_command("FAILOVER", "TO", "127.0.0.1", a_s.port) == b"OK"
+        wait_for(lambda: info(a)["role"] == "master", what="the named replica promoted")
+        assert info(b)["role"] == "slave"
+        wait_for(lambda: linked(p) and info(p)["master_port"] == a_s.port)

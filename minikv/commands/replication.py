@@ -18,6 +18,8 @@ _NOTHING = Raw(b"")
 
 def _replicaof(c: Context, args: list[bytes]) -> Any:
     repl = c.server.replication
+    if repl.failover_state != "no-failover":
+        raise ReplyError("ERR REPLICAOF not allowed while failing over.")
     host, port_arg = args[1], args[2]
     if host.lower() == b"no" and port_arg.lower() == b"one":
         if repl.is_replica:
@@ -131,8 +133,24 @@ def sync(c: Context, args: list[bytes]) -> Any:
     args="replicationid offset",
 )
 def psync(c: Context, args: list[bytes]) -> Any:
-    c.server.replication.sync(c, args[1].decode(errors="replace"), args[2])
+    failover = len(args) > 3 and args[3].lower() == b"failover"
+    c.server.replication.sync(c, args[1].decode(errors="replace"), args[2], failover)
     return _NOTHING
+
+
+@command(
+    "failover",
+    -1,
+    "admin noscript stale",
+    group=SRV,
+    summary="Start a coordinated failover between this server and one of its replicas.",
+    since="6.2.0",
+    complexity="O(1)",
+    args="[TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]",
+)
+def failover(c: Context, args: list[bytes]) -> Any:
+    c.server.replication.failover(args)
+    return OK
 
 
 @command(

@@ -218,7 +218,10 @@ class MasterLink(asyncio.Protocol):
                     repl.replid,
                     repl.offset + 1,
                 )
-                self._send([b"PSYNC", repl.replid.encode(), str(repl.offset + 1).encode()])
+                psync = [b"PSYNC", repl.replid.encode(), str(repl.offset + 1).encode()]
+                if self.side.failover_psync:
+                    psync.append(b"FAILOVER")
+                self._send(psync)
             else:
                 log.info("Partial resynchronization not possible (no cached master)")
                 self._send([b"PSYNC", b"?", b"-1"])
@@ -235,6 +238,14 @@ class MasterLink(asyncio.Protocol):
     def _psync_reply(self, reply: bytes) -> None:
         side = self.side
         repl = side.replication
+        if side.failover_psync:
+            side.failover_psync = False
+            # Our FAILOVER: the target took the role if it answers a sync; else we go back.
+            if reply.startswith((b"+FULLRESYNC", b"+CONTINUE")):
+                repl.failover_done()
+            else:
+                repl.abort_failover("Failover target rejected psync request")
+                return
         if reply.startswith(b"+FULLRESYNC"):
             parts = reply.split()
             if len(parts) < 3 or len(parts[1]) != 40:
@@ -583,6 +594,8 @@ class ReplicaSide:
         self.net_input_bytes = 0
         self._connecting: asyncio.Task[Any] | None = None
         self._last_ack = 0.0
+        #: The next PSYNC carries FAILOVER (see ``replicaof``).
+        self.failover_psync = False
 
     @property
     def connected(self) -> bool:
@@ -602,8 +615,9 @@ class ReplicaSide:
 
     # --- REPLICAOF ---------------------------------------------------------------------------
 
-    def replicaof(self, host: str, port: int) -> str:
-        """REPLICAOF host port; returns the status text."""
+    def replicaof(self, host: str, port: int, failover: bool = False) -> str:
+        """REPLICAOF host port; returns the status text. ``failover``: FAILOVER hands our
+        role to that replica of ours (the handshake ends with ``PSYNC .. FAILOVER``)."""
         cfg = self.config
         want = f"{host} {port}"
         if cfg.replicaof == want:
@@ -621,6 +635,7 @@ class ReplicaSide:
             self.can_continue = True
         self._drop_link("changing master")
         repl.disconnect_replicas()
+        self.failover_psync = failover
         self.state = CONNECT
         repl.refresh()
         log.info("Connecting to MASTER %s:%d", host, port)

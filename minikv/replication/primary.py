@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from minikv.blocking import BLOCKED, BlockState, unblock
 from minikv.config import over_output_limit
 from minikv.log import log
+from minikv.parsing import parse_int
 from minikv.persistence.aoffiles import encode_argv
 from minikv.persistence.snapshot import RDB_CHILD, write_stream
 from minikv.propagation import CommandStream, Op
@@ -64,6 +65,10 @@ TRANSFER_HIGH_WATER = 4 * 1024 * 1024
 TRANSFER_CHUNK = 256 * 1024
 
 NOMASTERLINK = ReplyError("NOMASTERLINK Can't SYNC while not connected with my master")
+#: INFO's master_failover_state values.
+NO_FAILOVER = "no-failover"
+WAIT_FOR_SYNC = "waiting-for-sync"
+FAILOVER_IN_PROGRESS = "failover-in-progress"
 
 
 def new_replid() -> str:
@@ -146,6 +151,11 @@ class Replication:
         self.sync_partial_err = 0
         self.net_output_bytes = 0
         self._consuming = False
+        # FAILOVER (a coordinated switch with one of our replicas)
+        self.failover_state = NO_FAILOVER
+        self.failover_target: tuple[str, int] | None = None
+        self.failover_end = 0.0  # time.monotonic() deadline, 0 for none
+        self.failover_force = False
         # The replica role (REPLICAOF): set by the server after both exist.
         self.link: ReplicaSide | None = None
         server.persistence.bgsave_listeners.append(self._bgsave_done)
@@ -347,12 +357,27 @@ class Replication:
                 )
         return True
 
-    def sync(self, c: Client, replid: str | None, offset_arg: bytes | None) -> None:
+    def sync(
+        self, c: Client, replid: str | None, offset_arg: bytes | None, failover: bool = False
+    ) -> None:
         """SYNC (``replid`` None) or PSYNC: continue from the backlog, or schedule a full
         sync. Writes its replies itself (it is the last thing a replica's link sends before
-        the stream)."""
+        the stream). ``PSYNC <replid> <offset> FAILOVER`` comes from our primary handing its
+        role over (FAILOVER): with our replication ID we take it, then let it continue."""
         if c.repl is not None and c.repl.state:
             return  # already a replica: ignored, as Redis
+        if failover:
+            log.warning("Failover request received for replid %s.", replid)
+            if not self.is_replica:
+                raise ReplyError("ERR PSYNC FAILOVER can't be sent to a master.")
+            if replid != self.replid:
+                raise ReplyError("ERR PSYNC FAILOVER replid must match my replid.")
+            assert self.link is not None
+            self.link.replicaof_no_one()
+            self.server.keyspace.replica_reads = False
+            log.info("MASTER MODE enabled (failover request from '%s')", c.info_line())
+        if self.failover_state != NO_FAILOVER:
+            raise ReplyError("NOMASTERLINK Can't SYNC while failing over")
         if self.is_replica and (self.link is None or not self.link.connected):
             raise NOMASTERLINK
         r = c.repl
@@ -773,6 +798,8 @@ class Replication:
         """From the server cron (``hz`` times a second): start waiting syncs; once a second,
         pings, keepalives, timeouts, the backlog's time to live, good-replica counts."""
         self.start_pending_syncs()
+        if self.failover_state == WAIT_FOR_SYNC:
+            self._update_failover()
         now = time.monotonic()
         if now - self._last_cron < 1.0:
             return
@@ -819,6 +846,131 @@ class Replication:
             1 for c in self.replicas if c.repl.state == ONLINE and wall - c.repl.ack_time <= lag
         )
 
+    # --- FAILOVER -----------------------------------------------------------------------------
+
+    def failover(self, args: list[bytes]) -> None:
+        """FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]: pause writes, wait until a
+        replica (the one named, or any) has acknowledged the whole stream, then become its
+        replica with ``PSYNC .. FAILOVER``, which makes it the primary (Redis 6.2's
+        coordinated failover). Raises ReplyError with Redis's texts."""
+        if len(args) == 2 and args[1].lower() == b"abort":
+            if self.failover_state == NO_FAILOVER:
+                raise ReplyError("ERR No failover in progress.")
+            self.abort_failover("Failover manually aborted")
+            return
+        timeout_ms = 0
+        force = False
+        target: tuple[str, int] | None = None
+        j = 1
+        while j < len(args):
+            word = args[j].lower()
+            if word == b"timeout" and j + 1 < len(args) and timeout_ms == 0:
+                timeout_ms = parse_int(args[j + 1])
+                if timeout_ms <= 0:
+                    raise ReplyError("ERR FAILOVER timeout must be greater than 0")
+                j += 2
+            elif word == b"to" and j + 2 < len(args) and target is None:
+                port = parse_int(args[j + 2])
+                target = (args[j + 1].decode(errors="replace"), port)
+                j += 3
+            elif word == b"force" and not force:
+                force = True
+                j += 1
+            else:
+                raise ReplyError("ERR syntax error")
+        if self.failover_state != NO_FAILOVER:
+            raise ReplyError("ERR FAILOVER already in progress.")
+        if self.is_replica:
+            raise ReplyError("ERR FAILOVER is not valid when server is a replica.")
+        if not self.replicas:
+            raise ReplyError("ERR FAILOVER requires connected replicas.")
+        if force and (not timeout_ms or target is None):
+            raise ReplyError(
+                "ERR FAILOVER with force option requires both a timeout and target HOST and IP."
+            )
+        if target is not None:
+            replica = self._find_replica(*target)
+            if replica is None:
+                raise ReplyError("ERR FAILOVER target HOST and PORT is not a replica.")
+            if replica.repl.state != ONLINE:
+                raise ReplyError("ERR FAILOVER target replica is not online.")
+            log.info("FAILOVER requested to %s:%d.", *target)
+        else:
+            log.info("FAILOVER requested to any replica.")
+        self.failover_target = target
+        self.failover_end = time.monotonic() + timeout_ms / 1000 if timeout_ms else 0.0
+        self.failover_force = force
+        self.failover_state = WAIT_FOR_SYNC
+        self.server.watch.pause_for_failover(True)
+        self.request_acks()
+
+    def _find_replica(self, host: str, port: int) -> Client | None:
+        for c in self.replicas:
+            r = c.repl
+            ip = r.announced_ip or c.addr.rsplit(":", 1)[0]
+            if ip == host and r.listening_port == port:
+                return c
+        return None
+
+    def _update_failover(self) -> None:
+        """From the cron while waiting: time out, or hand over to a caught-up replica."""
+        if self.failover_end and time.monotonic() >= self.failover_end:
+            if self.failover_force and self.failover_target is not None:
+                log.info(
+                    "FAILOVER to %s:%d time out exceeded, failing over.", *self.failover_target
+                )
+                self._hand_over(*self.failover_target)
+            else:
+                self.abort_failover("Replica never caught up before timeout")
+            return
+        self.request_acks()
+        if self.failover_target is not None:
+            c = self._find_replica(*self.failover_target)
+            if c is not None and c.repl.ack_offset == self.offset:
+                self._hand_over(*self.failover_target)
+            return
+        for c in self.replicas:
+            r = c.repl
+            if r.state == ONLINE and r.ack_offset == self.offset:
+                self.failover_target = (
+                    r.announced_ip or c.addr.rsplit(":", 1)[0],
+                    r.listening_port,
+                )
+                self._hand_over(*self.failover_target)
+                return
+
+    def _hand_over(self, host: str, port: int) -> None:
+        log.info("Failover target %s:%d is synced, failing over.", host, port)
+        self.failover_state = FAILOVER_IN_PROGRESS
+        assert self.link is not None
+        self.link.replicaof(host, port, failover=True)
+        self.server.keyspace.replica_reads = True
+
+    def failover_done(self) -> None:
+        """The target took the role (our PSYNC FAILOVER was answered): writes resume, here
+        refused as a replica's."""
+        self._clear_failover()
+
+    def abort_failover(self, why: str) -> None:
+        if self.failover_state == NO_FAILOVER:
+            return
+        if self.failover_target is not None:
+            log.info("FAILOVER to %s:%d aborted: %s", *self.failover_target, why)
+        else:
+            log.info("FAILOVER to any replica aborted: %s", why)
+        if self.failover_state == FAILOVER_IN_PROGRESS:
+            assert self.link is not None
+            self.link.replicaof_no_one()
+            self.server.keyspace.replica_reads = False
+        self._clear_failover()
+
+    def _clear_failover(self) -> None:
+        self.failover_state = NO_FAILOVER
+        self.failover_target = None
+        self.failover_end = 0.0
+        self.failover_force = False
+        self.server.watch.pause_for_failover(False)
+
     # --- INFO / ROLE ---------------------------------------------------------------------------
 
     def info_lines(self) -> list[str]:
@@ -840,7 +992,7 @@ class Replication:
             )
         b = self.backlog
         out += [
-            "master_failover_state:no-failover",
+            f"master_failover_state:{self.failover_state}",
             f"master_replid:{self.replid}",
             f"master_replid2:{self.replid2}",
             f"master_repl_offset:{self.offset}",
