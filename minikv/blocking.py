@@ -150,7 +150,11 @@ def handle_ready_keys(ks: Keyspace) -> None:
                 if not st.serve_missing and db.get(key) is None:
                     continue  # nothing to serve this one
                 dirty = ks.dirty
+                memory = ks.memory
+                sized = memory.measure(c, st.cmd, st.args) if memory.tracking else None
                 reply = st.serve(c, key)
+                if sized:
+                    memory.account(sized)
                 if reply is not None:
                     if ks.dirty != dirty and not isinstance(reply, ReplyError):
                         # Propagated as the plain command it did, on its own (Redis's order:

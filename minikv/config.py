@@ -131,6 +131,17 @@ class Config:
     latency_tracking_info_percentiles: list[float] = field(
         default_factory=lambda: [50.0, 99.0, 99.9]
     )
+    #: maxmemory and eviction (minikv.eviction): 0 is no limit.
+    maxmemory: int = 0
+    maxmemory_policy: str = "noeviction"
+    maxmemory_samples: int = 5
+    maxmemory_eviction_tenacity: int = 10
+    lfu_log_factor: int = 10
+    lfu_decay_time: int = 1
+    #: Only 0: minikv does not evict clients (see _no_client_eviction).
+    maxmemory_clients: int = 0
+    #: 1-10: how hard the active expire cycle works (Redis 7's keys per round, stale share).
+    active_expire_effort: int = 1
     #: client class ("normal", "slave", "pubsub") -> (hard bytes, soft bytes, soft seconds).
     client_output_buffer_limit: dict[str, tuple[int, int, int]] = field(
         default_factory=lambda: dict(OBUF_DEFAULTS)
@@ -336,6 +347,19 @@ def _parse_replicaof(text: str) -> str:
     if not 0 <= port <= 65535:
         raise ConfigError("Invalid master port")
     return f"{words[0]} {port}"
+
+
+def _no_client_eviction(text: str) -> int:
+    """maxmemory-clients: Redis's syntax (bytes, units, or a percentage of maxmemory), but only
+    0 is accepted: minikv does not evict clients, and a limit it ignored would be a lie."""
+    t = text.strip()
+    try:
+        v = float(t[:-1]) if t.endswith("%") else parse_memory(t)
+    except ValueError:
+        raise ConfigError("argument must be a memory or percent value") from None
+    if v != 0:
+        raise ConfigError("minikv does not evict clients: maxmemory-clients must be 0")
+    return 0
 
 
 def _parse_notify(text: str) -> int:
@@ -607,6 +631,27 @@ PARAMS: dict[str, Param] = {
             _parse_percentiles,
             _render_percentiles,
         ),
+        Param("maxmemory", "maxmemory", _int_range(0, 2**64 - 1, memory=True)),
+        Param(
+            "maxmemory-policy",
+            "maxmemory_policy",
+            _enum(
+                "volatile-lru",
+                "volatile-lfu",
+                "volatile-random",
+                "volatile-ttl",
+                "allkeys-lru",
+                "allkeys-lfu",
+                "allkeys-random",
+                "noeviction",
+            ),
+        ),
+        Param("maxmemory-samples", "maxmemory_samples", _int_range(1, 2**31 - 1)),
+        Param("maxmemory-eviction-tenacity", "maxmemory_eviction_tenacity", _int_range(0, 100)),
+        Param("lfu-log-factor", "lfu_log_factor", _int_range(0, 2**31 - 1)),
+        Param("lfu-decay-time", "lfu_decay_time", _int_range(0, 2**31 - 1)),
+        Param("maxmemory-clients", "maxmemory_clients", _no_client_eviction),
+        Param("active-expire-effort", "active_expire_effort", _int_range(1, 10)),
         Param(
             "client-output-buffer-limit",
             "client_output_buffer_limit",

@@ -26,6 +26,7 @@ from minikv.commands import (
 from minikv.commands import call as call_command
 from minikv.commands.transactions import discard_transaction
 from minikv.config import over_output_limit
+from minikv.eviction import OOM
 from minikv.protocol import (
     QUEUED,
     ProtocolError,
@@ -78,7 +79,8 @@ class Client(asyncio.Protocol):
     reply_mode = REPLY_ON
     # CLIENT PAUSE holds this client's requests (kept in _backlog, the paused one first).
     pause_wait = False
-    # CLIENT NO-TOUCH: shown in CLIENT LIST (minikv keeps no access times to leave alone).
+    # CLIENT NO-TOUCH: the client's commands (but TOUCH) leave the keys' access records alone
+    # (minikv.commands.call); such a client takes the slow path.
     no_touch = False
 
     def __init__(self, server: Server) -> None:
@@ -294,6 +296,7 @@ class Client(asyncio.Protocol):
             and not persistence.loading
             and not watch.divert
             and not self.reply_mode
+            and not self.no_touch
         )
         # Writes may take the fast path only while nothing can refuse them (MISCONF after a
         # failed save or AOF write, a read-only replica, min-replicas-to-write): the slow
@@ -379,6 +382,7 @@ class Client(asyncio.Protocol):
                     and not persistence.loading
                     and not watch.divert
                     and not self.reply_mode
+                    and not self.no_touch
                 )
                 writes_fast = (
                     persistence.last_bgsave_ok
@@ -505,9 +509,13 @@ class Client(asyncio.Protocol):
         if self.server.persistence.loading and "loading" not in cmd.flags:
             # A replica loading its primary's snapshot serves clients meanwhile.
             return self._reject(LOADING, cmd)
-        if self.server.scripts.busy and "allow_busy" not in cmd.flags:
-            # A script is running past busy-reply-threshold.
-            return self._reject(self.server.scripts.busy_error, cmd)
+        if self.server.scripts.busy:
+            if "allow_busy" not in cmd.flags:  # a script is running past busy-reply-threshold
+                return self._reject(self.server.scripts.busy_error, cmd)
+        elif (memory := self.server.keyspace.memory).maxmemory and memory.before_command(
+            self.multi is not None, cmd, self.multi
+        ):  # over maxmemory and nothing to evict (minikv.eviction)
+            return self._reject(OOM, cmd)
         if (
             self.server.replication.stale_gate
             and "stale" not in cmd.flags

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from minikv import REDIS_VERSION, __version__, migrate
 from minikv.commands import Command, iter_commands
 from minikv.connection import Client
-from minikv.cow import bytes_to_human, rss_bytes
+from minikv.cow import bytes_to_human
 from minikv.latency import format_percentiles
 from minikv.persistence.snapshot import AOF_CHILD
 
@@ -41,12 +41,12 @@ def total_system_memory() -> int:
         return 0
 
 
-# used_memory: Redis reports the bytes its allocator handed out. CPython has no cheap count of
-# that (tracemalloc would tax every allocation), so minikv reports the process's resident set
-# size: an upper bound that includes the interpreter, loaded modules and memory freed but kept
-# by the allocator. used_memory_startup is the RSS when the command table was loaded, so
-# used_memory_dataset (used minus startup) approximates what the data and clients cost.
-_STARTUP_RSS = rss_bytes()
+# used_memory is minikv.eviction's count: the anonymous resident memory at startup plus what
+# the data and the clients hold (see that module for how it is counted and how close it is to
+# tracemalloc's count). CPython's allocator gives no figures of its own, so the allocator_*
+# fields are: allocated = used_memory, active = resident = the process's anonymous resident
+# memory (RssAnon: heap and pymalloc arenas, the pages the allocator holds); used_memory_rss is
+# the whole resident set (code and mapped files too).
 
 
 class Metrics:
@@ -58,7 +58,6 @@ class Metrics:
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.peak_memory = 0
         self.replid = os.urandom(20).hex()
         self._ops: list[float] = []
         # Bytes per second in and out, sampled alike (instantaneous_input_kbps...).
@@ -109,7 +108,6 @@ class Metrics:
         self._last_calls = total_calls()
         self._last_in = self.server.stats.total_net_input_bytes
         self._last_out = self.server.stats.total_net_output_bytes
-        self.peak_memory = 0
 
 
 def metrics(server: Server) -> Metrics:
@@ -191,31 +189,44 @@ def _clients(s: Server) -> Lines:
     ]
 
 
+def memory_figures(s: Server) -> dict[str, int]:
+    """The figures INFO memory and MEMORY STATS share (bytes): minikv.eviction's."""
+    aof = len(s.aof.buf) if getattr(s, "aof", None) is not None else 0
+    scripts = s.scripts.cache_bytes + s.scripts.functions.cache_bytes
+    return s.keyspace.memory.figures(aof, scripts)
+
+
+def _ratio(a: int, b: int) -> float:
+    return a / b if b else 0.0
+
+
 def _memory(s: Server) -> Lines:
-    m = metrics(s)
-    rss = rss_bytes()
-    used = rss
-    m.peak_memory = max(m.peak_memory, used)
-    startup = min(_STARTUP_RSS, used)
-    dataset = used - startup
+    f = memory_figures(s)
+    mem = s.keyspace.memory
+    used, rss, anon, peak = f["used"], f["rss"], f["anon"], f["peak"]
+    dataset, startup = f["dataset"], f["startup"]
+    net = used - startup
     system = total_system_memory()
     lua = s.scripts.memory
     vm_functions = s.scripts.functions_memory
     vm_total = lua + vm_functions
     functions = s.scripts.functions
-    scripts = s.scripts.cache_bytes + functions.cache_bytes
+    scripts = f["scripts"]
     return [
         f"used_memory:{used}",
         f"used_memory_human:{bytes_to_human(used)}",
         f"used_memory_rss:{rss}",
         f"used_memory_rss_human:{bytes_to_human(rss)}",
-        f"used_memory_peak:{m.peak_memory}",
-        f"used_memory_peak_human:{bytes_to_human(m.peak_memory)}",
-        f"used_memory_peak_perc:{100.0 * used / m.peak_memory if m.peak_memory else 0:.2f}%",
-        f"used_memory_overhead:{startup}",
+        f"used_memory_peak:{peak}",
+        f"used_memory_peak_human:{bytes_to_human(peak)}",
+        f"used_memory_peak_perc:{100.0 * _ratio(used, peak):.2f}%",
+        f"used_memory_overhead:{f['overhead']}",
         f"used_memory_startup:{startup}",
         f"used_memory_dataset:{dataset}",
-        f"used_memory_dataset_perc:{100.0 * dataset / used if used else 0:.2f}%",
+        f"used_memory_dataset_perc:{100.0 * _ratio(dataset, net):.2f}%",
+        f"allocator_allocated:{used}",
+        f"allocator_active:{anon}",
+        f"allocator_resident:{anon}",
         f"total_system_memory:{system}",
         f"total_system_memory_human:{bytes_to_human(system)}",
         f"used_memory_lua:{lua}",
@@ -231,18 +242,24 @@ def _memory(s: Server) -> Lines:
         f"used_memory_functions:{functions.cache_bytes}",
         f"used_memory_scripts:{scripts}",
         f"used_memory_scripts_human:{bytes_to_human(scripts)}",
-        "maxmemory:0",
-        "maxmemory_human:0B",
-        "maxmemory_policy:noeviction",
-        "mem_fragmentation_ratio:1.00",
-        "mem_fragmentation_bytes:0",
-        "mem_not_counted_for_evict:0",
+        f"maxmemory:{mem.maxmemory}",
+        f"maxmemory_human:{bytes_to_human(mem.maxmemory)}",
+        f"maxmemory_policy:{mem.policy}",
+        f"allocator_frag_ratio:{_ratio(anon, used):.2f}",
+        f"allocator_frag_bytes:{anon - used}",
+        "allocator_rss_ratio:1.00",
+        "allocator_rss_bytes:0",
+        f"rss_overhead_ratio:{_ratio(rss, anon):.2f}",
+        f"rss_overhead_bytes:{rss - anon}",
+        f"mem_fragmentation_ratio:{_ratio(rss, used):.2f}",
+        f"mem_fragmentation_bytes:{rss - used}",
+        f"mem_not_counted_for_evict:{f['aof']}",
         "mem_replication_backlog:0",
         "mem_total_replication_buffers:0",
         "mem_clients_slaves:0",
-        "mem_clients_normal:0",
+        f"mem_clients_normal:{f['clients']}",
         "mem_cluster_links:0",
-        f"mem_aof_buffer:{len(s.aof.buf) if getattr(s, 'aof', None) is not None else 0}",
+        f"mem_aof_buffer:{f['aof']}",
         "mem_allocator:pymalloc",
         "active_defrag_running:0",
         "lazyfree_pending_objects:0",
@@ -325,6 +342,7 @@ def _aof_lines(s: Server) -> Lines:
 
 def _stats(s: Server) -> Lines:
     st = s.stats
+    mem = s.keyspace.memory
     p = getattr(s, "persistence", None)
     return [
         f"total_connections_received:{st.total_connections_received}",
@@ -343,13 +361,13 @@ def _stats(s: Server) -> Lines:
         f"sync_partial_ok:{s.replication.sync_partial_ok}",
         f"sync_partial_err:{s.replication.sync_partial_err}",
         f"expired_keys:{s.keyspace.stat_expired_keys}",
-        "expired_stale_perc:0.00",
-        "expired_time_cap_reached_count:0",
+        f"expired_stale_perc:{s.keyspace.stat_expired_stale_perc * 100:.2f}",
+        f"expired_time_cap_reached_count:{s.keyspace.stat_expired_time_cap_reached}",
         f"expire_cycle_cpu_milliseconds:{st.expire_cycle_ns // 1_000_000}",
-        "evicted_keys:0",
+        f"evicted_keys:{mem.evicted_keys}",
         "evicted_clients:0",
-        "total_eviction_exceeded_time:0",
-        "current_eviction_exceeded_time:0",
+        f"total_eviction_exceeded_time:{int(mem.exceeded_total * 1000)}",
+        f"current_eviction_exceeded_time:{int(mem.current_exceeded() * 1000)}",
         f"keyspace_hits:{s.keyspace.hits}",
         f"keyspace_misses:{s.keyspace.misses}",
         f"pubsub_channels:{len(s.pubsub.channels)}",

@@ -28,6 +28,7 @@ from itertools import islice
 from typing import Any
 
 from minikv import notify
+from minikv.eviction import NO_TOUCH, TOUCH_LRU, Memory, lru_clock
 from minikv.propagation import Propagation
 from minikv.stream import Stream
 
@@ -60,13 +61,28 @@ def clock_stopped() -> Iterator[None]:
 class Db:
     """One numbered database."""
 
-    __slots__ = ("_expire_cursor", "blocking_keys", "data", "expires", "id", "keyspace", "watched")
+    __slots__ = (
+        "_expire_cursor",
+        "access",
+        "blocking_keys",
+        "data",
+        "expires",
+        "id",
+        "keyspace",
+        "used",
+        "watched",
+    )
 
     def __init__(self, keyspace: Keyspace, dbid: int) -> None:
         self.id = dbid
         self.keyspace = keyspace
         self.data: list[dict[bytes, Any]] = [{} for _ in range(NSHARDS)]
         self.expires: list[dict[bytes, int]] = [{} for _ in range(NSHARDS)]
+        # key -> its last access: the LRU clock or the LFU value (minikv.eviction); a key
+        # not in it was not touched since the server started (or loaded it).
+        self.access: list[dict[bytes, int]] = [{} for _ in range(NSHARDS)]
+        # The bytes each shard's keys hold, counted while maxmemory is set (minikv.eviction).
+        self.used: list[int] = [0] * NSHARDS
         # key -> set of clients WATCHing it; empty unless WATCH is in use.
         self.watched: dict[bytes, set[Any]] = {}
         # key -> clients blocked on it (BLPOP...), in arrival order; see minikv.blocking.
@@ -86,10 +102,11 @@ class Db:
                 return None
         return v
 
-    def read(self, key: bytes, keymiss: bool = True) -> Any:
+    def read(self, key: bytes, keymiss: bool = True, touch: bool = True) -> Any:
         """``get`` for a key a command reads (Redis's lookupKeyRead): counted as a hit or a
         miss in INFO's keyspace_hits / keyspace_misses, and a miss is a ``keymiss`` event for
-        ``NotifyingDb`` unless ``keymiss`` is False (OBJECT's LOOKUP_NONOTIFY). The keys a
+        ``NotifyingDb`` unless ``keymiss`` is False (OBJECT's LOOKUP_NONOTIFY), and the key's
+        LRU/LFU record is updated unless ``touch`` is False (LOOKUP_NOTOUCH). The keys a
         write looks up to change use ``get``, as Redis's lookupKeyWrite.
 
         ``get``'s lookup is inlined (GET's hot path: the extra call cost ~10 % of GET's
@@ -99,11 +116,34 @@ class Db:
         if v is not None:
             exp = self.expires[h]
             if not (exp and key in exp and exp[key] < now_ms()):
-                self.keyspace.hits += 1
+                ks = self.keyspace
+                ks.hits += 1
+                if not touch:
+                    pass
+                elif ks.access == TOUCH_LRU:  # the LRU clock, inline: GET's hot path
+                    self.access[h][key] = ks.lru_clock
+                elif ks.access:
+                    ks.memory.lfu_touch(self.access[h], key)
                 return v
             self._expire_key(h, key)
         self.keyspace.misses += 1
         return None
+
+    def access_value(self, key: bytes) -> int | None:
+        """The key's access record (LRU clock or LFU value), None if never touched."""
+        return self.access[hash(key) & _MASK].get(key)
+
+    def set_access(self, key: bytes, value: int) -> None:
+        """Set the key's access record (RESTORE ... IDLETIME / FREQ)."""
+        self.access[hash(key) & _MASK][key] = value
+
+    def touch(self, key: bytes) -> None:
+        """An access that is not a ``read`` (a write, TOUCH): Redis's LRU/LFU update."""
+        ks = self.keyspace
+        if ks.access == TOUCH_LRU:
+            self.access[hash(key) & _MASK][key] = ks.lru_clock
+        elif ks.access:
+            ks.memory.lfu_touch(self.access[hash(key) & _MASK], key, write=True)
 
     def exists(self, key: bytes) -> bool:
         return self.get(key) is not None
@@ -205,13 +245,22 @@ class Db:
         ``touch=False`` is for the changes Redis does not signal to WATCHers (a stream's
         consumer groups: XREADGROUP, XACK, XCLAIM, XGROUP).
         """
-        self.keyspace.dirty += n
+        ks = self.keyspace
+        ks.dirty += n
+        access = ks.access
+        if access == TOUCH_LRU:  # ``touch`` inline: every write comes here
+            self.access[hash(key) & _MASK][key] = ks.lru_clock
+        elif access:
+            self.touch(key)
         if touch and (self.watched or self.blocking_keys):  # skip the call: nobody to tell
             self.touched(key)
 
     def changed_keys(self, keys: Sequence[bytes], event: str) -> None:
         """``changed(key, event)`` for each of ``keys`` (MSET): one check for listeners."""
         self.keyspace.dirty += len(keys)
+        if self.keyspace.access:
+            for key in keys:
+                self.touch(key)
         if self.watched or self.blocking_keys:
             for key in keys:
                 self.touched(key)
@@ -253,6 +302,7 @@ class Db:
         exp = self.expires[h]
         if exp:
             exp.pop(key, None)
+        self.access[h].pop(key, None)
         return True
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
@@ -270,6 +320,10 @@ class Db:
             d.clear()
         for d in self.expires:
             d.clear()
+        for d in self.access:
+            d.clear()
+        if self.keyspace.memory.tracking:
+            self.keyspace.memory.cleared(self)
         return n
 
     def replace_contents(self, new: Db) -> None:
@@ -339,9 +393,19 @@ class Db:
             return
         if self.keyspace.expire_paused:
             return  # CLIENT PAUSE: the key reads as gone but is kept (Redis 7)
-        self.data[h].pop(key, None)
+        v = self.data[h].pop(key, None)
         self.expires[h].pop(key, None)
+        self.access[h].pop(key, None)
+        mem = self.keyspace.memory
+        if mem.tracking and v is not None:
+            mem.forget(self, h, key, v, True)
         self.expired(key)
+
+    def evicted(self, key: bytes) -> None:
+        """``key`` was evicted (maxmemory): WATCHers and blocked clients are told, and it
+        propagates as DEL, as Redis's performEvictions does."""
+        self.touched(key)
+        self.keyspace.propagation.expired(self.id, key)
 
     def expired(self, key: bytes) -> None:
         """``key`` was deleted because its deadline passed (lazily or by the active cycle): the
@@ -374,7 +438,11 @@ class Db:
                     sampled += 1
                     deadline = exp.pop(key)
                     if deadline < now:
-                        self.data[h].pop(key, None)
+                        v = self.data[h].pop(key, None)
+                        self.access[h].pop(key, None)
+                        mem = self.keyspace.memory
+                        if mem.tracking and v is not None:
+                            mem.forget(self, h, key, v, True)
                         self.expired(key)
                         self.keyspace.propagation.flush()  # each deletion on its own
                         expired += 1
@@ -419,8 +487,8 @@ class NotifyingDb(Db):
             ks = self.keyspace
             notify.notify(ks.hub, ks.notify_flags, "new", key, self.id)
 
-    def read(self, key: bytes, keymiss: bool = True) -> Any:
-        v = Db.read(self, key)
+    def read(self, key: bytes, keymiss: bool = True, touch: bool = True) -> Any:
+        v = Db.read(self, key, keymiss, touch)
         if v is None and keymiss:
             ks = self.keyspace
             notify.notify(ks.hub, ks.notify_flags, "keymiss", key, self.id)
@@ -437,6 +505,11 @@ class NotifyingDb(Db):
         Db.expired(self, key)
         ks = self.keyspace
         notify.notify(ks.hub, ks.notify_flags, "expired", key, self.id)
+
+    def evicted(self, key: bytes) -> None:
+        Db.evicted(self, key)
+        ks = self.keyspace
+        notify.notify(ks.hub, ks.notify_flags, "evicted", key, self.id)
 
 
 class Keyspace:
@@ -456,6 +529,10 @@ class Keyspace:
         # Emptied in place, never rebound: the dispatcher keeps a reference to it.
         self.ready_keys: dict[tuple[Db, bytes], None] = {}
         self.stat_expired_keys = 0
+        self.stat_expired_stale_perc = 0.0
+        self.stat_expired_time_cap_reached = 0
+        #: active-expire-effort (1-10), set with the memory settings (Memory.configure).
+        self.active_expire_effort = 1
         #: INFO keyspace_hits / keyspace_misses: the lookups of keys commands read (Db.read).
         self.hits = 0
         self.misses = 0
@@ -467,6 +544,12 @@ class Keyspace:
         #: deleted (see Db._expire_key).
         self.replica_reads = False
         self.expire_paused = False  # set while CLIENT PAUSE is in force (minikv.watch)
+        #: How reads and writes touch their key (minikv.eviction: NO_TOUCH while a fork child
+        #: runs) and the LRU clock they write; both kept by ``memory``.
+        self.access = NO_TOUCH
+        self.lru_clock = lru_clock()
+        #: maxmemory: the count of what the data holds, access tracking, eviction.
+        self.memory = Memory(self)
 
     def use_notifications(self, flags: int, hub: notify.Publisher | None) -> None:
         """Publish keyspace notifications of the classes in ``flags`` on ``hub`` (0: none)."""
@@ -497,7 +580,7 @@ class Keyspace:
         db_.touch_all_watched(da)
         da.signal_deleted_streams(db_)
         db_.signal_deleted_streams(da)
-        for attr in ("data", "expires", "_expire_cursor"):
+        for attr in ("data", "expires", "access", "used", "_expire_cursor"):
             va, vb = getattr(da, attr), getattr(db_, attr)
             setattr(da, attr, vb)
             setattr(db_, attr, va)
@@ -508,12 +591,21 @@ class Keyspace:
     def active_expire_cycle(
         self, time_limit_s: float, clock: Callable[[], float] = time.monotonic
     ) -> int:
-        """Redis's active expire cycle: per database, rounds of ~20 sampled keys, repeating
-        while more than 25 % of a round was expired, all within ``time_limit_s``."""
+        """Redis 7's slow active expire cycle: per database, rounds of ``20 + 5 * effort``
+        sampled keys (effort: ``active-expire-effort`` - 1), repeating while more than
+        ``10 - effort`` % of a round was expired, all within ``time_limit_s`` (given for
+        effort 1: 25 % of a cron period) scaled to ``25 + 2 * effort`` %. Keeps INFO's
+        expired_stale_perc (Redis's moving average of the expired share of what was sampled),
+        expired_time_cap_reached_count (the server times the cycle)."""
         if not self.active_expire_enabled or self.expire_paused:
             return 0
+        effort = self.active_expire_effort - 1
+        per_round = 20 + 5 * effort
+        acceptable_stale = 10 - effort
+        time_limit_s *= (25 + 2 * effort) / 25
         start = clock()
-        total = 0
+        total = sampled_total = 0
+        capped = False
         ndb = len(self.dbs)
         for _ in range(ndb):
             db = self.dbs[self._expire_db]
@@ -521,12 +613,20 @@ class Keyspace:
             if not any(db.expires):  # C-speed check; most databases have no volatile keys
                 continue
             while True:
-                sampled, expired = db.active_expire_round(now_ms(), 20)
+                sampled, expired = db.active_expire_round(now_ms(), per_round)
                 total += expired
-                if sampled == 0 or expired * 4 <= sampled:
+                sampled_total += sampled
+                if sampled == 0 or expired * 100 // sampled <= acceptable_stale:
                     break
                 if clock() - start > time_limit_s:
-                    return total
+                    capped = True
+                    break
+            if capped:
+                break
             if clock() - start > time_limit_s:
                 break
+        if capped:
+            self.stat_expired_time_cap_reached += 1
+        perc = total / sampled_total if sampled_total else 0.0
+        self.stat_expired_stale_perc = perc * 0.05 + self.stat_expired_stale_perc * 0.95
         return total

@@ -5,8 +5,9 @@ elements of a collection and scaling their average up to the whole (``objectComp
 minikv does the same over its own objects: ``sys.getsizeof`` of each container and element
 (what CPython asked its allocator for, headers included), shared objects counted once per
 key, collections sampled the same way (``samples`` 0 walks everything). To that it adds the
-key's own bytes object and its slot in the keyspace dict, and for a key with a deadline the
-expiry dict's slot and the integer in it.
+key's own bytes object, its slot in the keyspace dict and in the access-record dict (the
+LRU/LFU record ``minikv.eviction`` keeps; the int in it is shared between keys), and for a key
+with a deadline the expiry dict's slot and the integer in it.
 
 What it leaves out: CPython's allocator rounding (small objects are rounded up to 16 bytes)
 and free slots inside blocks, small integers and other objects the interpreter shares with
@@ -37,7 +38,11 @@ _ATOMS = (bytes, int, float, str, bool, type(None))
 
 def key_usage(key: bytes, value: Any, has_expiry: bool, samples: int = DEFAULT_SAMPLES) -> int:
     """MEMORY USAGE of ``key`` holding ``value``: value, key and keyspace slot(s)."""
-    total = value_size(value, samples) + _getsizeof(key) + DICT_SLOT
+    # Two slots: the keyspace dict's and the access records' (minikv.eviction's LRU/LFU).
+    if type(value) is bytes:  # the common case, without a _Sizer (maxmemory sizes each write)
+        total = _getsizeof(value) + _getsizeof(key) + 2 * DICT_SLOT
+    else:
+        total = value_size(value, samples) + _getsizeof(key) + 2 * DICT_SLOT
     if has_expiry:
         total += DICT_SLOT + _getsizeof(2**40)  # a deadline in ms is a 4-digit int
     return total

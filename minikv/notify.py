@@ -14,7 +14,8 @@ event, as Redis's dbAdd.
 
 ``m`` (``keymiss``) is published for each key a command reads and does not find
 (``NotifyingDb.read``, Redis's lookupKeyRead), not for the keys writes look up. ``e``
-(eviction) and ``d`` (modules) are accepted: minikv has no eviction or modules to produce them.
+(``evicted``) comes from maxmemory's eviction (``minikv.eviction``); ``d`` (modules) is accepted
+with no modules to produce it.
 """
 
 from __future__ import annotations

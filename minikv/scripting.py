@@ -66,6 +66,7 @@ import msgpack
 from minikv import acl
 from minikv.commands import call as call_command
 from minikv.commands import lookup
+from minikv.eviction import OOM
 from minikv.functions import BAD_NAME, Function, Functions, Library, valid_name
 from minikv.internal_client import InternalClient
 from minikv.protocol import Raw, ReplyError, format_double
@@ -85,13 +86,14 @@ BUSY_FUNCTION = ReplyError(
 _LLONG_MIN = -(2**63)
 _LLONG_MAX = 2**63 - 1
 
-# Shebang flags (Redis 7's ``#!lua flags=...``). minikv has no maxmemory, replicas or cluster
-# yet, so allow-oom, allow-stale, no-cluster and allow-cross-slot-keys relax checks that never
-# fail here; no-writes makes the script read-only.
+# Shebang flags (Redis 7's ``#!lua flags=...``). minikv has no replicas or cluster yet, so
+# allow-stale, no-cluster and allow-cross-slot-keys relax checks that never fail here;
+# no-writes makes the script read-only; allow-oom lets it run while memory is over maxmemory.
 NO_WRITES = 1
+ALLOW_OOM = 2
 SCRIPT_FLAGS = {
     "no-writes": NO_WRITES,
-    "allow-oom": 2,
+    "allow-oom": ALLOW_OOM,
     "allow-stale": 4,
     "no-cluster": 8,
     "allow-cross-slot-keys": 16,
@@ -470,6 +472,8 @@ class _Run:
     #: A function (FCALL), not an EVAL script: what FUNCTION STATS shows, which KILL stops it.
     function: bool = False
     command: list[bytes] | None = None
+    #: The shebang said allow-oom: denyoom commands run while over maxmemory.
+    allow_oom: bool = False
 
 
 @dataclass(slots=True)
@@ -653,6 +657,16 @@ class Scripting:
                 raise repl_refusal
             if ro:
                 raise ReplyError("ERR Can not execute a script with write flag using *_ro command.")
+            memory = caller.server.keyspace.memory
+            if memory.pre_command_oom and memory.maxmemory and not flags & ALLOW_OOM:
+                if caller.last_cmd != "exec":
+                    # Called directly: Redis refuses it before it runs, as a denyoom command
+                    # (its flags come from the shebang); inside EXEC the script's own check.
+                    raise OOM
+                raise ReplyError(
+                    "OOM allow-oom flag is not set on the script, can not run it when used "
+                    "memory > 'maxmemory'"
+                )
         function = isinstance(script, Function)
         if function:
             vm, name = self._fn_runtime(), script.name
@@ -661,6 +675,7 @@ class Scripting:
         read_only = ro or bool(not flags & COMPAT and flags & NO_WRITES)
         state = _Run(ScriptClient(caller, caller.last_cmd), caller, name, read_only)
         state.function, state.command = function, command
+        state.allow_oom = bool(not flags & COMPAT and flags & ALLOW_OOM)
         threshold = self.config.busy_reply_threshold
         state.threshold = threshold / 1000
         table_from = vm.table_from
@@ -958,6 +973,8 @@ class Scripting:
             refusal = c.server.write_refusal(True)
             if refusal is not None:
                 err = refusal.message
+            elif self._oom_refused(cmd, state):
+                err = OOM.message
         if err is not None:
             if cmd is not None:
                 cmd.rejected_calls += 1
@@ -981,6 +998,18 @@ class Scripting:
         data = c.encode(reply)
         value, _ = self._parse(data, 0)
         return not (raise_error and data[:1] == b"-"), value
+
+    def _oom_refused(self, cmd: Any, state: _Run) -> bool:
+        """Redis's scriptVerifyOOM: a denyoom command is refused while memory was over
+        maxmemory when the script started, unless the script already wrote or its shebang
+        says allow-oom."""
+        memory = state.caller.server.keyspace.memory
+        return (
+            memory.pre_command_oom
+            and bool(memory.maxmemory)
+            and "denyoom" in cmd.flags
+            and not state.allow_oom
+        )
 
     def _err_table(self, msg: str) -> Any:
         return self._vm.table_from({b"err": msg.encode()})

@@ -21,10 +21,11 @@ from typing import Any
 from minikv import REDIS_VERSION, __version__, info, limits
 from minikv.acl import Acl, load_users_at_startup
 from minikv.busy import BusyServing
-from minikv.commands import ALL
+from minikv.commands import ALL, set_memory_tracking
 from minikv.commands.catalog import load_all
 from minikv.config import Config, ConfigError
 from minikv.connection import Client
+from minikv.eviction import clients_memory
 from minikv.keyspace import Keyspace
 from minikv.log import log
 from minikv.persistence.aof import OFF, WAIT_REWRITE, AofLoadError, AppendOnlyFile
@@ -119,6 +120,7 @@ class Server:
         self.scripts.serve_while_busy = busy.serve
         self.scripts.busy_over = busy.over
         self.keyspace.use_notifications(config.notify_keyspace_events, self.pubsub)
+        self._configure_memory()
         self.clients: dict[int, Client] = {}
         self.replication = Replication(self)
         self.replication.link = ReplicaSide(self, self.replication)
@@ -147,6 +149,7 @@ class Server:
         self.replication.refresh()
         self.acl.use_requirepass(cfg.requirepass)
         self.watch.configure()
+        self._configure_memory()
         aof = self.aof
         if cfg.appendonly and aof.state == OFF:
             if not aof.start():
@@ -157,6 +160,13 @@ class Server:
                 )
         elif not cfg.appendonly and aof.state != OFF:
             aof.stop()
+
+    def _configure_memory(self) -> None:
+        """maxmemory and its policy into the keyspace's accounting (minikv.eviction); writes
+        leave the dispatcher's fast path while a limit is set."""
+        memory = self.keyspace.memory
+        memory.configure(self.config)
+        set_memory_tracking(memory.tracking)
 
     # --- clients ----------------------------------------------------------
 
@@ -216,6 +226,7 @@ class Server:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.aof.call_soon = self.loop.call_soon
+        self.keyspace.memory.call_soon = self.loop.call_soon
         self._stopping = self.loop.create_future()
         for host in self.config.bind:
             host = host.lstrip("-")
@@ -407,6 +418,7 @@ class Server:
             spent = time.perf_counter_ns() - t0
             self.stats.expire_cycle_ns += spent
             self.watch.sample("expire-cycle", spent // 1_000_000)
+        self.keyspace.memory.cron(clients_memory(self.clients.values()), len(self.aof.buf))
 
     # --- INFO helpers ----------------------------------------------------------
 
@@ -419,7 +431,10 @@ class Server:
         for f in fields(self.stats):
             default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
             setattr(self.stats, f.name, default)
-        self.keyspace.stat_expired_keys = 0
+        ks = self.keyspace
+        ks.stat_expired_keys = ks.stat_expired_time_cap_reached = 0
+        ks.stat_expired_stale_perc = 0.0
+        ks.memory.reset_stats()
         self.keyspace.hits = self.keyspace.misses = 0
         for cmd in ALL.values():
             cmd.calls = cmd.usec_ns = cmd.rejected_calls = cmd.failed_calls = 0

@@ -14,6 +14,9 @@ Before each fork (and once at start-up, after the snapshot is loaded), ``fork_me
 compares the process's RSS with its cgroup's memory limit (a container's ``--memory``): a fork
 may need up to twice the RSS while the data set is rewritten during a save, and past the limit
 the kernel's OOM killer ends the child or the server. Redis has no such check; the text is ours.
+``fork_headroom_warning`` does the same against the machine's ``MemAvailable``: if every page
+the parent holds were copied while the child saves (the worst case: the whole data set
+rewritten during the save), the copies must fit in the memory the system can still give.
 
 Every function takes the paths it reads as parameters, so tests point them at temporary files.
 A file that cannot be read skips its check, as in Redis.
@@ -31,6 +34,7 @@ THP_PATH = "/sys/kernel/mm/transparent_hugepage/enabled"
 SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn"
 CGROUP_ROOT = "/sys/fs/cgroup"
 PROC_CGROUP = "/proc/self/cgroup"
+MEMINFO_PATH = "/proc/meminfo"
 #: The listen backlog the server asks for (Redis's tcp-backlog default).
 TCP_BACKLOG = 511
 #: cgroup v1 reports "no limit" as LONG_MAX rounded down to a page; anything this large is none.
@@ -197,6 +201,33 @@ def fork_memory_warning(
         f"({bytes_to_human(2 * rss)}): past the limit the kernel's OOM killer ends the child or "
         f"the server. Raise the memory limit (docker run --memory, compose mem_limit) to at "
         f"least twice the RSS, or keep the data set smaller."
+    )
+
+
+def mem_available(meminfo: str = MEMINFO_PATH) -> int | None:
+    """MemAvailable from /proc/meminfo in bytes (None if unreadable)."""
+    try:
+        with open(meminfo, "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def fork_headroom_warning(anon: int, meminfo: str = MEMINFO_PATH) -> str | None:
+    """A warning when the system's available memory cannot absorb a fork's worst case: the
+    child copying every anonymous page of the parent (``anon`` bytes) while it saves."""
+    available = mem_available(meminfo)
+    if available is None or anon <= 0 or anon <= available:
+        return None
+    return (
+        f"This process holds {bytes_to_human(anon)} of anonymous memory and the system has "
+        f"{bytes_to_human(available)} available (MemAvailable). If the data set is rewritten "
+        f"while the child saves, copy-on-write can copy up to {bytes_to_human(anon)}, more "
+        f"than the system can give: the kernel's OOM killer may end the child or the server. "
+        f"Add memory or swap, lower maxmemory, or save when fewer writes arrive."
     )
 
 

@@ -237,7 +237,14 @@ def test_get_params_exact_and_glob():
     c = Config()
     assert get_params(c, "HZ") == {"HZ": "10"}
     assert get_params(c, "nosuch") == {}
-    assert set(get_params(c, "max*")) == {"maxclients"}
+    assert set(get_params(c, "max*")) == {
+        "maxclients",
+        "maxmemory",
+        "maxmemory-clients",
+        "maxmemory-eviction-tenacity",
+        "maxmemory-policy",
+        "maxmemory-samples",
+    }
     assert set(get_params(c, "*BULK*")) == {"proto-max-bulk-len"}
 
 

@@ -531,15 +531,23 @@ def test_relative_ttl(server: ServerProcess, redis_server: ServerProcess) -> Non
         c.close()
 
 
-def test_idletime_above_zero_is_refused(server: ServerProcess) -> None:
-    """minikv keeps no access times: an IDLETIME it could not honour is refused, not dropped;
-    nothing is created or replaced."""
+def test_restore_idletime_and_freq_set_the_access_record(server: ServerProcess) -> None:
+    """IDLETIME sets the LRU record under an LRU policy (FREQ is ignored there), FREQ the LFU
+    counter under an LFU policy (IDLETIME ignored), as Redis's objectSetLRUOrLFU."""
     c = server.client()
     c.flushall()
-    c.set("k", "old")
-    with pytest.raises(redis.ResponseError, match="IDLETIME above 0 is not supported"):
-        c.restore("k", 0, STRING, replace=True, idletime=5)
-    assert c.get("k") == b"old"
+    try:
+        assert c.restore("k", 0, STRING, idletime=1000)
+        assert 1000 <= c.object("idletime", "k") <= 1001
+        assert c.restore("f", 0, STRING, frequency=77)  # ignored without an LFU policy
+        assert c.object("idletime", "f") <= 1
+        c.config_set("maxmemory-policy", "allkeys-lfu")
+        assert c.restore("g", 0, STRING, frequency=77)
+        assert c.object("freq", "g") == 77
+        assert c.restore("h", 0, STRING, idletime=1000)  # ignored under LFU: a new key's 5
+        assert c.object("freq", "h") == 5
+    finally:
+        c.config_set("maxmemory-policy", "noeviction")
     # An expired ABSTTL creates nothing, so there is no idle time to set: OK, as in Redis.
     assert c.restore("k", 1, STRING, replace=True, absttl=True, idletime=5)
     assert c.exists("k") == 0

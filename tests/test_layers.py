@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.geo",
             "minikv.stream",
             "minikv.memory",
+            "minikv.eviction",
             "minikv.hll",
             "minikv.keyspace",
             "minikv.propagation",

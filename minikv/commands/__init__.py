@@ -50,6 +50,7 @@ NO_MULTI = "no_multi"
 ALLOW_BUSY = "allow_busy"
 PROTECTED = "protected"
 MOVABLEKEYS = "movablekeys"
+MAY_REPLICATE = "may_replicate"
 
 #: Key-spec flags, in the order COMMAND INFO lists them.
 KEY_FLAG_ORDER = (
@@ -175,6 +176,10 @@ class Command:
     plain: bool = True
     #: May run while a RESP2 client is subscribed (Redis's pub/sub context).
     allowed_subscribed: bool = False
+    #: Exactly one key, at args[1], whatever the arguments (SET, INCR, LPUSH...): derived
+    #: from the key specs (a key finder only adds flags then), so maxmemory's sizing need
+    #: not walk them (minikv.eviction).
+    single_key: bool = False
 
     @property
     def usec(self) -> int:
@@ -310,8 +315,15 @@ def command(
         cmd.min_args = abs(arity)
         cmd.max_args = arity if arity > 0 else _ARGS_UNBOUNDED
         cmd.denied_on_misconf = cmd.is_write or full == "ping"
-        cmd.plain = "admin" not in flagset and full not in _DISPATCH_STATE
+        cmd.plain = is_plain(cmd, memory_tracking=False)
         cmd.allowed_subscribed = full in _SUBSCRIBED_CONTEXT
+        cmd.single_key = (
+            len(specs) == 1
+            and specs[0].is_range_at_index
+            and specs[0].index == 1
+            and specs[0].lastkey == 0
+            and "not_key" not in specs[0].flag_names
+        )
         if parent:
             owner = ALL[parent]
             owner.is_container = True
@@ -325,6 +337,25 @@ def command(
         return handler
 
     return register
+
+
+def is_plain(cmd: Command, memory_tracking: bool) -> bool:
+    """The one rule for ``Command.plain``. While maxmemory is set (``memory_tracking``), writes
+    (and scripts, which may write) are not plain either: they go where eviction runs before
+    them and their keys are sized (``Client.execute`` and ``call``), so the fast path costs
+    nothing when maxmemory is 0."""
+    return (
+        "admin" not in cmd.flags
+        and cmd.name not in _DISPATCH_STATE
+        and not cmd.is_container
+        and not (memory_tracking and (cmd.is_write or MAY_REPLICATE in cmd.flags))
+    )
+
+
+def set_memory_tracking(on: bool) -> None:
+    """maxmemory was set or cleared: re-derive which commands are plain."""
+    for cmd in ALL.values():
+        cmd.plain = is_plain(cmd, on)
 
 
 def container(name: str, arity: int = -2, flags: str = "", **kw: Any) -> None:
@@ -371,6 +402,13 @@ def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
     if monitors and "skip_monitor" in cmd.flags:
         # Scripts and functions are shown before the commands they run (Redis's EVAL).
         observer.feed_monitors(c, cmd.name, args)
+    # maxmemory's count: a write's keys are sized before and after it (minikv.eviction).
+    memory = ks.memory
+    sized = memory.measure(c, cmd, args) if cmd.is_write and memory.tracking else None
+    # CLIENT NO-TOUCH (Redis 7.2): lookups leave the LRU/LFU records alone, but for TOUCH.
+    untouched = c.no_touch and cmd.name != "touch" and ks.access
+    if untouched:
+        saved_access, ks.access = ks.access, 0
     t0 = time.perf_counter_ns()
     try:
         reply = cmd.handler(c, args)
@@ -382,6 +420,8 @@ def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
     except Exception as e:
         reply = internal_error(c, cmd, e)
     cmd.calls += 1
+    if untouched:
+        ks.access = saved_access
     ns = time.perf_counter_ns() - t0
     cmd.usec_ns += ns
     if observer.timed:  # a call that blocked counts its first attempt (Redis: its serving)
@@ -391,6 +431,8 @@ def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
             observer.slow_call(c, cmd, args, ns)
     if monitors and not cmd.flags & _NOT_MONITORED:
         observer.feed_monitors(c, cmd.name, args)
+    if sized:
+        memory.account(sized)
     if watch and (ks.dirty != dirty or propagation.forced):
         record_change(propagation, cmd, args, reply, db)
     return reply

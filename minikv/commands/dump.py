@@ -11,13 +11,9 @@ is deleted: a "del" event, propagated as DEL). A restored key is a new key ("new
 "restore") and propagates as sent, with a relative TTL turned into its absolute deadline and
 ABSTTL added, as Redis rewrites it.
 
-IDLETIME and FREQ: Redis sets the restored key's LRU idle time (under an LRU or no eviction
-policy) or its LFU counter (under an LFU policy), and ignores the other one. minikv tracks
-neither (OBJECT IDLETIME is always 0, OBJECT FREQ always 0) and has no maxmemory-policy, which
-is Redis's default noeviction. So FREQ is parsed, checked and ignored exactly as Redis ignores
-it under that policy, and IDLETIME 0 is what minikv's OBJECT IDLETIME reports anyway; but an
-IDLETIME above 0 would be a setting silently dropped, so it is refused (after every check Redis
-makes, and only when the key would be created) with an error saying why.
+IDLETIME and FREQ: as Redis, the restored key's LRU idle time is set under an LRU policy or
+noeviction, its LFU counter under an LFU policy, and the other option is ignored
+(``minikv.eviction`` keeps the records OBJECT IDLETIME and OBJECT FREQ read).
 """
 
 from __future__ import annotations
@@ -44,14 +40,6 @@ BAD_DATA = ReplyError("ERR Bad data format")
 BAD_TTL = ReplyError("ERR Invalid TTL value, must be >= 0")
 BAD_IDLETIME = ReplyError("ERR Invalid IDLETIME value, must be >= 0")
 BAD_FREQ = ReplyError("ERR Invalid FREQ value, must be >= 0 and <= 255")
-NO_IDLETIME = ReplyError(
-    "ERR RESTORE IDLETIME above 0 is not supported: minikv does not track access times "
-    "(OBJECT IDLETIME is always 0)"
-)
-NO_FREQ = ReplyError(
-    "ERR RESTORE FREQ above 0 is not supported: minikv does not track access frequencies "
-    "(OBJECT FREQ is always 0)"
-)
 
 
 def payload(value: Any) -> bytes:
@@ -77,12 +65,6 @@ def payload(value: Any) -> bytes:
 def dump_(c: Context, args: list[bytes]) -> Any:
     v = c.db.read(args[1])
     return None if v is None else payload(v)
-
-
-def _lfu_policy(c: Context) -> bool:
-    """Whether an LFU maxmemory policy is in force (as OBJECT FREQ asks: minikv has no
-    maxmemory-policy yet, so this is Redis's default, noeviction, until it does)."""
-    return "lfu" in str(getattr(c.server.config, "maxmemory_policy", "noeviction"))
 
 
 def _propagate(args: list[bytes], reply: Any, db: Db) -> list[list[bytes]]:
@@ -164,12 +146,6 @@ def restore(c: Context, args: list[bytes]) -> Any:
     if ttl and not absttl:
         ttl = (ttl + now + 2**63) % 2**64 - 2**63  # C's long long sum: past LLONG_MAX, < 0
     expired = bool(ttl) and ttl <= now
-    if not expired:
-        lfu = _lfu_policy(c)
-        if idle > 0 and not lfu:
-            raise NO_IDLETIME
-        if freq > 0 and lfu:
-            raise NO_FREQ
     # Redis's dbDelete: the key goes whether or not its own deadline has passed.
     deleted = replace and db.delete(key)
     if expired:
@@ -178,6 +154,7 @@ def restore(c: Context, args: list[bytes]) -> Any:
         return OK
     db.set(key, value, ttl or None)
     db.changed(key, "restore")
+    c.server.keyspace.memory.set_access(db, key, idle, freq)  # after the change's own touch
     return OK
 
 

@@ -5,9 +5,10 @@ FLUSHALL SWAPDB), with Redis 7.0's replies and error texts.
 Every change goes through ``Db`` methods so WATCH sees it, and adds to ``keyspace.dirty``.
 What a value's type is called comes from ``minikv.valuetypes``, never from here.
 
-OBJECT IDLETIME always answers 0: tracking a last-access time per key would cost a dict write
-on every GET, which the hot path cannot afford. OBJECT FREQ is likewise not tracked (0 under an
-LFU policy; under any other policy it is an error, as in Redis).
+OBJECT IDLETIME and OBJECT FREQ read the per-key access records ``minikv.eviction`` keeps (the
+LRU clock, or the LFU counter under an LFU policy; each is an error under the other kind of
+policy, as in Redis). EXISTS, TYPE and OBJECT look keys up without touching them
+(Redis's LOOKUP_NOTOUCH); TOUCH touches them.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ def unlink(c: Context, args: list[bytes]) -> Any:
 )
 def exists(c: Context, args: list[bytes]) -> Any:
     db = c.db
-    return sum(1 for key in args[1:] if db.read(key) is not None)
+    # Redis's EXISTS looks up with LOOKUP_NOTOUCH: the keys' access records stay.
+    return sum(1 for key in args[1:] if db.read(key, touch=False) is not None)
 
 
 @command(
@@ -148,7 +150,8 @@ def exists(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def touch(c: Context, args: list[bytes]) -> Any:
-    return exists(c, args)
+    db = c.db
+    return sum(1 for key in args[1:] if db.read(key) is not None)
 
 
 @command(
@@ -163,7 +166,7 @@ def touch(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def type_(c: Context, args: list[bytes]) -> Any:
-    v = c.db.read(args[1])
+    v = c.db.read(args[1], touch=False)
     return "none" if v is None else value_type(v).name
 
 
@@ -643,7 +646,7 @@ _LFU_SELECTED = ReplyError(
 
 
 def _lfu_policy(c: Context) -> bool:
-    return "lfu" in str(getattr(c.server.config, "maxmemory_policy", "noeviction"))
+    return c.server.keyspace.memory.lfu
 
 
 @command(
@@ -661,7 +664,7 @@ def _lfu_policy(c: Context) -> bool:
     key_flags="RO",
 )
 def object_encoding(c: Context, args: list[bytes]) -> Any:
-    v = c.db.read(args[2], keymiss=False)
+    v = c.db.read(args[2], keymiss=False, touch=False)
     return None if v is None else value_type(v).encoding(v).encode()
 
 
@@ -680,7 +683,7 @@ def object_encoding(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def object_refcount(c: Context, args: list[bytes]) -> Any:
-    v = c.db.read(args[2], keymiss=False)
+    v = c.db.read(args[2], keymiss=False, touch=False)
     return None if v is None else value_type(v).refcount(v)
 
 
@@ -699,11 +702,11 @@ def object_refcount(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def object_idletime(c: Context, args: list[bytes]) -> Any:
-    if c.db.read(args[2], keymiss=False) is None:
+    if c.db.read(args[2], keymiss=False, touch=False) is None:
         return None
     if _lfu_policy(c):
         raise _LFU_SELECTED
-    return 0  # not tracked: see the module docstring
+    return c.server.keyspace.memory.object_idletime(c.db, args[2])
 
 
 @command(
@@ -721,11 +724,11 @@ def object_idletime(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def object_freq(c: Context, args: list[bytes]) -> Any:
-    if c.db.read(args[2], keymiss=False) is None:
+    if c.db.read(args[2], keymiss=False, touch=False) is None:
         return None
     if not _lfu_policy(c):
         raise _LFU_NOT_SELECTED
-    return 0  # not tracked: see the module docstring
+    return c.server.keyspace.memory.object_freq(c.db, args[2])
 
 
 _OBJECT_HELP = [

@@ -721,6 +721,7 @@ def _populate(c: Context, args: list[bytes]) -> Any:
     size = _positive(args[4]) if len(args) == 5 else 0
     prefix = args[3] if len(args) >= 4 else b"key"
     db = c.db
+    memory = c.server.keyspace.memory  # DEBUG is no write command: count its keys here
     for j in range(count):
         key = b"%b:%d" % (prefix, j)
         if db.get(key) is not None:
@@ -731,6 +732,8 @@ def _populate(c: Context, args: list[bytes]) -> Any:
             val = val[:size].ljust(size, b"\0")
         db.set(key, val)
         db.changed(key, "set", 0)  # not counted as dirty, as in Redis
+        if memory.tracking:
+            memory.account([(db, key, 0)])
     return OK
 
 
@@ -796,12 +799,16 @@ def _debug_object(c: Context, key: bytes) -> Any:
         raise ReplyError("ERR no such key")
     enc = value_type(v).encoding(v)
     serialized = _serialized_length(v, enc) if isinstance(v, bytes) else 0
-    lru = int(time.time()) & ((1 << 24) - 1)
-    # minikv keeps no per-key access time: lru is the clock now and the idle time is 0.
+    # The key's access record (LRU clock, or the LFU value under an LFU policy) as Redis
+    # shows o->lru, and the idle time estimated from it.
+    memory = c.server.keyspace.memory
+    record = c.db.access_value(key)
+    lru = memory.loaded_clock if record is None else record
+    idle = memory.idle_ms(record) // 1000
     extra = v.debug_fields() if isinstance(v, QuickList) else ""
     return (
         f"Value at:0x{id(v):x} refcount:1 encoding:{enc} serializedlength:{serialized} "
-        f"lru:{lru} lru_seconds_idle:0{extra}"
+        f"lru:{lru} lru_seconds_idle:{idle}{extra}"
     )
 
 

@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from minikv.cow import CowSampler, private_dirty_bytes, rss_bytes
+from minikv.eviction import anon_rss
 from minikv.keyspace import NSHARDS, now_ms
 from minikv.log import log, set_role
 from minikv.persistence import childinfo
 from minikv.persistence.aoffiles import fsync_dir
 from minikv.persistence.format import SnapshotError, SnapshotWriter, read_snapshot
 from minikv.protocol import ReplyError
-from minikv.syscheck import fork_memory_warning
+from minikv.syscheck import fork_headroom_warning, fork_memory_warning
 
 if TYPE_CHECKING:
     from minikv.config import Config
@@ -307,6 +308,8 @@ class Persistence:
         """Load the snapshot (unless ``snapshot`` is False: the AOF was loaded instead)."""
         if snapshot and os.path.exists(self.path):
             self.load(self.path)
+        elif self.keyspace.memory.tracking:  # the AOF was loaded: maxmemory's count
+            self.keyspace.memory.recount()
         # Everything alive now (the loaded dataset, the server's own objects) lives until it is
         # deleted, and values hold no reference cycles, so the collector need never scan it
         # again: with 1M mixed keys one full collection is a ~330 ms stall. No client exists
@@ -322,6 +325,8 @@ class Persistence:
             res = load_file(self.keyspace, path, self.libraries)
         finally:
             self.loading = False
+        if self.keyspace.memory.tracking:  # loaded keys were not measured one by one
+            self.keyspace.memory.recount()
         self.last_load_keys_loaded = res.loaded
         self.last_load_keys_expired = res.expired
         log.info(
@@ -401,9 +406,9 @@ class Persistence:
         rfd, wfd = os.pipe()
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)
-        warning = fork_memory_warning(rss_bytes())
-        if warning:
-            log.warning("WARNING %s", warning)
+        for warning in (fork_memory_warning(rss_bytes()), fork_headroom_warning(anon_rss())):
+            if warning:
+                log.warning("WARNING %s", warning)
         # No collection in the parent while the child runs: it would write the GC header of
         # every tracked object (copy-on-write). Disabled rather than frozen, so the objects
         # frozen at start-up stay frozen after the save.
@@ -422,6 +427,7 @@ class Persistence:
             self._child(wfd, kind, work)
         self.latest_fork_usec = (time.perf_counter_ns() - t0) // 1000
         self.latency_sample("fork", self.latest_fork_usec // 1000)  # LATENCY's "fork" event
+        self.keyspace.memory.child_running(True)  # no access records written meanwhile
         self.total_forks += 1
         os.close(wfd)
         self.child_pid = pid
@@ -527,6 +533,7 @@ class Persistence:
             self.child_pid = -1
             self.child_type = ""
             self.cow_current = 0
+            self.keyspace.memory.child_running(False)
             self._restore_gc()
 
     def _bgsave_done(self, ok: bool, sig: int, elapsed: float) -> None:
