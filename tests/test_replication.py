@@ -457,6 +457,15 @@ def _pair(kind: str) -> tuple[ServerProcess, ServerProcess]:
     r = ServerProcess("--repl-diskless-sync-delay", "0", kind=kind)
     r.client().replicaof("127.0.0.1", p.port)
     wait_for(lambda: linked(r.client()), what=f"{kind} replica linked")
+
+    def acked() -> bool:
+        # Redis puts a diskless replica online at its first ACK after the load: wait for
+        # that (and the ACK of everything) on both, so replies do not depend on timing.
+        i = info(p.client())
+        s0 = i.get("slave0")
+        return bool(s0) and s0["state"] == "online" and s0["offset"] == i["master_repl_offset"]
+
+    wait_for(acked, what=f"{kind} replica online and acknowledged")
     return p, r
 
 

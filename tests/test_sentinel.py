@@ -183,5 +183,8 @@ def test_sentinel_failover(cluster: dict[str, Any]) -> None:
     conf = Path(promoted.dir, "minikv.conf").read_text()
     assert "replicaof" not in conf
     print(f"failover: first successful write {elapsed:.2f} s after the kill")
-    assert "+switch-master" in sentinels[0].log()
+    # Every sentinel learns of the switch (the leader first, the others from its hello).
+    wait_for(
+        lambda: all("+switch-master" in s.log() for s in sentinels), 30, "+switch-master logged"
+    )
     assert os.path.exists(promoted.dir)
