@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from minikv.blocking import BLOCKED, BlockState, unblock
@@ -110,7 +110,6 @@ class Transfer:
     sent: int = 0
     done: bool = False
     resume: asyncio.TimerHandle | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Replication:
@@ -136,6 +135,8 @@ class Replication:
         #: link is down): the fast path is off.
         self.stale_gate = False
         self.transfer: Transfer | None = None
+        #: The replicas waiting for the BGSAVE started for them (disk-based full sync).
+        self._disk_targets: list[Client] = []
         self._waiting: list[tuple[Client, int, int]] = []  # WAIT: (client, offset, replicas)
         #: Redis's c->woff: the stream offset after each client's last write (what its WAIT
         #: waits for); only clients that wrote while the stream was consumed are listed.
@@ -570,8 +571,6 @@ class Replication:
         log.info("Starting BGSAVE for SYNC with target: disk (pid %d)", pid)
         self._begin(targets)
         self._disk_targets = list(targets)
-
-    _disk_targets: list[Client] = []
 
     def _bgsave_done(self, ok: bool) -> None:
         """After any BGSAVE: the replicas waiting for this one get the file."""
