@@ -739,3 +739,39 @@ def test_failover_to_a_named_replica_and_timeout(primary: ServerProcess) -> None
         wait_for(lambda: info(a)["role"] == "master", what="the named replica promoted")
         assert info(b)["role"] == "slave"
         wait_for(lambda: linked(p) and info(p)["master_port"] == a_s.port)
+
+
+def test_replica_with_append_only_file(primary: ServerProcess, tmp_path: Any) -> None:
+    """A replica's AOF is restarted from what the sync loaded (a rewrite) and then logs the
+    stream it applies: restarted alone from its AOF it has the primary's data."""
+    p = primary.client()
+    fill(p)
+    d = tmp_path / "replica"
+    d.mkdir()
+    rs = ServerProcess("--appendonly", "yes", dir=str(d))
+    try:
+        r = rs.client()
+        r.set("before-sync", "gone")
+        r.replicaof("127.0.0.1", primary.port)
+        wait_for(lambda: caught_up(p, r), what="replica in sync")
+        wait_for(
+            lambda: (
+                r.info("persistence")["aof_rewrite_in_progress"] == 0
+                and r.info("persistence")["aof_rewrites"] >= 1
+            ),
+            what="the AOF rewritten from the loaded data",
+        )
+        p.set("after-sync", "kept")
+        p.incr("counter")
+        wait_for(lambda: caught_up(p, r), what="stream applied")
+        want = dataset(p)
+        rs.stop()
+        alone = ServerProcess("--appendonly", "yes", dir=str(d), port=rs.port)
+        try:
+            a = alone.client()
+            assert a.get("before-sync") is None
+            assert dataset(a) == want
+        finally:
+            alone.cleanup()
+    finally:
+        rs.cleanup()
