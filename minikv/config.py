@@ -48,6 +48,8 @@ class Config:
     #: The config file's ``user`` lines, as words after ``user`` (loaded by minikv.acl at start).
     users: list[list[str]] = field(default_factory=list)
     maxclients: int = 10000
+    #: tracking-table-max-keys: CLIENT TRACKING's table size bound (0: none).
+    tracking_table_max_keys: int = 1_000_000
     #: busy-reply-threshold (lua-time-limit), ms: a script running longer makes the server
     #: answer other clients BUSY and accept SCRIPT KILL / SHUTDOWN NOSAVE (0: never).
     busy_reply_threshold: int = 5000
@@ -460,6 +462,7 @@ PARAMS: dict[str, Param] = {
         Param("acllog-max-len", "acllog_max_len", _int_range(0, 2**63 - 1)),
         Param("acl-pubsub-default", "acl_pubsub_default", _enum("allchannels", "resetchannels")),
         Param("maxclients", "maxclients", _int_range(1, 2**32 - 1)),
+        Param("tracking-table-max-keys", "tracking_table_max_keys", _int_range(0, 2**63 - 1)),
         Param(
             "busy-reply-threshold",
             "busy_reply_threshold",

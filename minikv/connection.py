@@ -82,6 +82,8 @@ class Client(asyncio.Protocol):
     # CLIENT NO-TOUCH: the client's commands (but TOUCH) leave the keys' access records alone
     # (minikv.commands.call); such a client takes the slow path.
     no_touch = False
+    # minikv.tracking.ClientTracking while CLIENT TRACKING is on (a class default too).
+    tracking: Any = None
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -159,6 +161,8 @@ class Client(asyncio.Protocol):
             self.server.replication.replica_gone(self)
         if self.monitor is not None or self.pause_wait:
             self.server.watch.forget(self)
+        if self.tracking is not None:
+            self.server.tracking.disable(self)
         self.server.client_disconnected(self)
 
     def pause_writing(self) -> None:
@@ -297,6 +301,7 @@ class Client(asyncio.Protocol):
             and not watch.divert
             and not self.reply_mode
             and not self.no_touch
+            and self.tracking is None  # its reads fill the tracking table (Client.call)
         )
         # Writes may take the fast path only while nothing can refuse them (MISCONF after a
         # failed save or AOF write, a read-only replica, min-replicas-to-write): the slow
@@ -364,9 +369,12 @@ class Client(asyncio.Protocol):
                     run.usec_ns += clock() - t_prev
                     run = None
                 timed_cmd = named = None
-                value = self.execute(args)  # sets last_cmd; Client.call times the command
-                if self.reply_mode:
-                    value = self._filter_reply(value)
+                if self.tracking is None:
+                    value = self.execute(args)  # sets last_cmd; Client.call times the command
+                    if self.reply_mode:
+                        value = self._filter_reply(value)
+                else:
+                    value = self._execute_tracking(args)
                 # One unit of execution: a command, or a whole EXEC (while a script is busy,
                 # its own writes are pending: they are flushed when it ends).
                 if propagation.pending and not scripts.busy:
@@ -383,6 +391,7 @@ class Client(asyncio.Protocol):
                     and not watch.divert
                     and not self.reply_mode
                     and not self.no_touch
+                    and self.tracking is None
                 )
                 writes_fast = (
                     persistence.last_bgsave_ok
@@ -556,6 +565,19 @@ class Client(asyncio.Protocol):
                 cmd,
             )
         return self.call(cmd, args)
+
+    def _execute_tracking(self, args: list[bytes]) -> Any:
+        """``execute`` for a tracking client: invalidations of keys it changes itself are
+        held while its command runs and follow the command's reply (minikv.tracking)."""
+        tracking = self.server.tracking
+        tracking.current = self
+        value = self.execute(args)
+        if self.reply_mode:
+            value = self._filter_reply(value)
+        if value is BLOCKED:
+            tracking.current = None
+            return value
+        return Raw(tracking.after_command(self, self.encode(value)))
 
     #: Run a command's handler with stats and propagation (Redis's ``call()``): the one
     #: implementation, shared with the script client (``minikv.commands.call``).
@@ -833,6 +855,7 @@ class Client(asyncio.Protocol):
             + ("P" if pubsub is not None else "")
             + ("x" if self.multi is not None else "")
             + ("b" if self.blocked is not None or self.pause_wait else "")
+            + (self.tracking.list_flags() if self.tracking is not None else "")
             + ("e" if self.no_evict else "")
             + ("T" if self.no_touch else "")
         ) or "N"
@@ -850,7 +873,8 @@ class Client(asyncio.Protocol):
             f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} sub={sub} "
             f"psub={psub} ssub={ssub} multi={sub_multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 "
             f"multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r "
-            f"cmd={self.last_cmd} user={self.user.name.decode(errors='replace')} redir=-1 "
+            f"cmd={self.last_cmd} user={self.user.name.decode(errors='replace')} "
+            f"redir={self.tracking.redirect if self.tracking is not None else -1} "
             f"resp={self.resp} "
             f"lib-name={self.lib_name.decode(errors='replace')} "
             f"lib-ver={self.lib_ver.decode(errors='replace')}"

@@ -184,7 +184,7 @@ def _clients(s: Server) -> Lines:
         f"client_recent_max_input_buffer:{max(inputs, default=0)}",
         f"client_recent_max_output_buffer:{max(outputs, default=0)}",
         f"blocked_clients:{blocked}",
-        "tracking_clients:0",  # minikv has no CLIENT TRACKING
+        f"tracking_clients:{s.tracking.tracking_clients}",
         f"clients_in_timeout_table:{timeouts}",
     ]
 
@@ -383,9 +383,9 @@ def _stats(s: Server) -> Lines:
         "active_defrag_key_misses:0",
         "total_active_defrag_time:0",
         "current_active_defrag_time:0",
-        "tracking_total_keys:0",
-        "tracking_total_items:0",
-        "tracking_total_prefixes:0",
+        f"tracking_total_keys:{len(s.tracking.table)}",
+        f"tracking_total_items:{s.tracking.items}",
+        f"tracking_total_prefixes:{s.tracking.total_prefixes()}",
         "unexpected_error_replies:0",
         f"total_error_replies:{st.error_replies}",
         "dump_payload_sanitizations:0",

@@ -34,6 +34,7 @@ class InternalClient:
     close_after_reply = False
     pubsub: Subscriptions | None = None
     repl: Any = None
+    tracking: Any = None  # never tracks keys (CLIENT is not allowed in scripts)
     kind = "normal"
     #: No ACL user: a client nobody connected (the AOF's replay) may run anything, as
     #: Redis's fake clients do. A script's client takes its caller's.

@@ -69,6 +69,7 @@ class Db:
         "expires",
         "id",
         "keyspace",
+        "tracking",
         "used",
         "watched",
     )
@@ -88,6 +89,8 @@ class Db:
         # key -> clients blocked on it (BLPOP...), in arrival order; see minikv.blocking.
         self.blocking_keys: dict[bytes, dict[Any, None]] = {}
         self._expire_cursor = 0
+        # minikv.tracking.Tracking while some client tracks keys (CLIENT TRACKING), else None.
+        self.tracking: Any = None
 
     # --- reads ----------------------------------------------------------
 
@@ -252,7 +255,8 @@ class Db:
             self.access[hash(key) & _MASK][key] = ks.lru_clock
         elif access:
             self.touch(key)
-        if touch and (self.watched or self.blocking_keys):  # skip the call: nobody to tell
+        # Skip the call when nobody is to be told.
+        if touch and (self.watched or self.blocking_keys or self.tracking is not None):
             self.touched(key)
 
     def changed_keys(self, keys: Sequence[bytes], event: str) -> None:
@@ -261,7 +265,7 @@ class Db:
         if self.keyspace.access:
             for key in keys:
                 self.touch(key)
-        if self.watched or self.blocking_keys:
+        if self.watched or self.blocking_keys or self.tracking is not None:
             for key in keys:
                 self.touched(key)
 
@@ -311,8 +315,11 @@ class Db:
     def persist(self, key: bytes) -> bool:
         return self.expires[hash(key) & _MASK].pop(key, None) is not None
 
-    def clear(self) -> int:
-        """FLUSHDB: drop every key; returns how many there were (expired ones included)."""
+    def clear(self, tell_tracking: bool = True) -> int:
+        """FLUSHDB: drop every key; returns how many there were (expired ones included).
+        Tracking clients get one null invalidation (FLUSHALL sends one for all databases)."""
+        if tell_tracking and self.tracking is not None:
+            self.tracking.flushed()
         self.touch_all_watched(None)
         self.signal_deleted_streams(None)
         n = len(self)
@@ -331,6 +338,8 @@ class Db:
         loaded beside the old): WATCHers and blocked clients are told as by SWAPDB."""
         self.touch_all_watched(new)
         self.signal_deleted_streams(new)
+        if self.tracking is not None:
+            self.tracking.flushed()
         self.data, self.expires = new.data, new.expires
         self._expire_cursor = 0
         self.signal_ready_keys()
@@ -348,7 +357,10 @@ class Db:
 
     def touched(self, key: bytes) -> None:
         """A key changed: WATCHers' transactions must fail (Redis's touchWatchedKey), and
-        clients blocked on it may now be served (Redis's signalKeyAsReady)."""
+        clients blocked on it may now be served (Redis's signalKeyAsReady), tracking clients
+        that may have cached it are told (Redis's trackingInvalidateKey)."""
+        if self.tracking is not None:
+            self.tracking.invalidate(key)
         w = self.watched
         if w:
             clients = w.get(key)
@@ -568,7 +580,10 @@ class Keyspace:
         self.propagation.forced = True
 
     def flushall(self) -> int:
-        return sum(db.clear() for db in self.dbs)
+        tracking = self.dbs[0].tracking
+        if tracking is not None:
+            tracking.flushed()  # once for all the databases, as Redis
+        return sum(db.clear(False) for db in self.dbs)
 
     def swap(self, a: int, b: int) -> None:
         """SWAPDB: exchange the contents, not the ``Db`` objects, so connected clients (and
@@ -576,6 +591,8 @@ class Keyspace:
         if a == b:
             return
         da, db_ = self.dbs[a], self.dbs[b]
+        if da.tracking is not None:
+            da.tracking.flushed()  # as Redis 7's SWAPDB: every cached key may be stale
         da.touch_all_watched(db_)
         db_.touch_all_watched(da)
         da.signal_deleted_streams(db_)

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -37,6 +38,7 @@ from minikv.replication.link import ReplicaSide
 from minikv.replication.primary import Replication
 from minikv.scripting import Scripting
 from minikv.syscheck import log_startup_warnings
+from minikv.tracking import Tracking
 from minikv.watch import Watch
 
 MISCONF = ReplyError(
@@ -122,6 +124,8 @@ class Server:
         self.keyspace.use_notifications(config.notify_keyspace_events, self.pubsub)
         self._configure_memory()
         self.clients: dict[int, Client] = {}
+        self.tracking = Tracking(self.clients, self.keyspace.dbs, self._call_soon)
+        self.tracking.max_keys = config.tracking_table_max_keys
         self.replication = Replication(self)
         self.replication.link = ReplicaSide(self, self.replication)
         self.keyspace.replica_reads = bool(config.replicaof)
@@ -150,6 +154,7 @@ class Server:
         self.acl.use_requirepass(cfg.requirepass)
         self.watch.configure()
         self._configure_memory()
+        self.tracking.max_keys = cfg.tracking_table_max_keys
         aof = self.aof
         if cfg.appendonly and aof.state == OFF:
             if not aof.start():
@@ -169,6 +174,13 @@ class Server:
         set_memory_tracking(memory.tracking)
 
     # --- clients ----------------------------------------------------------
+
+    def _call_soon(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` once this event-loop turn is done (at once without a loop)."""
+        if self.loop is None:
+            fn()
+        else:
+            self.loop.call_soon(fn)
 
     def queue_pushes(self, client: Client) -> None:
         """``client`` has pub/sub messages queued: write them when this loop turn is done."""

@@ -57,6 +57,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.replication",
             "minikv.replication.backlog",
             "minikv.watch",
+            "minikv.tracking",
         },
     ),
     (

@@ -433,6 +433,16 @@ def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
         observer.feed_monitors(c, cmd.name, args)
     if sized:
         memory.account(sized)
+    # A tracking client read keys: remember them (Redis's trackingRememberKeys), errors
+    # included, as Redis. The read-only script commands' keys are not (Redis tracks the keys a
+    # script declares only when it reads, which minikv does not follow).
+    if (
+        c.tracking is not None
+        and READONLY in cmd.flags
+        and "pubsub" not in cmd.flags
+        and cmd.name not in _SCRIPT_READS
+    ):
+        server.tracking.remember(c, cmd, args)
     if watch and (ks.dirty != dirty or propagation.forced):
         record_change(propagation, cmd, args, reply, db)
     return reply
@@ -447,6 +457,8 @@ def record_change(propagation: Any, cmd: Command, args: list[bytes], reply: Any,
     rule = None if isinstance(reply, ReplyError) else cmd.propagate
     propagation.command(rule, args, reply, db)
 
+
+_SCRIPT_READS = frozenset({"eval_ro", "evalsha_ro", "fcall_ro"})
 
 #: Not shown to MONITOR after they run: admin commands (too dangerous to show, as Redis) and
 #: those shown before they run.

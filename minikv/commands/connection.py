@@ -173,6 +173,7 @@ def reset(c: Context, args: list[bytes]) -> Any:
     c.no_evict = False
     c.no_touch = False
     c.reply_mode = 0  # CLIENT REPLY ON
+    c.server.tracking.disable(c)
     if c.monitor is not None:
         c.server.watch.forget(c)
     default = c.server.acl.default  # Redis's clientSetDefaultAuth
@@ -446,6 +447,15 @@ def client_help(c: Context, args: list[bytes]) -> Any:
         "    Set client library name or version.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "HELP",
         "    Print this help.",
     ]

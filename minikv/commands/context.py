@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from minikv.protocol import ReplyError
     from minikv.pubsub import Hub, Subscriptions
     from minikv.scripting import Scripting
+    from minikv.tracking import ClientTracking, Tracking
     from minikv.watch import MonitorOut, Watch
 
 
@@ -50,6 +51,8 @@ class ServerView(Protocol):
     replication: Any
     acl: Acl
     log: logging.Logger
+    #: CLIENT TRACKING's table and messages (minikv.tracking).
+    tracking: Tracking
 
     def info_text(self, sections: list[str]) -> str: ...
 
@@ -90,6 +93,8 @@ class Context(Protocol):
     pubsub: Subscriptions | None
     #: What a primary knows of this client as a replica (None unless it sent REPLCONF).
     repl: Any
+    #: CLIENT TRACKING's options (None while off); changed only through ``server.tracking``.
+    tracking: ClientTracking | None
     # MULTI/EXEC and WATCH
     multi: list[tuple[Any, list[bytes]]] | None
     multi_error: bool
