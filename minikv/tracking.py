@@ -229,13 +229,16 @@ class Tracking:
     def broadcast(self) -> None:
         """The end of an event-loop turn: each prefix's changed keys to its BCAST clients."""
         self._broadcast_due = False
-        for p, keys in self.prefix_keys.items():
+        # In Redis's order: prefixes and keys sorted (its radix trees).
+        for p in sorted(self.prefix_keys):
+            keys = self.prefix_keys[p]
             if not keys:
                 continue
-            common = _keys_array(list(keys))
+            names = sorted(keys)
+            common = _keys_array(names)
             for c in list(self.prefix_clients.get(p, ())):
                 if c.tracking is not None and c.tracking.noloop:
-                    own = [k for k, writer in keys.items() if writer is not c]
+                    own = [k for k in names if keys[k] is not c]
                     if own:
                         self.send(c, _keys_array(own))
                 else:
