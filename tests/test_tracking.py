@@ -63,9 +63,10 @@ def transcript(port: int, conns: dict[str, int], script: list[Step]) -> list[tup
         if name == "close":
             open_.pop(step[1]).sock.close()
             # Wait until the server saw it go (its id leaves CLIENT LIST).
+            gone = b"id=%d " % ids[step[1]]
             probe = open_["b"]
             wait_for(
-                lambda: b"id=%d " % ids[step[1]] not in probe.exchange([encode("CLIENT", "LIST")]),
+                lambda p=probe, g=gone: g not in p.exchange([encode("CLIENT", "LIST")]),
                 what="the close to be seen",
             )
             out.append((step, []))
