@@ -152,6 +152,10 @@ def handle_ready_keys(ks: Keyspace) -> None:
                 dirty = ks.dirty
                 memory = ks.memory
                 sized = memory.measure(c, st.cmd, st.args) if memory.tracking else None
+                # A tracking client's own invalidations follow the reply (minikv.tracking).
+                keys_tracked = c.server.tracking if c.tracking is not None else None
+                if keys_tracked is not None:
+                    before, keys_tracked.current = keys_tracked.current, c
                 reply = st.serve(c, key)
                 if sized:
                     memory.account(sized)
@@ -162,6 +166,8 @@ def handle_ready_keys(ks: Keyspace) -> None:
                         ks.propagation.command(st.cmd.propagate, st.args, reply, db)
                         ks.propagation.flush()
                     unblock(c, reply)
+                if keys_tracked is not None:
+                    keys_tracked.current = before
         ks.propagation.flush()  # keys that expired while being looked at: DEL on their own
 
 
@@ -173,6 +179,8 @@ def unblock(c: Client, reply: Any) -> None:
     if isinstance(reply, ReplyError):
         c.server.stats.count_error(reply)
     data = c.encode(reply)
+    if c.tracking is not None:
+        data = c.server.tracking.after_command(c, data)
     c.server.stats.total_net_output_bytes += len(data)
     c.write_async(data)
     asyncio.get_running_loop().call_soon(c.resume_after_block)

@@ -576,10 +576,10 @@ class Client(asyncio.Protocol):
         tracking = self.server.tracking
         tracking.current = self
         value = self.execute(args)
+        tracking.current = None
         if self.reply_mode:
             value = self._filter_reply(value)
         if value is BLOCKED:
-            tracking.current = None
             return value
         return Raw(tracking.after_command(self, self.encode(value)))
 

@@ -102,10 +102,11 @@ class Tracking:
         self.prefix_clients: dict[bytes, dict[Any, None]] = {}
         self.prefix_keys: dict[bytes, dict[bytes, Any]] = {}
         self._broadcast_due = False
-        #: The tracking client whose command is running (set by the dispatcher's slow path),
-        #: and the invalidations for it held until its reply is out (None: a flush).
+        #: The tracking client whose command is running (set by the dispatcher's slow path and
+        #: when a blocked command is served), and the invalidations held for such clients
+        #: until their replies are out: (client, key), key None for a flush.
         self.current: Any = None
-        self.pending: list[bytes | None] = []
+        self.pending: list[tuple[Any, bytes | None]] = []
 
     # --- enabling ------------------------------------------------------------------------
 
@@ -208,7 +209,7 @@ class Tracking:
                 continue
             if target is current:
                 if not st.noloop:
-                    self.pending.append(key)
+                    self.pending.append((target, key))
                 continue
             self.send(target, _keys_array([key]))
 
@@ -220,7 +221,7 @@ class Tracking:
             if c.tracking is None:
                 continue
             if c is current:
-                self.pending.append(None)
+                self.pending.append((c, None))
             else:
                 self.send(c, _NULL[c.resp])
         self.table.clear()
@@ -249,7 +250,6 @@ class Tracking:
         """The dispatcher ran a command of tracking client ``c`` whose encoded reply is
         ``value``: returns it followed by the invalidations held for ``c`` meanwhile, and ends
         the effect of CLIENT CACHING on the command after it (not inside MULTI)."""
-        self.current = None
         st = c.tracking
         if (
             st is not None
@@ -260,11 +260,12 @@ class Tracking:
             st.caching = False
         if not self.pending:
             return value
-        pending, self.pending = self.pending, []
+        mine = [key for target, key in self.pending if target is c]
+        self.pending = [p for p in self.pending if p[0] is not c]
         if st is None:
             return value
         own = b""
-        for key in pending:
+        for key in mine:
             target, frame = self._frame(c, _NULL[c.resp] if key is None else _keys_array([key]))
             if target is c:
                 own += frame  # after this reply, in the same write

@@ -235,6 +235,28 @@ def test_redirect_resp2_subscriber_and_broken_differential(
     assert received(got, 16, "t3") == b">2\r\n$21\r\ntracking-redir-broken\r\n:<r3>\r\n"
 
 
+def _served_blocked_command(port: int) -> bytes:
+    admin = redis.Redis(port=port)
+    admin.flushall()
+    c = Conn(port, 3)
+    c.exchange([encode("CLIENT", "TRACKING", "on"), encode("GET", "dst")])
+    c.sock.sendall(encode("BLMOVE", "src", "dst", "LEFT", "LEFT", "0"))
+    wait_for(lambda: admin.info("clients")["blocked_clients"] == 1, what="BLMOVE to block")
+    admin.rpush("src", "x")
+    got = c.exchange([])
+    c.sock.close()
+    admin.close()
+    return got
+
+
+def test_served_blocked_command_reply_before_its_invalidation(
+    server: ServerProcess, redis_server: ServerProcess
+) -> None:
+    got = _served_blocked_command(server.port)
+    assert got == _served_blocked_command(redis_server.port)
+    assert got == b"$1\r\nx\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\ndst\r\n"
+
+
 def test_expiry_invalidates(server: ServerProcess) -> None:
     other = server.client()
     other.flushall()
