@@ -353,3 +353,29 @@ def test_redis_py_client_side_cache_sees_other_clients_write(
     assert writer.info("commandstats")["cmdstat_get"]["calls"] == 2
     cached.close()
     writer.close()
+
+
+def test_eviction_invalidates() -> None:
+    with ServerProcess() as srv:  # of its own: it fills maxmemory
+        admin = srv.client()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            conn = Conn.__new__(Conn)
+            conn.sock, conn.buf = s, b""
+            conn.exchange([encode("HELLO", "3"), encode("CLIENT", "TRACKING", "on")])
+            tracked = [f"t:{i}".encode() for i in range(20)]
+            admin.mset({k: b"v" * 1000 for k in tracked})
+            conn.exchange([encode("GET", k) for k in tracked])
+            admin.config_set("maxmemory-policy", "allkeys-lru")
+            admin.config_set("maxmemory", 2**40)
+            admin.config_set("maxmemory", int(admin.info("memory")["used_memory"]) + 50_000)
+            p = admin.pipeline(transaction=False)
+            for i in range(200):
+                p.set(f"fill:{i}", b"v" * 1000)
+            p.execute()
+            assert admin.info("stats")["evicted_keys"] > 0
+            gone = {k for k in tracked if not admin.exists(k)}
+            assert gone  # the idle tracked keys went first
+            pushes = conn.exchange([])
+            told = {k for k in tracked if b"$%d\r\n%b\r\n" % (len(k), k) in pushes}
+            assert told == gone
+        admin.close()
