@@ -255,8 +255,7 @@ class Db:
             self.access[hash(key) & _MASK][key] = ks.lru_clock
         elif access:
             self.touch(key)
-        # Skip the call when nobody is to be told.
-        if touch and (self.watched or self.blocking_keys or self.tracking is not None):
+        if touch and (self.watched or self.blocking_keys):  # skip the call: nobody to tell
             self.touched(key)
 
     def changed_keys(self, keys: Sequence[bytes], event: str) -> None:
@@ -265,7 +264,7 @@ class Db:
         if self.keyspace.access:
             for key in keys:
                 self.touch(key)
-        if self.watched or self.blocking_keys or self.tracking is not None:
+        if self.watched or self.blocking_keys:
             for key in keys:
                 self.touched(key)
 
@@ -524,6 +523,49 @@ class NotifyingDb(Db):
         notify.notify(ks.hub, ks.notify_flags, "evicted", key, self.id)
 
 
+class TrackingDb(Db):
+    """A ``Db`` while some client tracks keys (CLIENT TRACKING): its change hooks also
+    invalidate the keys (``touched`` tells tracking too, for expiry and eviction; a key told
+    twice is harmless: its table entry is gone after the first)."""
+
+    __slots__ = ()
+
+    def changed(self, key: bytes, event: str, n: int = 1, touch: bool = True) -> None:
+        Db.changed(self, key, event, n, touch)
+        if touch:
+            self.tracking.invalidate(key)
+
+    def changed_keys(self, keys: Sequence[bytes], event: str) -> None:
+        Db.changed_keys(self, keys, event)
+        for key in keys:
+            self.tracking.invalidate(key)
+
+
+class NotifyingTrackingDb(NotifyingDb):
+    """``NotifyingDb`` and ``TrackingDb`` at once."""
+
+    __slots__ = ()
+
+    def changed(self, key: bytes, event: str, n: int = 1, touch: bool = True) -> None:
+        NotifyingDb.changed(self, key, event, n, touch)
+        if touch:
+            self.tracking.invalidate(key)
+
+    def changed_keys(self, keys: Sequence[bytes], event: str) -> None:
+        NotifyingDb.changed_keys(self, keys, event)
+        for key in keys:
+            self.tracking.invalidate(key)
+
+
+#: (notifying, tracking) -> the databases' class.
+_DB_CLASSES: dict[tuple[bool, bool], type[Db]] = {
+    (False, False): Db,
+    (True, False): NotifyingDb,
+    (False, True): TrackingDb,
+    (True, True): NotifyingTrackingDb,
+}
+
+
 class Keyspace:
     """All databases plus the counters that persistence and INFO read."""
 
@@ -567,7 +609,20 @@ class Keyspace:
         """Publish keyspace notifications of the classes in ``flags`` on ``hub`` (0: none)."""
         self.notify_flags = flags
         self.hub = hub
-        cls = NotifyingDb if flags and hub is not None else Db
+        self._reclass()
+
+    def use_tracking(self, tracking: Any) -> None:
+        """Tell ``tracking`` (minikv.tracking.Tracking; None: nobody tracks) of every change."""
+        for db in self.dbs:
+            db.tracking = tracking
+        self._reclass()
+
+    def _reclass(self) -> None:
+        # The databases' class carries the optional listeners, so a plain Db's write path
+        # does not even look at them (a check per write costs ~100 instructions per SET).
+        notifying = bool(self.notify_flags and self.hub is not None)
+        tracking = self.dbs[0].tracking is not None
+        cls = _DB_CLASSES[notifying, tracking]
         for db in self.dbs:
             db.__class__ = cls
 

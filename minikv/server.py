@@ -124,7 +124,7 @@ class Server:
         self.keyspace.use_notifications(config.notify_keyspace_events, self.pubsub)
         self._configure_memory()
         self.clients: dict[int, Client] = {}
-        self.tracking = Tracking(self.clients, self.keyspace.dbs, self._call_soon)
+        self.tracking = Tracking(self.clients, self.keyspace, self._call_soon)
         self.tracking.max_keys = config.tracking_table_max_keys
         self.replication = Replication(self)
         self.replication.link = ReplicaSide(self, self.replication)

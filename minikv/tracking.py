@@ -17,9 +17,10 @@ have cached changes:
   gone, a RESP3 tracking client gets ``tracking-redir-broken`` pushes instead (lazily, when a
   message would be sent, as Redis).
 
-Changes reach ``invalidate`` through the keyspace's one change hook (``Db.touched``: writes and
-expiry), which calls it only while ``Db.tracking`` is set, that is while some client tracks:
-without tracking clients the write path costs nothing more than one slot read. FLUSHDB,
+Changes reach ``invalidate`` through the keyspace's change hooks (``Db.changed``, and
+``Db.touched`` for expiry and eviction), which call it only while some client tracks (the
+databases are then ``TrackingDb``s, ``Keyspace.use_tracking``): without tracking clients the
+write path does not look at tracking at all. FLUSHDB,
 FLUSHALL, SWAPDB and a replica's full sync send a null invalidation ("everything") to every
 tracking client (``flushed``). ``tracking-table-max-keys`` bounds the table: past it the
 oldest entries are dropped and their clients told, as if the keys had changed.
@@ -88,10 +89,10 @@ class Tracking:
     """The tracking table, the BCAST prefixes and the delivery of invalidation messages."""
 
     def __init__(
-        self, clients: dict[int, Any], dbs: list[Any], call_soon: Callable[[Any], Any]
+        self, clients: dict[int, Any], keyspace: Any, call_soon: Callable[[Any], Any]
     ) -> None:
         self.clients = clients  # id -> Client, the server's list
-        self.dbs = dbs
+        self.keyspace = keyspace  # minikv.keyspace.Keyspace
         self.call_soon = call_soon  # run a callable once this event-loop turn is done
         self.max_keys = 1_000_000  # tracking-table-max-keys (0: no limit)
         self.table: dict[bytes, set[int]] = {}
@@ -117,8 +118,7 @@ class Tracking:
         if old is None:
             self.tracking_clients += 1
             if self.tracking_clients == 1:
-                for db in self.dbs:
-                    db.tracking = self  # the change hook starts calling invalidate
+                self.keyspace.use_tracking(self)  # the change hooks start calling invalidate
         else:
             st.prefixes = old.prefixes  # BCAST prefixes add up, as in Redis
         if st.bcast:
@@ -149,8 +149,7 @@ class Tracking:
             # Nobody left to tell: forget the table and take the hook off the write path.
             self.table.clear()
             self.items = 0
-            for db in self.dbs:
-                db.tracking = None
+            self.keyspace.use_tracking(None)
 
     # --- reads ---------------------------------------------------------------------------
 
