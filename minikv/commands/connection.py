@@ -8,7 +8,7 @@ from minikv import REDIS_VERSION
 from minikv import acl as aclmod
 from minikv.blocking import unblock_client
 from minikv.commands import command, container
-from minikv.commands.util import SYNTAX
+from minikv.commands.util import SYNTAX, parse_on_off
 from minikv.parsing import parse_int
 from minikv.protocol import OK, PONG, ReplyError
 
@@ -268,13 +268,7 @@ def client_setinfo(c: Context, args: list[bytes]) -> Any:
     since="7.0.0",
 )
 def client_no_evict(c: Context, args: list[bytes]) -> Any:
-    v = args[2].lower()
-    if v == b"on":
-        c.no_evict = True
-    elif v == b"off":
-        c.no_evict = False
-    else:
-        raise SYNTAX
+    c.no_evict = parse_on_off(args[2])
     return OK
 
 

@@ -20,6 +20,16 @@ WRONGTYPE = ReplyError("WRONGTYPE Operation against a key holding the wrong kind
 # --- shared by the collection types (hashes, sets, lists, sorted sets) -------------------------
 
 
+def parse_on_off(arg: bytes) -> bool:
+    """ON / OFF (any case), as CLIENT NO-EVICT and NO-TOUCH take it; else a syntax error."""
+    v = arg.lower()
+    if v == b"on":
+        return True
+    if v == b"off":
+        return False
+    raise SYNTAX
+
+
 def get_typed(db: Db, key: bytes, cls: type[T], read: bool = False) -> T | None:
     """The value at ``key`` if it is a ``cls`` (the Python class that is its Redis type), None
     if the key is missing; WRONGTYPE for a value of any other type. ``read``: the command reads

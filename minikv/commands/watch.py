@@ -19,7 +19,7 @@ from minikv.commands import (
     subcommand_syntax_error,
 )
 from minikv.commands.server import ADMIN_FLAGS, NO_REPLY, SRV, help_reply
-from minikv.commands.util import SYNTAX
+from minikv.commands.util import SYNTAX, parse_on_off
 from minikv.latency import cumulative_usec, total
 from minikv.parsing import parse_int
 from minikv.protocol import OK, ReplyError, Verbatim
@@ -420,11 +420,5 @@ def client_reply(c: Context, args: list[bytes]) -> Any:
     args="ON | OFF",
 )
 def client_no_touch(c: Context, args: list[bytes]) -> Any:
-    v = args[2].lower()
-    if v == b"on":
-        c.no_touch = True
-    elif v == b"off":
-        c.no_touch = False
-    else:
-        raise SYNTAX
+    c.no_touch = parse_on_off(args[2])
     return OK
