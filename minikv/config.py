@@ -150,6 +150,18 @@ class Config:
     )
 
 
+#: maxmemory-policy's values, in Redis's order (minikv.eviction implements them).
+MAXMEMORY_POLICIES = (
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+)
+
 OBUF_DEFAULTS = {
     "normal": (0, 0, 0),
     "slave": (256 * 1024 * 1024, 64 * 1024 * 1024, 60),
@@ -638,16 +650,7 @@ PARAMS: dict[str, Param] = {
         Param(
             "maxmemory-policy",
             "maxmemory_policy",
-            _enum(
-                "volatile-lru",
-                "volatile-lfu",
-                "volatile-random",
-                "volatile-ttl",
-                "allkeys-lru",
-                "allkeys-lfu",
-                "allkeys-random",
-                "noeviction",
-            ),
+            _enum(*MAXMEMORY_POLICIES),
         ),
         Param("maxmemory-samples", "maxmemory_samples", _int_range(1, 2**31 - 1)),
         Param("maxmemory-eviction-tenacity", "maxmemory_eviction_tenacity", _int_range(0, 100)),

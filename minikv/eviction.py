@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from minikv.config import MAXMEMORY_POLICIES
 from minikv.cow import rss_bytes
 from minikv.memory import key_usage
 from minikv.protocol import ReplyError
@@ -57,16 +58,7 @@ if TYPE_CHECKING:
 
 OOM = ReplyError("OOM command not allowed when used memory > 'maxmemory'.")
 
-POLICIES = (
-    "volatile-lru",
-    "volatile-lfu",
-    "volatile-random",
-    "volatile-ttl",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "noeviction",
-)
+POLICIES = MAXMEMORY_POLICIES
 
 LRU_CLOCK_MAX = (1 << 24) - 1
 LRU_CLOCK_RESOLUTION = 1000  # ms
