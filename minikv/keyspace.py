@@ -593,6 +593,9 @@ class Keyspace:
         #: What the changes send on (append-only file, replicas): see minikv.propagation.
         self.propagation = Propagation()
         self._expire_db = 0
+        #: (dirty, ids of the databases with volatile keys) counted just before a fork, while
+        #: its child runs (``note_volatile``); None otherwise.
+        self._volatile: tuple[int, frozenset[int]] | None = None
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
         #: This server is a replica: keys past their deadline read as missing but are not
         #: deleted (see Db._expire_key).
@@ -660,6 +663,17 @@ class Keyspace:
         da.signal_ready_keys()
         db_.signal_ready_keys()
 
+    def note_volatile(self, forking: bool) -> None:
+        """Called just before a fork (``forking``) and when its child is gone: while the child
+        runs, the expire cycle takes the databases with volatile keys from this count as long
+        as nothing was written (``dirty`` unchanged) instead of looking at every shard of every
+        database each tick. That look (``any(db.expires)``) writes the reference count of each
+        of the 16 x 1024 shard dicts, so the pages holding them (~1 MB) would be copied for
+        the child."""
+        self._volatile = None
+        if forking:
+            self._volatile = (self.dirty, frozenset(db.id for db in self.dbs if any(db.expires)))
+
     def active_expire_cycle(
         self, time_limit_s: float, clock: Callable[[], float] = time.monotonic
     ) -> int:
@@ -679,10 +693,16 @@ class Keyspace:
         total = sampled_total = 0
         capped = False
         ndb = len(self.dbs)
+        volatile = self._volatile
+        if volatile is not None and volatile[0] != self.dirty:
+            volatile = self._volatile = None  # written since the fork: look again
         for _ in range(ndb):
             db = self.dbs[self._expire_db]
             self._expire_db = (self._expire_db + 1) % ndb
-            if not any(db.expires):  # C-speed check; most databases have no volatile keys
+            if volatile is not None:
+                if db.id not in volatile[1]:
+                    continue
+            elif not any(db.expires):  # C-speed check; most databases have no volatile keys
                 continue
             while True:
                 sampled, expired = db.active_expire_round(now_ms(), per_round)

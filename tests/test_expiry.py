@@ -352,6 +352,60 @@ def test_active_expire_cycle_unit() -> None:
     assert ks.active_expire_cycle(1.0) == 0
 
 
+def test_active_expire_cycle_while_a_child_runs_unit() -> None:
+    # Persistence counts the databases with volatile keys just before a fork; the cycle uses
+    # that count only while nothing was written since, so a database given its first volatile
+    # keys during the save (a write: dirty moves) is still expired.
+    ks = Keyspace(8)
+    past = now_ms() - 1000
+    for i in range(30):
+        ks.dbs[1].set(b"a%d" % i, b"v", past)
+    ks.dbs[2].set(b"plain", b"v")
+    ks.note_volatile(True)
+    assert _drain_cycle(ks) == 30
+    for i in range(40):
+        ks.dbs[5].set(b"b%d" % i, b"v", past)
+    ks.dirty += 40  # what the dispatcher counts for those writes
+    assert _drain_cycle(ks) == 40
+    assert len(ks.dbs[1]) == len(ks.dbs[5]) == 0 and len(ks.dbs[2]) == 1
+    ks.note_volatile(False)
+    ks.dbs[6].set(b"c", b"v", past)  # no count kept once the child is gone
+    assert _drain_cycle(ks) == 1
+
+
+def _drain_cycle(ks: Keyspace) -> int:
+    total = 0
+    for _ in range(100):
+        n = ks.active_expire_cycle(1.0)
+        total += n
+        if n == 0:
+            break
+    return total
+
+
+def test_active_expiry_during_a_bgsave(tmp_path: Any) -> None:
+    # Keys given a deadline while a fork child writes a snapshot, in a database that had no
+    # volatile keys at the fork and in one that was empty, are reclaimed by the active cycle.
+    with ServerProcess("--rdb-key-save-delay", "500000", dir=str(tmp_path)) as srv:
+        r = srv.client()
+        r.mset({f"k{i}": "v" for i in range(20)})  # 20 keys x 0.5 s: a child for ~10 s
+        assert r.bgsave()
+        other = srv.client(db=5)
+        try:
+            pipe = r.pipeline(transaction=False)
+            for i in range(100):
+                pipe.set(f"vol:{i}", "v", px=50)
+            pipe.execute()
+            opipe = other.pipeline(transaction=False)
+            for i in range(100):
+                opipe.set(f"o:{i}", "v", px=50)
+            opipe.execute()
+            _poll(lambda: r.dbsize() == 20 and other.dbsize() == 0)
+            assert r.info("persistence")["rdb_bgsave_in_progress"] == 1
+        finally:
+            other.close()
+
+
 def test_active_expire_cycle_respects_time_limit() -> None:
     ks = Keyspace(2)
     past = now_ms() - 1000

@@ -75,7 +75,10 @@ def write_snapshot(
     aof-rewrite-incremental-fsync: no burst of dirty pages for the final fsync to flush).
     """
     try:
-        with open(tmp, "wb", buffering=1024 * 1024) as f:
+        # The default small buffer: a chunk (one shard, ~100 KB at 1M keys) larger than it is
+        # written straight from the encoder's buffer, where a 1 MB one would copy every chunk
+        # into 1 MB of the child's own pages first (copy-on-write counts them).
+        with open(tmp, "wb") as f:
             keys = write_stream(
                 keyspace, f, progress, key_delay_us, dbs, functions, incremental_fsync
             )
@@ -414,10 +417,12 @@ class Persistence:
         # frozen at start-up stay frozen after the save.
         self.gc_was_enabled = gc.isenabled()
         gc.disable()
+        self.keyspace.note_volatile(True)
         t0 = time.perf_counter_ns()
         try:
             pid = os.fork()
         except OSError:
+            self.keyspace.note_volatile(False)
             self._restore_gc()
             os.close(rfd)
             os.close(wfd)
@@ -534,6 +539,7 @@ class Persistence:
             self.child_type = ""
             self.cow_current = 0
             self.keyspace.memory.child_running(False)
+            self.keyspace.note_volatile(False)
             self._restore_gc()
 
     def _bgsave_done(self, ok: bool, sig: int, elapsed: float) -> None:
