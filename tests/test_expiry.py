@@ -267,18 +267,20 @@ def test_dbsize_counts_unreclaimed_keys_like_redis(
     assert replies[0][:5] == [4, None, 3, 0, 2]
 
 
-def test_active_expiry_reclaims_unread_keys(server: ServerProcess, r: redis.Redis) -> None:
+def _set_volatile(r: redis.Redis, prefix: str, n: int) -> None:
+    """``n`` keys ``<prefix><i>`` that expire in 50 ms, in one pipeline."""
     pipe = r.pipeline(transaction=False)
-    for i in range(1000):
-        pipe.set(f"vol:{i}", "v", px=50)
+    for i in range(n):
+        pipe.set(f"{prefix}{i}", "v", px=50)
     pipe.execute()
+
+
+def test_active_expiry_reclaims_unread_keys(server: ServerProcess, r: redis.Redis) -> None:
+    _set_volatile(r, "vol:", 1000)
     r.set("stay", "v")
     other = server.client(db=5)
     try:
-        opipe = other.pipeline(transaction=False)
-        for i in range(300):
-            opipe.set(f"o:{i}", "v", px=50)
-        opipe.execute()
+        _set_volatile(other, "o:", 300)
         # Nobody reads these keys again; only the active cycle can reclaim them.
         _poll(lambda: r.dbsize() == 1 and other.dbsize() == 0)
         assert r.get("stay") == b"v"
@@ -392,14 +394,8 @@ def test_active_expiry_during_a_bgsave(tmp_path: Any) -> None:
         assert r.bgsave()
         other = srv.client(db=5)
         try:
-            pipe = r.pipeline(transaction=False)
-            for i in range(100):
-                pipe.set(f"vol:{i}", "v", px=50)
-            pipe.execute()
-            opipe = other.pipeline(transaction=False)
-            for i in range(100):
-                opipe.set(f"o:{i}", "v", px=50)
-            opipe.execute()
+            _set_volatile(r, "vol:", 100)
+            _set_volatile(other, "o:", 100)
             _poll(lambda: r.dbsize() == 20 and other.dbsize() == 0)
             assert r.info("persistence")["rdb_bgsave_in_progress"] == 1
         finally:
