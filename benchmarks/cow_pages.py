@@ -406,6 +406,8 @@ def attribute(
                 else (f"code +{field}")
             )
         part = {-16: "gc next", -8: "gc prev", 0: "refcount"}.get(field, f"+{field}")
+        if name == "str" and field == 0 and os.environ.get("COW_PAGES_STRINGS"):
+            return f"str (refcount) {types.text(block + head)!r}"
         return f"{name} ({part})"
     if in_lib and syms is not None:
         tname = types.type_name(w.word(addr + 8))

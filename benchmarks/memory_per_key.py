@@ -51,7 +51,7 @@ def commands(kind: str, i: int) -> list[bytes]:
     if kind == "set":
         return [b"SADD", key, *v]
     if kind == "list":
-        return [b"RPUSH", key, *(x for node in v for x in node)]
+        return [b"RPUSH", key, *v]  # a QuickList iterates its elements
     return [b"ZADD", key, *(x for m, s in v.items() for x in (repr(s).encode(), m))]
 
 

@@ -674,6 +674,11 @@ class Keyspace:
         if forking:
             self._volatile = (self.dirty, frozenset(db.id for db in self.dbs if any(db.expires)))
 
+    def volatile_at_fork(self) -> frozenset[int] | None:
+        """In a fork child (and its parent while nothing was written): the ids of the
+        databases that had volatile keys at the fork; None when no such count is kept."""
+        return None if self._volatile is None else self._volatile[1]
+
     def active_expire_cycle(
         self, time_limit_s: float, clock: Callable[[], float] = time.monotonic
     ) -> int:

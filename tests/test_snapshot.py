@@ -17,6 +17,7 @@ import pytest
 import redis
 from helpers import ROOT, Raw, ServerProcess, encode, wait_for
 
+from minikv.cow import sum_private_dirty
 from minikv.persistence.format import FORMAT_VERSION
 
 
@@ -109,6 +110,50 @@ def test_save_lastsave_and_restart_keeps_expiry(srv: ServerProcess) -> None:
         assert persistence(r)["rdb_last_load_keys_expired"] == 1
         r.select(3)
         assert r.get("in-db3") == b"x"
+
+
+def test_sum_private_dirty() -> None:
+    smaps = (
+        b"55d0-55d1 r--p 00000000 fe:00 1 /usr/bin/x\nRss:  8 kB\nPrivate_Dirty:     0 kB\n"
+        b"7f00-7f10 rw-p 00000000 00:00 0\nPrivate_Clean:   4 kB\nPrivate_Dirty:   124 kB\n"
+        b"Private_Hugetlb:  0 kB\n7f20-7f30 rw-p 00000000 00:00 0\nPrivate_Dirty:  8 kB\n"
+    )
+    assert sum_private_dirty(smaps) == 132 * 1024
+    assert sum_private_dirty(b"Rss: 4 kB\n") == 0
+    if not os.path.exists("/proc/self/smaps_rollup"):
+        pytest.skip("no /proc/self/smaps_rollup on this system")
+    with open("/proc/self/smaps_rollup", "rb") as f:
+        rollup = f.read()
+    line = next(x for x in rollup.splitlines() if x.startswith(b"Private_Dirty:"))
+    assert sum_private_dirty(rollup) == int(line.split()[1]) * 1024
+
+
+def test_bgsave_keeps_deadlines_in_every_database(srv: ServerProcess) -> None:
+    # The child skips the expiry shards of the databases that had no volatile keys at the
+    # fork (counted by the parent): the deadlines of the others must all be written.
+    r = srv.client()
+    for db, volatile in ((0, True), (2, False), (3, True), (9, False)):
+        c = srv.client(db=db)
+        try:
+            pipe = c.pipeline(transaction=False)
+            for i in range(300):
+                pipe.set(f"k{i}", f"{db}", ex=1000 + db) if volatile else pipe.set(f"k{i}", "x")
+            pipe.execute()
+        finally:
+            c.close()
+    assert r.bgsave()
+    wait_for(lambda: bgsave_done(r))
+    assert persistence(r)["rdb_last_bgsave_status"] == "ok"
+    srv.stop()
+    with ServerProcess(dir=srv.dir) as again:
+        for db, volatile in ((0, True), (2, False), (3, True), (9, False)):
+            c = again.client(db=db)
+            try:
+                assert c.dbsize() == 300
+                ttls = {c.ttl(f"k{i}") for i in range(0, 300, 7)}
+                assert ttls <= set(range(990 + db, 1001 + db)) if volatile else ttls == {-1}
+            finally:
+                c.close()
 
 
 def test_bgsave_replies(srv: ServerProcess) -> None:

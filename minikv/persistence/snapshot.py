@@ -19,6 +19,7 @@ The parent never writes the dataset while a child runs; the child never touches 
 
 from __future__ import annotations
 
+import _signal
 import contextlib
 import gc
 import os
@@ -104,8 +105,12 @@ def write_stream(
     child writes to): ``write_snapshot``'s walk without the file. Returns keys written."""
     w = SnapshotWriter(f, functions=functions)
     synced = 0
+    volatile = keyspace.volatile_at_fork()
     for db in keyspace.dbs if dbs is None else [keyspace.dbs[i] for i in dbs]:
-        for data, expires in zip(db.data, db.expires, strict=True):
+        # A forked child knows which databases had volatile keys: the expiry shards of the
+        # others are not looked at (each look writes a shard dict's reference count).
+        shard_expires = db.expires if volatile is None or db.id in volatile else _NO_EXPIRES
+        for data, expires in zip(db.data, shard_expires, strict=True):
             if data:
                 w.write_chunk(db.id, data, expires)
                 if key_delay_us > 0:  # rdb-key-save-delay, for tests
@@ -118,6 +123,10 @@ def write_stream(
                     progress(w.keys)
     w.finish()
     return w.keys
+
+
+#: What ``write_stream`` pairs with each shard of a database known to have no volatile keys.
+_NO_EXPIRES: list[dict[bytes, int]] = [{}] * NSHARDS
 
 
 def save_to_file(
@@ -453,10 +462,14 @@ class Persistence:
         try:
             set_role("C")
             gc.disable()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, signal.SIG_DFL)
-            with contextlib.suppress(ValueError):
-                signal.set_wakeup_fd(-1)
+            # _signal's functions, not signal.py's wrappers: those convert through the enum
+            # machinery, cold code whose first run here would copy its pages.
+            _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+            _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+            try:
+                _signal.set_wakeup_fd(-1)
+            except ValueError:
+                pass
             self.close_inherited_fds()
             sampler = CowSampler()
             next_report = time.monotonic() + 1.0
