@@ -91,6 +91,10 @@ def serve(argv: list[str]) -> None:
 
     os.fork = fork
     childinfo.send = send  # type: ignore[assignment]
+    if os.environ.get("COW_PAGES_NO_SAVE"):  # the floor: a child that forks and reports only
+        from minikv.persistence import snapshot
+
+        snapshot.save_to_file = lambda *a, **k: 0  # type: ignore[assignment]
     sys.argv = ["minikv", *argv]
     runpy.run_module("minikv", run_name="__main__", alter_sys=True)
 
@@ -147,17 +151,21 @@ def mappings(pid: int) -> list[tuple[int, int, str, str, int]]:
 class Symbols:
     """libpython's ELF symbols (nm), to name words written in its data and bss."""
 
-    def __init__(self, path: str, base: int) -> None:
+    def __init__(self, path: str, base: int, kinds: str = "dDbBrR") -> None:
         self.addrs: list[int] = []
         self.names: list[str] = []
-        out = subprocess.run(
-            ["nm", "-S", "--defined-only", path], capture_output=True, text=True, check=False
-        ).stdout
         rows = []
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 4 and parts[2].lower() in "dbr":
-                rows.append((int(parts[0], 16) + base, parts[3]))
+        for dynamic in ([], ["-D"]):  # the static table where present, else the dynamic one
+            out = subprocess.run(
+                ["nm", *dynamic, "--defined-only", path],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) == 3 and parts[1] in kinds:
+                    rows.append((int(parts[0], 16) + base, parts[2]))
         rows.sort()
         self.addrs = [a for a, _ in rows]
         self.names = [n for _, n in rows]
@@ -434,6 +442,25 @@ def run(args: argparse.Namespace) -> int:
             populate_typed(srv, args.keys, args.value_size, args.types)
         time.sleep(args.settle)
         rss = int(srv.info("memory")["used_memory_rss"])
+        perf = None
+        if args.faults:
+            data = os.path.join(work, "faults.data")
+            assert srv.pid is not None
+            perf = subprocess.Popen(
+                [
+                    "perf",
+                    "record",
+                    "-q",
+                    "-o",
+                    data,
+                    "-e",
+                    "exceptions:page_fault_user",
+                    "-p",
+                    str(srv.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)  # perf attached
         srv.client.execute_command("BGSAVE")
         deadline = time.monotonic() + 300
         while not os.path.exists(pidfile) or not Path(pidfile).read_text().endswith("\n"):
@@ -457,6 +484,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"keys {args.keys:,} ({args.types}), RSS before BGSAVE {rss / 2**20:.0f} MB")
         classify(p, w, c, cmaps, libpython, syms, TypeNames(w, type_type), args.top)
         os.kill(wpid, signal.SIGCONT)
+        if perf is not None:
+            # No fault after the final sample: the child dies here (BGSAVE then fails).
+            os.kill(cpid, signal.SIGKILL)
+            os.kill(cpid, signal.SIGCONT)
+            time.sleep(0.5)
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
+            fault_account(os.path.join(work, "faults.data"), cpid, cmaps, args.top)
+            return 0
         os.kill(cpid, signal.SIGCONT)
         while int(srv.info("persistence")["rdb_bgsave_in_progress"]):
             time.sleep(0.05)
@@ -465,6 +501,40 @@ def run(args: argparse.Namespace) -> int:
     finally:
         srv.stop()
     return 0
+
+
+def fault_account(data: str, pid: int, cmaps: list[Any], top: int) -> None:
+    """The child's write faults (``exceptions:page_fault_user`` with the write bit), by the
+    function of the instruction that faulted (ELF symbols of the mapping it lies in)."""
+    out = subprocess.run(
+        ["perf", "script", "-i", data, "-F", "pid,trace"], capture_output=True, text=True
+    ).stdout
+    tables: dict[str, Symbols] = {}
+    by_fn: collections.Counter[str] = collections.Counter()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or parts[0].split("/")[0] != str(pid):
+            continue
+        fields = dict(x.split("=", 1) for x in parts[1:] if "=" in x)
+        if not int(fields.get("error_code", "0"), 16) & 2:
+            continue  # a read fault
+        ip = int(fields["ip"], 16)
+        where = "?"
+        for lo, hi, _perms, name, _off in cmaps:
+            if lo <= ip < hi:
+                where = name
+                if name.startswith("/"):
+                    if name not in tables:
+                        base = min(m[0] - m[4] for m in cmaps if m[3] == name)
+                        tables[name] = Symbols(name, base, kinds="tTwW")
+                    where = f"{os.path.basename(name)}: {tables[name].name(ip)}"
+                break
+        by_fn[where] += 1
+    print(f"\n## The child's write faults by faulting function ({sum(by_fn.values())})\n")
+    print("| function | faults |")
+    print("|---|---|")
+    for fn, n in by_fn.most_common(top):
+        print(f"| {fn} | {n} |")
 
 
 def _state(pid: int) -> str:
@@ -485,6 +555,12 @@ def main() -> int:
     ap.add_argument("--types", default="string", help="string, hash, set, list, zset or mix")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds idle before BGSAVE")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument(
+        "--faults",
+        action="store_true",
+        help="also record the child's page faults with perf (exceptions:page_fault_user; "
+        "tracefs mounted) and count its write faults by faulting function",
+    )
     return run(ap.parse_args())
 
 
