@@ -31,8 +31,13 @@ total is the figure ``snapshot.py`` reads.)
     sudo python benchmarks/cow_pages.py                       # 1M x 100 B strings
     sudo python benchmarks/cow_pages.py --types mix --keys 1000000
     sudo python benchmarks/cow_pages.py --keys 300000 --top 40
+    sudo python benchmarks/cow_pages.py --faults              # + write faults by C function
+    sudo COW_PAGES_NO_SAVE=1 python benchmarks/cow_pages.py   # the floor: no snapshot written
+    sudo COW_PAGES_STRINGS=1 python benchmarks/cow_pages.py   # name each str whose count moved
 
-Linux only, as root (page-frame numbers in pagemap need CAP_SYS_ADMIN).
+Linux only, as root (page-frame numbers in pagemap need CAP_SYS_ADMIN). ``--faults`` needs
+perf and tracefs (``mount -t tracefs nodev /sys/kernel/tracing``); it kills the stopped child
+after the account, so that BGSAVE fails.
 """
 
 from __future__ import annotations
