@@ -34,6 +34,7 @@ total is the figure ``snapshot.py`` reads.)
     sudo python benchmarks/cow_pages.py --faults              # + write faults by C function
     sudo COW_PAGES_NO_SAVE=1 python benchmarks/cow_pages.py   # the floor: no snapshot written
     sudo COW_PAGES_STRINGS=1 python benchmarks/cow_pages.py   # name each str whose count moved
+    sudo COW_PAGES_INFO=1 python benchmarks/cow_pages.py      # one INFO during the save
 
 Linux only, as root (page-frame numbers in pagemap need CAP_SYS_ADMIN). ``--faults`` needs
 perf and tracefs (``mount -t tracefs nodev /sys/kernel/tracing``); it kills the stopped child
@@ -467,6 +468,9 @@ def run(args: argparse.Namespace) -> int:
             )
             time.sleep(1.0)  # perf attached
         srv.client.execute_command("BGSAVE")
+        if os.environ.get("COW_PAGES_INFO"):  # what one INFO (all sections) during the save adds
+            time.sleep(0.1)
+            srv.info()
         deadline = time.monotonic() + 300
         while not os.path.exists(pidfile) or not Path(pidfile).read_text().endswith("\n"):
             time.sleep(0.01)
