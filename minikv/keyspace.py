@@ -675,9 +675,13 @@ class Keyspace:
             self._volatile = (self.dirty, frozenset(db.id for db in self.dbs if any(db.expires)))
 
     def volatile_at_fork(self) -> frozenset[int] | None:
-        """In a fork child (and its parent while nothing was written): the ids of the
-        databases that had volatile keys at the fork; None when no such count is kept."""
-        return None if self._volatile is None else self._volatile[1]
+        """In a fork child, and in its parent while nothing was written since the fork: the
+        ids of the databases that had volatile keys at the fork. None when no such count is
+        kept, or a write may have given another database some."""
+        volatile = self._volatile
+        if volatile is not None and volatile[0] != self.dirty:
+            volatile = self._volatile = None  # written since the fork: look again
+        return None if volatile is None else volatile[1]
 
     def active_expire_cycle(
         self, time_limit_s: float, clock: Callable[[], float] = time.monotonic
@@ -698,14 +702,12 @@ class Keyspace:
         total = sampled_total = 0
         capped = False
         ndb = len(self.dbs)
-        volatile = self._volatile
-        if volatile is not None and volatile[0] != self.dirty:
-            volatile = self._volatile = None  # written since the fork: look again
+        volatile = self.volatile_at_fork()
         for _ in range(ndb):
             db = self.dbs[self._expire_db]
             self._expire_db = (self._expire_db + 1) % ndb
             if volatile is not None:
-                if db.id not in volatile[1]:
+                if db.id not in volatile:
                     continue
             elif not any(db.expires):  # C-speed check; most databases have no volatile keys
                 continue
