@@ -380,6 +380,7 @@ class Persistence:
         self.dirty_before_fork = ks.dirty
         self.last_bgsave_try = time.time()
         cfg = self.config
+        codes = self.codes()  # here, as the AOF rewrite does: less Python in the child
         try:
             pid = self.fork_child(
                 RDB_CHILD,
@@ -390,7 +391,7 @@ class Persistence:
                     progress,
                     cfg.rdb_key_save_delay,
                     self._dbs_to_save,
-                    self.codes(),
+                    codes,
                 ),
                 self._bgsave_done,
                 keys_total=sum(sizes),
