@@ -140,7 +140,8 @@ class Config:
     maxmemory_eviction_tenacity: int = 10
     lfu_log_factor: int = 10
     lfu_decay_time: int = 1
-    #: Only 0: minikv does not evict clients (see _no_client_eviction).
+    #: Client eviction's limit: bytes, or (negative) a percentage of maxmemory; 0 = off
+    #: (minikv.client_eviction).
     maxmemory_clients: int = 0
     #: 1-10: how hard the active expire cycle works (Redis 7's keys per round, stale share).
     active_expire_effort: int = 1
@@ -363,17 +364,33 @@ def _parse_replicaof(text: str) -> str:
     return f"{words[0]} {port}"
 
 
-def _no_client_eviction(text: str) -> int:
-    """maxmemory-clients: Redis's syntax (bytes, units, or a percentage of maxmemory), but only
-    0 is accepted: minikv does not evict clients, and a limit it ignored would be a lie."""
-    t = text.strip()
-    try:
-        v = float(t[:-1]) if t.endswith("%") else parse_memory(t)
-    except ValueError:
-        raise ConfigError("argument must be a memory or percent value") from None
-    if v != 0:
-        raise ConfigError("minikv does not evict clients: maxmemory-clients must be 0")
-    return 0
+def _memtoull(text: str) -> int | None:
+    """Redis's memtoull: digits then an optional unit (b, k, kb, m, mb, g, gb, any case); no
+    sign, no spaces. None when it is not one. Digits alone may be empty (then 0), as Redis."""
+    m = re.fullmatch(r"([0-9]*)(|b|kb?|mb?|gb?)", text, re.IGNORECASE | re.ASCII)
+    if m is None or len(m[1]) >= 128:
+        return None
+    mul = 1 if m[2].lower() in ("", "b") else _UNITS[m[2].lower()]
+    return (min(int(m[1] or 0), 2**64 - 1) * mul) % 2**64  # strtoull clamps, the product wraps
+
+
+def parse_memory_or_percent(text: str) -> int:
+    """maxmemory-clients (Redis's MEMORY_CONFIG | PERCENT_CONFIG ssize_t): bytes with units,
+    or ``N%`` of maxmemory, stored negative (-N) as Redis stores it; range -100..SSIZE_MAX."""
+    v = _memtoull(text)
+    if v is not None:
+        v = (v ^ 2**63) - 2**63  # the unsigned value read as Redis's long long
+    elif len(text) > 1 and text[-1] == "%" and re.fullmatch(r"0|[1-9][0-9]*", text[:-1]):
+        v = -int(text[:-1])  # string2ll's syntax (no sign wanted: a negative one fails here)
+    else:
+        raise ConfigError("argument must be a memory or percent value")
+    if v < -100:
+        raise ConfigError("percentage argument must be less or equal to 100")
+    return v
+
+
+def render_memory_or_percent(v: int) -> str:
+    return f"{-v}%" if v < 0 else str(v)
 
 
 def _parse_notify(text: str) -> int:
@@ -656,7 +673,12 @@ PARAMS: dict[str, Param] = {
         Param("maxmemory-eviction-tenacity", "maxmemory_eviction_tenacity", _int_range(0, 100)),
         Param("lfu-log-factor", "lfu_log_factor", _int_range(0, 2**31 - 1)),
         Param("lfu-decay-time", "lfu_decay_time", _int_range(0, 2**31 - 1)),
-        Param("maxmemory-clients", "maxmemory_clients", _no_client_eviction),
+        Param(
+            "maxmemory-clients",
+            "maxmemory_clients",
+            parse_memory_or_percent,
+            render_memory_or_percent,
+        ),
         Param("active-expire-effort", "active_expire_effort", _int_range(1, 10)),
         Param(
             "client-output-buffer-limit",

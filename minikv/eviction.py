@@ -100,16 +100,17 @@ def anon_rss() -> int:
 
 
 def clients_memory(clients: Iterable[Any]) -> int:
-    """What connected clients hold: unparsed query bytes and unsent output (Redis's
-    mem_clients_normal counts their buffers too)."""
+    """What connected clients hold (Redis's mem_clients_normal): each client's own count
+    (``Client.memory_usage``); the primary's link (no such count) by its unsent output."""
     total = 0
     for c in clients:
+        usage = getattr(c, "memory_usage", None)
+        if usage is not None:
+            total += usage()[1]
+            continue
         transport = getattr(c, "transport", None)
         if transport is not None:
             total += transport.get_write_buffer_size()
-        parser = getattr(c, "parser", None)
-        if parser is not None:
-            total += parser.pending()
     return total
 
 

@@ -365,7 +365,7 @@ def _stats(s: Server) -> Lines:
         f"expired_time_cap_reached_count:{s.keyspace.stat_expired_time_cap_reached}",
         f"expire_cycle_cpu_milliseconds:{st.expire_cycle_ns // 1_000_000}",
         f"evicted_keys:{mem.evicted_keys}",
-        "evicted_clients:0",
+        f"evicted_clients:{st.evicted_clients}",
         f"total_eviction_exceeded_time:{int(mem.exceeded_total * 1000)}",
         f"current_eviction_exceeded_time:{int(mem.current_exceeded() * 1000)}",
         f"keyspace_hits:{s.keyspace.hits}",

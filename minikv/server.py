@@ -22,6 +22,7 @@ from typing import Any
 from minikv import REDIS_VERSION, __version__, info, limits
 from minikv.acl import Acl, load_users_at_startup
 from minikv.busy import BusyServing
+from minikv.client_eviction import evict_clients, eviction_limit
 from minikv.commands import ALL, set_memory_tracking
 from minikv.commands.catalog import load_all
 from minikv.config import Config, ConfigError
@@ -86,6 +87,8 @@ class Stats:
     total_writes_processed: int = 0
     #: Time spent in the active expire cycle (INFO's expire_cycle_cpu_milliseconds).
     expire_cycle_ns: int = 0
+    #: Clients closed by client eviction (maxmemory-clients; INFO's evicted_clients).
+    evicted_clients: int = 0
     #: INFO errorstats: error code (the reply's first word, "ERR", "WRONGTYPE"...) -> count.
     errorstats: dict[str, int] = field(default_factory=dict)
 
@@ -124,6 +127,9 @@ class Server:
         self.keyspace.use_notifications(config.notify_keyspace_events, self.pubsub)
         self._configure_memory()
         self.clients: dict[int, Client] = {}
+        #: maxmemory-clients in bytes for the current settings (0: no client eviction).
+        self.client_eviction_limit = eviction_limit(config.maxmemory_clients, config.maxmemory)
+        self._client_check_queued = False
         self.tracking = Tracking(self.clients, self.keyspace, self._call_soon)
         self.tracking.max_keys = config.tracking_table_max_keys
         self.replication = Replication(self)
@@ -154,6 +160,8 @@ class Server:
         self.acl.use_requirepass(cfg.requirepass)
         self.watch.configure()
         self._configure_memory()
+        self.client_eviction_limit = eviction_limit(cfg.maxmemory_clients, cfg.maxmemory)
+        self.check_client_memory()  # a lower limit applies at the end of this loop turn
         self.tracking.max_keys = cfg.tracking_table_max_keys
         aof = self.aof
         if cfg.appendonly and aof.state == OFF:
@@ -199,6 +207,20 @@ class Server:
         waiting, self._push_waiting = self._push_waiting, []
         for client in waiting:
             client.flush_pushes()
+        if self.client_eviction_limit:
+            self.evict_clients()  # the subscribers' output just grew
+
+    def check_client_memory(self) -> None:
+        """A client's buffers grew: check client eviction once this loop turn is done."""
+        if self.client_eviction_limit and not self._client_check_queued:
+            self._client_check_queued = True
+            self._call_soon(self.evict_clients)
+
+    def evict_clients(self) -> None:
+        """maxmemory-clients (minikv.client_eviction); a no-op while it is off."""
+        self._client_check_queued = False
+        if self.client_eviction_limit:
+            evict_clients(list(self.clients.values()), self.client_eviction_limit, self.log)
 
     _flush_pushes = flush_pushes_now
 
@@ -431,6 +453,7 @@ class Server:
             self.stats.expire_cycle_ns += spent
             self.watch.sample("expire-cycle", spent // 1_000_000)
         self.keyspace.memory.cron(clients_memory(self.clients.values()), len(self.aof.buf))
+        self.evict_clients()
 
     # --- INFO helpers ----------------------------------------------------------
 

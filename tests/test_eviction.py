@@ -371,14 +371,6 @@ def test_config_values_match_redis(differential: Differential) -> None:
     )
 
 
-def test_client_eviction_is_refused(c: redis.Redis) -> None:
-    with pytest.raises(redis.ResponseError, match="minikv does not evict clients"):
-        c.config_set("maxmemory-clients", "10mb")
-    with pytest.raises(redis.ResponseError, match="minikv does not evict clients"):
-        c.config_set("maxmemory-clients", "5%")
-    assert c.config_set("maxmemory-clients", "0")
-
-
 # --- access records ---------------------------------------------------------------------------
 
 

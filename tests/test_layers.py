@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "minikv.stream",
             "minikv.memory",
             "minikv.eviction",
+            "minikv.client_eviction",
             "minikv.hll",
             "minikv.keyspace",
             "minikv.propagation",
