@@ -19,6 +19,7 @@ if the timeout had passed at once (null), as Redis does for clients that may not
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,9 @@ class BlockState:
     timer: asyncio.TimerHandle | None
     #: ``serve`` is also called when the key is gone (XREADGROUP answers an error then).
     serve_missing: bool = False
+    #: How long the call that blocked took (set by ``commands.call``): counted again when the
+    #: client is served, as Redis's updateStatsOnUnblock does (``served_stats``).
+    call_ns: int = 0
 
 
 def _blocking_command(c: Client) -> Command | None:
@@ -156,7 +160,10 @@ def handle_ready_keys(ks: Keyspace) -> None:
                 keys_tracked = c.server.tracking if c.tracking is not None else None
                 if keys_tracked is not None:
                     before, keys_tracked.current = keys_tracked.current, c
+                t0 = time.perf_counter_ns()
                 reply = st.serve(c, key)
+                if reply is not None:
+                    served_stats(c, st, time.perf_counter_ns() - t0, isinstance(reply, ReplyError))
                 if sized:
                     memory.account(sized)
                 if reply is not None:
@@ -186,12 +193,30 @@ def unblock(c: Client, reply: Any) -> None:
     asyncio.get_running_loop().call_soon(c.resume_after_block)
 
 
+def served_stats(
+    c: Client, st: BlockState, reply_ns: int, failed: bool, args: list[bytes] | None = None
+) -> None:
+    """Redis 7.0's updateStatsOnUnblock for a client served (or woken by CLIENT UNBLOCK):
+    commandstats' time gets the blocking call's time again plus the serving's (``calls`` was
+    counted when it blocked), the histogram and the slow log that sum; the wait is not counted.
+    A client that times out records nothing more, as in Redis. ``args``: what the slow log
+    shows (default: the blocking command's)."""
+    cmd = st.cmd
+    ns = st.call_ns + reply_ns
+    cmd.usec_ns += ns
+    if failed:
+        cmd.failed_calls += 1
+    c.server.watch.served(c, cmd, st.args if args is None else args, ns, reply_ns)
+
+
 def unblock_client(c: Client, reply: Any | None = None) -> bool:
     """CLIENT UNBLOCK: wake ``c`` with ``reply`` (default: its timeout reply). False if it was
-    not blocked."""
+    not blocked. Counted as a failed call either way, as Redis does; its slow log entry has
+    no arguments, as Redis's (which has reset the client's argument vector by then)."""
     st = c.blocked
     if st is None:
         return False
+    served_stats(c, st, 0, True, [])
     unblock(c, st.timeout_reply if reply is None else reply)
     return True
 

@@ -35,6 +35,7 @@ class InternalClient:
     pubsub: Subscriptions | None = None
     repl: Any = None
     tracking: Any = None  # never tracks keys (CLIENT is not allowed in scripts)
+    blocked: Any = None  # never blocks (a blocking command answers as timed out at once)
     kind = "normal"
     #: No ACL user: a client nobody connected (the AOF's replay) may run anything, as
     #: Redis's fake clients do. A script's client takes its caller's.

@@ -99,9 +99,24 @@ class Watch:
     def slow_call(self, c: Any, cmd: Command, args: list[bytes], ns: int) -> None:
         """A call that took ``ns`` >= ``alert_ns``: Redis's latency sample (``command`` or
         ``fast-command``) and slow log entry, each by its own threshold."""
-        ms = ns // 1_000_000
-        if self.latency_ms and ms >= self.latency_ms:
-            self.latency.add("fast-command" if "fast" in cmd.flags else "command", ms)
+        self.latency_event(cmd, ns)
+        self.slow_entry(c, cmd, args, ns)
+
+    def latency_event(self, cmd: Command, ns: int) -> None:
+        """The latency monitor's ``command`` / ``fast-command`` sample for a call of ``ns``."""
+        self.sample("fast-command" if "fast" in cmd.flags else "command", ns // 1_000_000)
+
+    def served(self, c: Any, cmd: Command, args: list[bytes], ns: int, reply_ns: int) -> None:
+        """A blocked call served (Redis's updateStatsOnUnblock): its histogram and slow log
+        entry for ``ns`` (the blocking call plus the serving, not the wait), and the
+        ``command-unblocking`` sample for the serving alone (``reply_ns``)."""
+        if self.tracking:
+            self.record_duration(cmd, ns)
+        self.slow_entry(c, cmd, args, ns)
+        self.sample("command-unblocking", reply_ns // 1_000_000)
+
+    def slow_entry(self, c: Any, cmd: Command, args: list[bytes], ns: int) -> None:
+        """The slow log's entry for a call of ``ns``, if over its threshold."""
         if ns >= self.slow_ns and "skip_slowlog" not in cmd.flags:
             # A script's commands come from Redis's fake Lua client: no address, no name.
             script = getattr(c, "is_script", False)
@@ -122,7 +137,7 @@ class Watch:
         record_clamped(cmd.hist, ns)
 
     def sample(self, event: str, ms: int) -> None:
-        """A latency event outside a command (fork, expire-cycle...), if over the threshold."""
+        """A latency event (fork, expire-cycle, command...), if over the threshold."""
         if self.latency_ms and ms >= self.latency_ms:
             self.latency.add(event, ms)
 

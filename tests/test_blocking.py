@@ -457,3 +457,56 @@ def test_client_unblock(mk: int, redis_server: ServerProcess, mode: str) -> None
         return out
 
     same_on_redis(scenario, mk, redis_server)
+
+
+# --- stats of blocked calls ---------------------------------------------------------------------
+
+
+def test_blocked_call_recorded_when_served(mk: int, redis_server: ServerProcess) -> None:
+    """Redis 7.0's updateStatsOnUnblock: a blocking call counts once in commandstats when it
+    blocks; its histogram entry and slow log entry come when it is served (or woken by CLIENT
+    UNBLOCK, which counts as failed), never for a timeout."""
+
+    def scenario(port: int) -> list[bytes]:
+        c = redis.Redis(port=port)
+        c.config_set("slowlog-log-slower-than", 0)
+        c.config_set("latency-tracking", "yes")
+        c.config_resetstat()
+        served = blocker(port, "BLPOP", "q", "0")
+        wait_blocked(port, 1)
+        assert c.execute_command("LATENCY", "HISTOGRAM", "blpop") == {}  # not yet
+        assert c.slowlog_get(128) and not any(
+            e["command"].startswith(b"BLPOP") for e in c.slowlog_get(128)
+        )
+        c.rpush("q", "x")
+        assert served.read_reply() == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
+        timed_out = blocker(port, "BLPOP", "t", "0.01")
+        assert timed_out.read_reply() == b"*-1\r\n"
+        woken = blocker(port, "BLPOP", "u", "0")
+        wait_blocked(port, 1)
+        wid = next(x["id"] for x in c.client_list() if "b" in x["flags"])
+        assert c.execute_command("CLIENT", "UNBLOCK", wid) == 1
+        assert woken.read_reply() == b"*-1\r\n"
+        stats = c.info("commandstats")["cmdstat_blpop"]
+        calls = c.execute_command("LATENCY", "HISTOGRAM", "blpop")[b"blpop"][b"calls"]
+        # CLIENT UNBLOCK's victim is logged with no arguments (Redis has reset them by then).
+        logged = [
+            e["command"]
+            for e in c.slowlog_get(128)
+            if e["command"].startswith(b"BLPOP") or not e["command"]
+        ]
+        c.config_set("slowlog-log-slower-than", 10000)
+        c.slowlog_reset()
+        for conn in (served, timed_out, woken):
+            conn.close()
+        c.close()
+        return [
+            b"calls=%d failed=%d histogram=%d" % (stats["calls"], stats["failed_calls"], calls),
+            *logged,
+        ]
+
+    assert same_on_redis(scenario, mk, redis_server) == [
+        b"calls=3 failed=1 histogram=2",
+        b"",
+        b"BLPOP q 0",
+    ]

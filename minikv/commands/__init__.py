@@ -21,6 +21,7 @@ the dispatcher does not need them, and handlers (WATCH included) take their keys
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -295,7 +296,7 @@ def command(
             name=full,
             arity=arity,
             flags=flagset,
-            handler=handler,
+            handler=_noting_block_time(handler) if "blocking" in flagset else handler,
             group=group,
             summary=summary,
             since=since,
@@ -337,6 +338,23 @@ def command(
         return handler
 
     return register
+
+
+def _noting_block_time(handler: Handler) -> Handler:
+    """A blocking command's handler that, when the call blocks, notes how long the call took
+    (``BlockState.call_ns``): Redis counts that time again once the client is served
+    (minikv.blocking.served_stats), whichever dispatcher path ran the call."""
+
+    @functools.wraps(handler)
+    def noting(c: Any, args: list[bytes]) -> Any:
+        t0 = time.perf_counter_ns()
+        reply = handler(c, args)
+        st = c.blocked
+        if st is not None:
+            st.call_ns = time.perf_counter_ns() - t0
+        return reply
+
+    return noting
 
 
 def is_plain(cmd: Command, memory_tracking: bool) -> bool:
@@ -424,7 +442,11 @@ def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
         ks.access = saved_access
     ns = time.perf_counter_ns() - t0
     cmd.usec_ns += ns
-    if observer.timed:  # a call that blocked counts its first attempt (Redis: its serving)
+    if c.blocked is not None:
+        # It blocked: the histogram and the slow log get it once served, this call's time
+        # included (minikv.blocking.served_stats, Redis's updateStatsOnUnblock).
+        observer.latency_event(cmd, ns)
+    elif observer.timed:
         if observer.tracking:
             observer.record_duration(cmd, ns)
         if ns >= observer.alert_ns:

@@ -95,6 +95,8 @@ class Context(Protocol):
     repl: Any
     #: CLIENT TRACKING's options (None while off); changed only through ``server.tracking``.
     tracking: ClientTracking | None
+    #: minikv.blocking.BlockState while a blocking command waits (set by its handler).
+    blocked: Any
     # MULTI/EXEC and WATCH
     multi: list[tuple[Any, list[bytes]]] | None
     multi_error: bool
