@@ -553,7 +553,7 @@ class Client(asyncio.Protocol):
         if (
             (watch.pause_type or watch.failover_pause)
             and self.repl is None
-            and watch.pause_blocks(cmd, self.multi)
+            and watch.pause_blocks(cmd, args, self.multi)
         ):
             # (Replicas are never paused, as in Redis.)
             watch.hold(self)  # run again, from the start, when the pause ends

@@ -625,6 +625,36 @@ class Scripting:
             return None
         return self.scripts.get(sha.decode(errors="replace").lower())
 
+    def declared_writes(self, name: str, args: list[bytes]) -> bool | None:
+        """For an EVAL / EVALSHA / FCALL request (or an _RO one): whether the script it would
+        run declares that it may write (flags without no-writes), as Redis's getCommandFlags
+        makes processCommand see such a request (a write, or not even one that may replicate).
+        None when nothing is declared (no shebang: Redis's compatibility mode; an unknown
+        script or function; a bad shebang), or for any other command: its table flags rule."""
+        base = name.removesuffix("_ro")
+        if base == "fcall":
+            fn = self.functions.get(args[1])
+            if fn is None:
+                return None
+            flags = fn.flags
+        elif base == "evalsha":
+            script = self.get(args[1])
+            if script is None:
+                return None
+            flags = script.flags
+        elif base == "eval":
+            cached = self.scripts.get(sha1hex(args[1]))
+            if cached is not None:
+                flags = cached.flags
+            else:
+                try:
+                    flags = parse_shebang(args[1])[0]
+                except ReplyError:
+                    return None
+        else:
+            return None
+        return None if flags & COMPAT else not flags & NO_WRITES
+
     # --- running ---------------------------------------------------------------------------
 
     def run(

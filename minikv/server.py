@@ -119,6 +119,7 @@ class Server:
         self.stats = Stats()
         self.watch = Watch(config, self.keyspace, lambda: self.persistence.loading)
         self.persistence.latency_sample = self.watch.sample
+        self.watch.declared_writes = self.scripts.declared_writes
         self.pubsub = Hub()
         self.acl = Acl(config)
         busy = self.busy = BusyServing(self)

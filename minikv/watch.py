@@ -69,6 +69,9 @@ class Watch:
         self.failover_pause = False
         #: Clients whose requests wait for the pause to end, in the order they were paused.
         self.paused_clients: list[Any] = []
+        #: Whether a script request declares writes (``Scripting.declared_writes``, set by
+        #: the server: scripting sits above this layer); None: nothing declared.
+        self.declared_writes: Callable[[str, list[bytes]], bool | None] = _nothing_declared
         self.timed = True
         self.tracking = True
         self.alert_ns = NEVER
@@ -225,10 +228,14 @@ class Watch:
         c.pause_wait = True
         self.paused_clients.append(c)
 
-    def pause_blocks(self, cmd: Command, queued: list[tuple[Command, list[bytes]]] | None) -> bool:
+    def pause_blocks(
+        self, cmd: Command, args: list[bytes], queued: list[tuple[Command, list[bytes]]] | None
+    ) -> bool:
         """Whether ``cmd`` must wait for the pause to end (Redis's processCommand rule):
         everything under PAUSE ALL; under PAUSE WRITE, writes and commands that may
-        replicate (EVAL, FCALL, PUBLISH, PFCOUNT...), and an EXEC with any of those queued."""
+        replicate (PUBLISH, PFCOUNT, EVAL and FCALL...), and an EXEC with any of those
+        queued. A script that declares its flags is a write unless it says no-writes, else
+        not even one that may replicate, whatever its command (Redis's getCommandFlags)."""
         kind = self.pause_type
         if kind and time.monotonic() >= self.pause_end:
             self._pause_over()
@@ -239,13 +246,19 @@ class Watch:
             kind = "write"
         if kind == "all":
             return True
-        if _may_replicate(cmd):
+        if self._may_replicate(cmd, args):
             return True
-        return cmd.name == "exec" and any(_may_replicate(q) for q, _ in queued or ())
+        return cmd.name == "exec" and any(self._may_replicate(q, a) for q, a in queued or ())
+
+    def _may_replicate(self, cmd: Command, args: list[bytes]) -> bool:
+        declared = self.declared_writes(cmd.name, args)
+        if declared is not None:
+            return declared
+        return cmd.is_write or "may_replicate" in cmd.flags
 
 
-def _may_replicate(cmd: Command) -> bool:
-    return cmd.is_write or "may_replicate" in cmd.flags
+def _nothing_declared(name: str, args: list[bytes]) -> bool | None:
+    return None
 
 
 def _repr(arg: bytes) -> str:

@@ -417,6 +417,115 @@ def test_client_pause_write_holds_writes_only(server: ServerProcess) -> None:
     writer.close()
 
 
+_LIBRARY = (
+    "#!lua name=pauselib\n"
+    "redis.register_function{function_name='ro_fn', callback=function() return 1 end,"
+    " flags={'no-writes'}}\n"
+    "redis.register_function('rw_fn', function() return 2 end)"
+)
+_NO_WRITES = "#!lua flags=no-writes\nreturn 1"
+_PAUSE_CASES: list[tuple[str, list[tuple[Any, ...]]]] = [
+    ("eval compat", [("EVAL", "return 1", "0")]),
+    ("eval no-writes", [("EVAL", _NO_WRITES, "0")]),
+    ("eval shebang", [("EVAL", "#!lua\nreturn 1", "0")]),
+    ("eval bad shebang", [("EVAL", "#!bogus\nreturn 1", "0")]),
+    ("eval_ro compat", [("EVAL_RO", "return 1", "0")]),
+    ("eval_ro shebang", [("EVAL_RO", "#!lua\nreturn 1", "0")]),
+    ("evalsha no-writes", [("EVALSHA", "SHA", "0")]),
+    ("evalsha_ro no-writes", [("EVALSHA_RO", "SHA", "0")]),
+    ("evalsha unknown", [("EVALSHA", "f" * 40, "0")]),
+    ("fcall ro_fn", [("FCALL", "ro_fn", "0")]),
+    ("fcall rw_fn", [("FCALL", "rw_fn", "0")]),
+    ("fcall_ro ro_fn", [("FCALL_RO", "ro_fn", "0")]),
+    ("fcall_ro rw_fn", [("FCALL_RO", "rw_fn", "0")]),
+    ("fcall unknown", [("FCALL", "nosuch", "0")]),
+    ("exec no-writes", [("MULTI",), ("EVAL", _NO_WRITES, "0"), ("EXEC",)]),
+    ("exec compat", [("MULTI",), ("EVAL", "return 1", "0"), ("EXEC",)]),
+]
+
+
+def _read_replies(conn: Raw, n: int) -> list[Any]:
+    import hiredis
+
+    reader = hiredis.Reader()
+    got: list[Any] = []
+    while len(got) < n:
+        chunk = conn.sock.recv(65536)
+        assert chunk, f"closed after {got!r}"
+        reader.feed(chunk)
+        while (reply := reader.gets()) is not False:
+            got.append(reply)
+    return got
+
+
+def _pause_outcomes(port: int) -> list[tuple[str, str, str]]:
+    """Under CLIENT PAUSE WRITE, each case on its own connection, its requests pipelined:
+    whether they ran or were held (CLIENT LIST's b flag), and the replies they got in the end
+    (a queued command that may replicate is held too, as in Redis)."""
+    import select
+
+    admin = redis.Redis(port=port)
+    admin.function_flush()
+    admin.function_load(_LIBRARY)
+    sha = admin.script_load(_NO_WRITES)
+    started: list[tuple[str, Raw, int, str, str]] = []
+    admin.execute_command("CLIENT", "PAUSE", "100000", "WRITE")
+    try:
+        for i, (case, commands) in enumerate(_PAUSE_CASES):
+            conn = Raw(port)
+            name = f"pausecase{i}"
+            conn.request(encode("CLIENT", "SETNAME", name))
+            conn.send(b"".join(encode(*(sha if a == "SHA" else a for a in c)) for c in commands))
+
+            def state(conn: Raw = conn, name: str = name) -> str:
+                for x in admin.client_list():
+                    if x["name"] == name and "b" in x["flags"]:
+                        return "held"
+                if select.select([conn.sock], [], [], 0)[0]:
+                    return "ran"
+                return ""
+
+            how = wait_for(state, what=case)
+            # One that ran has all its replies now; a held one gets them after the pause.
+            ran = repr(_read_replies(conn, len(commands))) if how == "ran" else ""
+            started.append((case, conn, len(commands), how, ran))
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+    result = []
+    for case, conn, n, how, ran in started:
+        result.append((case, how, ran or repr(_read_replies(conn, n))))
+        conn.close()
+    admin.function_flush()
+    admin.close()
+    return result
+
+
+def test_client_pause_write_runs_scripts_declaring_no_writes(
+    server: ServerProcess, redis_server: ServerProcess
+) -> None:
+    """Redis's getCommandFlags under PAUSE WRITE: a script that declares flags is a write
+    unless it says no-writes (whatever its command, _RO ones included), one without a shebang
+    keeps its command's flags (EVAL, FCALL may replicate; EVAL_RO does not)."""
+    mine = _pause_outcomes(server.port)
+    theirs = _pause_outcomes(redis_server.port)
+    assert mine == theirs
+    ran = {case for case, how, _ in mine if how == "ran"}
+    # Held ones ran once the pause ended: their _RO forms of a writing script failed then.
+    assert (
+        "Can not execute a script with write flag"
+        in dict((c, r) for c, _, r in mine)["fcall_ro rw_fn"]
+    )
+    assert ran == {
+        "eval no-writes",
+        "eval_ro compat",
+        "evalsha no-writes",
+        "evalsha_ro no-writes",
+        "fcall ro_fn",
+        "fcall_ro ro_fn",
+        "exec no-writes",
+    }
+
+
 def test_client_pause_all_and_its_timeout(server: ServerProcess) -> None:
     admin = server.client()
     reader = server.client()
