@@ -5,7 +5,8 @@ Run under valgrind for instruction counts (deterministic), twice with different 
 counts; the difference over the extra requests is the cost per request (see README.md):
 
     for n in 1600 6400; do PYTHONHASHSEED=0 valgrind --tool=cachegrind --cache-sim=no \\
-      --cachegrind-out-file=/dev/null .venv/bin/python benchmarks/blocking_path.py TREE $n blpop; done
+      --cachegrind-out-file=/dev/null .venv/bin/python benchmarks/blocking_path.py \\
+      TREE $n blpop; done
 """
 
 from __future__ import annotations

@@ -440,13 +440,19 @@ class ScriptClient(InternalClient):
     """The context ``redis.call`` runs commands in (Redis's Lua client): the caller's server,
     its own selected database (a SELECT in a script does not change the caller's) and its own
     protocol (RESP2 unless the script calls ``redis.setresp(3)``). ``last_cmd`` stays the
-    script command, so blocking commands answer at once instead of blocking."""
+    script command, so blocking commands answer at once instead of blocking.
+
+    It tracks keys for its caller (CLIENT TRACKING): as Redis does, each read command the
+    script runs remembers the keys the script was given (``script_keys``), read or not, and
+    not the keys the read names (``Tracking.remember``)."""
 
     #: MONITOR shows its commands as ``[db lua]``.
     is_script = True
 
-    def __init__(self, caller: Context, last_cmd: str) -> None:
+    def __init__(self, caller: Context, last_cmd: str, keys: list[bytes] | None = None) -> None:
         super().__init__(caller.server, caller.db, last_cmd)
+        self.tracking = caller.tracking
+        self.script_keys = keys or []
         self.id = caller.id
         self.addr = caller.addr
         self.laddr = caller.laddr
@@ -703,7 +709,7 @@ class Scripting:
         else:
             vm, name = self._eval_runtime(), script.sha
         read_only = ro or bool(not flags & COMPAT and flags & NO_WRITES)
-        state = _Run(ScriptClient(caller, caller.last_cmd), caller, name, read_only)
+        state = _Run(ScriptClient(caller, caller.last_cmd, keys), caller, name, read_only)
         state.function, state.command = function, command
         state.allow_oom = bool(not flags & COMPAT and flags & ALLOW_OOM)
         threshold = self.config.busy_reply_threshold

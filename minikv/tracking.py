@@ -159,13 +159,14 @@ class Tracking:
         st = c.tracking
         if st.bcast or (st.optin and not st.caching) or (st.optout and st.caching):
             return
-        found = cmd.get_keys(args)
-        if not found:
+        keys = getattr(c, "script_keys", None)  # a script's read: the caller's keys (Redis)
+        if keys is None:
+            keys = [args[pos] for pos, _flags in cmd.get_keys(args)]
+        if not keys:
             return
         table = self.table
         cid = c.id
-        for pos, _flags in found:
-            key = args[pos]
+        for key in keys:
             ids = table.get(key)
             if ids is None:
                 ids = table[key] = set()

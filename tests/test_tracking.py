@@ -203,6 +203,41 @@ def test_optin_optout_caching_differential(
     assert b"k1" in to_o and b"k2" not in to_o and b"k6" in to_o
 
 
+def test_keys_read_by_scripts_differential(
+    server: ServerProcess, redis_server: ServerProcess
+) -> None:
+    """As Redis's call(): each read a script runs remembers, for the calling tracking client,
+    every key the script was given (read or not), never the keys it reads undeclared; a
+    script that only writes remembers nothing; OPTIN's CLIENT CACHING yes covers the script."""
+    read_first = "redis.call('get', KEYS[1]) return 1"
+    library = (
+        "#!lua name=tracklib\n"
+        "redis.register_function('getter', function(keys) return redis.call('get', keys[1]) end)"
+    )
+    script: list[Step] = [
+        ("a", "CLIENT", "TRACKING", "on"),
+        ("i", "CLIENT", "TRACKING", "on", "OPTIN"),
+        ("b", "FUNCTION", "LOAD", "REPLACE", library),
+        ("a", "EVAL", read_first, "2", "k1", "k2"),  # k2 given, not read: remembered too
+        ("a", "EVAL", "return redis.call('get', 'k3')", "0"),  # undeclared: not remembered
+        ("a", "EVAL", "redis.call('set', KEYS[1], 'x') return 1", "1", "k4"),  # no read
+        ("a", "EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k5"),
+        ("a", "FCALL", "getter", "1", "k6"),
+        ("i", "EVAL", read_first, "1", "k7"),  # OPTIN without CACHING yes
+        ("i", ["CLIENT", "CACHING", "yes"], ["EVAL", read_first, "1", "k8"]),
+        ("a", "CLIENT", "TRACKINGINFO"),
+        ("b", "MSET", *(x for n in range(1, 9) for x in (f"k{n}", n))),  # 11
+        ("b", "FUNCTION", "FLUSH"),
+    ]
+    got = check(server, redis_server, {"a": 3, "i": 3, "b": 3}, script)
+    to_a, to_i = received(got, 11, "a"), received(got, 11, "i")
+    for key in (b"k1", b"k2", b"k5", b"k6"):
+        assert b"$2\r\n" + key in to_a
+    for key in (b"k3", b"k4"):
+        assert key not in to_a
+    assert b"k8" in to_i and b"k7" not in to_i
+
+
 def test_redirect_resp2_subscriber_and_broken_differential(
     server: ServerProcess, redis_server: ServerProcess
 ) -> None:

@@ -456,8 +456,9 @@ def call(c: Context, cmd: Command, args: list[bytes]) -> Any:
     if sized:
         memory.account(sized)
     # A tracking client read keys: remember them (Redis's trackingRememberKeys), errors
-    # included, as Redis. The read-only script commands' keys are not (Redis tracks the keys a
-    # script declares only when it reads, which minikv does not follow).
+    # included, as Redis. A script's client tracks for its caller: each read the script runs
+    # remembers the keys the script was given (minikv.scripting.ScriptClient); the read-only
+    # script commands themselves remember nothing.
     if (
         c.tracking is not None
         and READONLY in cmd.flags
