@@ -6,6 +6,7 @@ limit.
     python benchmarks/eviction.py --policies allkeys-lru --requests 400000
     python benchmarks/eviction.py --accuracy           # + count vs tracemalloc, access cost
     python benchmarks/eviction.py --fork               # + BGSAVE under writes at the limit
+    python benchmarks/eviction.py --no-run --in-process  # eviction's cost without sockets
 
 **Eviction run.** Each server starts with ``maxmemory`` = its own ``used_memory`` when idle plus
 ``--room`` MB (Redis starts near 1 MB, minikv near 28 MB: the room for data is the same on
@@ -179,6 +180,55 @@ def accuracy(keys_per_kind: int) -> None:
     )
 
 
+def in_process(
+    policies: list[str], keys: int, writes: int, rounds: int, evicting_only: bool = False
+) -> None:
+    """Eviction's own cost, without sockets: ``keys`` keys written, maxmemory set to what
+    they take, then ``writes`` SETs of new keys through ``Client.execute``, each evicting about
+    one key. CPU time per SET, best of ``rounds`` fresh runs, beside the same SETs under a limit
+    never reached (the write path's own cost with maxmemory set)."""
+    from profile_hotpath import FakeTransport
+
+    from minikv.config import Config
+    from minikv.connection import Client
+    from minikv.server import Server as MkServer
+
+    value = b"v" * 100
+
+    def one(policy: str, evicting: bool) -> tuple[float, int]:
+        srv = MkServer(Config())
+        cl = Client(srv)
+        cl.connection_made(FakeTransport())  # type: ignore[arg-type]
+        ttl = [b"EX", b"100000"] if policy.startswith("volatile") else []
+        for i in range(keys):
+            cl.execute([b"SET", b"k:%d" % i, value, *ttl])
+        cl.execute([b"CONFIG", b"SET", b"maxmemory", b"100gb"])
+        limit = srv.keyspace.memory.used() if evicting else 100 << 30
+        cl.execute([b"CONFIG", b"SET", b"maxmemory-policy", policy.encode()])
+        cl.execute([b"CONFIG", b"SET", b"maxmemory", b"%d" % limit])
+        reqs = [[b"SET", b"n:%d" % i, value, *ttl] for i in range(writes)]
+        evicted = srv.keyspace.memory.evicted_keys
+        gc.collect()
+        t0 = time.process_time()
+        for r in reqs:
+            cl.execute(r)
+        dt = time.process_time() - t0
+        return dt / writes * 1e6, srv.keyspace.memory.evicted_keys - evicted
+
+    print(f"\nin process: {keys:,} keys, {writes:,} SETs of new keys; us per SET, best of {rounds}")
+    for policy in policies:
+        if policy in ("off", "noeviction"):
+            continue
+        base = 0.0 if evicting_only else min(one(policy, False)[0] for _ in range(rounds))
+        runs = [one(policy, True) for _ in range(rounds)]
+        best = min(t for t, _ in runs)
+        print(
+            f"  {policy:16} {best:6.2f} evicting ({runs[0][1]:,} evicted), {base:6.2f} under the "
+            f"limit: {best - base:6.2f} us per eviction",
+            flush=True,
+        )
+
+
 def fork_run(room_mb: int, seconds_per_key_us: int) -> None:
     workdir = tempfile.mkdtemp(prefix="bench-evict-fork-")
     srv = Server("minikv", workdir, extra=["--maxmemory-policy", "allkeys-lru"])
@@ -254,10 +304,19 @@ def main() -> None:
     p.add_argument("--keys-per-kind", type=int, default=100_000)
     p.add_argument("--fork", action="store_true")
     p.add_argument("--no-run", action="store_true", help="skip the eviction runs")
+    p.add_argument("--in-process", action="store_true", help="eviction's cost without sockets")
+    p.add_argument("--rounds", type=int, default=3, help="--in-process: runs per policy")
+    p.add_argument("--keys", type=int, default=100_000, help="--in-process: keys at the limit")
+    p.add_argument("--writes", type=int, default=50_000, help="--in-process: evicting SETs")
+    p.add_argument(
+        "--evicting-only", action="store_true", help="--in-process: no run under the limit"
+    )
     a = p.parse_args()
     print(machine_info())
     if not a.no_run:
         eviction_run(a.policies.split(","), a.room, a.requests, a.repeat)
+    if a.in_process:
+        in_process(a.policies.split(","), a.keys, a.writes, a.rounds, a.evicting_only)
     if a.accuracy:
         accuracy(a.keys_per_kind)
     if a.fork:

@@ -41,11 +41,12 @@ LRU, ``255 - counter`` for LFU, the earliest deadline for volatile-ttl.
 
 from __future__ import annotations
 
-import bisect
 import random
 import time
 from collections.abc import Callable, Iterable
-from itertools import islice
+from itertools import islice, repeat
+from operator import itemgetter, neg
+from random import random as _random
 from typing import TYPE_CHECKING, Any
 
 from minikv.config import MAXMEMORY_POLICIES
@@ -75,8 +76,7 @@ _CROSS_DB = frozenset({"move", "copy"})
 _CHECK_EVERY = 16
 
 
-def _score_of(entry: tuple[int, int, bytes]) -> int:
-    return entry[0]
+_SCORE = itemgetter(0)  # a pool entry's score
 
 
 def lru_clock() -> int:
@@ -138,7 +138,6 @@ class Memory:
         self.exceeded_total = 0.0
         self.pre_command_oom = False  # OOM detected at the start of the running command
         self._pool: list[tuple[int, int, bytes]] = []  # (score, dbid, key), best last
-        self._pool_members: set[tuple[int, bytes]] = set()  # (dbid, key) of the pool
         self._candidate_dbs: list[Db] | None = None
         self._next_db = 0
         self._sweep_db = 0
@@ -176,7 +175,6 @@ class Memory:
         elif not self.tracking:
             self.dataset = 0
         self._pool.clear()
-        self._pool_members.clear()
         self._candidate_dbs = None
         self._set_touch()
 
@@ -304,9 +302,14 @@ class Memory:
             n = len(db)
             if not n:
                 continue
-            keys = list(self._sample(db, db.data, min(n, sample)))
+            keys = _sample(db.data, min(n, sample))[0]
             if keys:
-                sizes = [key_usage(k, v, db.get_expire(k) is not None) for k, v in keys]
+                data = db.data
+                mask = len(data) - 1
+                sizes = [
+                    key_usage(k, data[hash(k) & mask][k], db.get_expire(k) is not None)
+                    for k in keys
+                ]
                 total += sum(sizes) * n // len(sizes)
         return total
 
@@ -521,8 +524,7 @@ class Memory:
             for _ in range(len(dbs)):
                 self._next_db = (self._next_db + 1) % len(dbs)
                 db = dbs[self._next_db]
-                shards = db.expires if volatile else db.data
-                for key, _ in self._sample(db, shards, 1):
+                for key in _sample(db.expires if volatile else db.data, 1)[0]:
                     return db, key
             return None
         # LRU, LFU, TTL: refill the pool from every database, then take the best candidate
@@ -532,13 +534,12 @@ class Memory:
             found = False
             for db in dbs:
                 shards = db.expires if volatile else db.data
-                sample = self._sample(db, shards, self.samples)
+                sample, h = _sample(shards, self.samples)
                 if sample:
                     found = True
-                    self._populate(db, sample)
+                    self._populate(db, shards, sample, h)
             while pool:
                 _, dbid, key = pool.pop()
-                self._pool_members.discard((dbid, key))
                 db = self.ks.dbs[dbid]
                 h = hash(key) & (len(db.data) - 1)
                 if key in (db.expires[h] if volatile else db.data[h]):
@@ -546,72 +547,52 @@ class Memory:
             if not found:
                 return None
 
-    def _populate(self, db: Db, sample: list[tuple[bytes, Any]]) -> None:
+    def _populate(
+        self, db: Db, shards: list[dict[bytes, Any]], sample: list[bytes], h: int
+    ) -> None:
         """Score the sampled keys of ``db`` into the pool (Redis's evictionPoolPopulate): the
         idle time for LRU (in clock ticks: the order of milliseconds), ``255 - counter`` for
-        LFU, the deadline for volatile-ttl (the soonest first). Inlined: one eviction scores
-        ``maxmemory-samples`` keys per database, and this is most of its cost."""
+        LFU, the deadline for volatile-ttl (the soonest first). The pool keeps the
+        ``EVPOOL_SIZE`` best candidates in ascending order: the scored sample joins it and the
+        whole is re-sorted (a key sampled again while in the pool is there twice, harmlessly:
+        the copy left once it is evicted is skipped, as Redis's pool skips a candidate whose key
+        is gone).
+
+        One eviction scores ``maxmemory-samples`` keys per database, and this and the sampling
+        are most of its cost, so the work is done by C calls over the whole sample (``map``,
+        ``zip``, one sort) rather than a Python step per key: the sample usually comes from one
+        shard (``h``; -1 when it spans several), whose dicts are then read directly."""
         policy = self.policy
-        insert = self._pool_insert
-        dbid = db.id
-        if policy == "volatile-ttl":
-            for key, deadline in sample:
-                insert(-int(deadline), dbid, key)
-            return
-        access = db.access
-        mask = len(access) - 1
-        if "lfu" in policy:
-            decayed = self.lfu_decayed
-            for key, _ in sample:
-                rec = access[hash(key) & mask].get(key)
-                insert(255 - (LFU_INIT_VAL if rec is None else decayed(rec)), dbid, key)
-            return
-        now = self.ks.lru_clock
-        loaded = self.loaded_clock
-        for key, _ in sample:
-            rec = access[hash(key) & mask].get(key)
-            lru = loaded if rec is None else rec & LRU_CLOCK_MAX
-            insert(now - lru if now >= lru else now + LRU_CLOCK_MAX - lru, dbid, key)
-
-    def _pool_insert(self, score: int, dbid: int, key: bytes) -> None:
-        """Redis's evictionPoolPopulate step for one sampled key: the pool keeps the
-        ``EVPOOL_SIZE`` best candidates in ascending order of score."""
         pool = self._pool
-        full = len(pool) >= EVPOOL_SIZE
-        if full and score <= pool[0][0]:
-            return
-        ident = (dbid, key)
-        members = self._pool_members
-        if ident in members:  # sampled again: its score may have changed
-            for i, (_, d, k) in enumerate(pool):
-                if d == dbid and k == key:
-                    del pool[i]
-                    break
+        if policy == "volatile-ttl":
+            if h >= 0:
+                deadlines = list(map(shards[h].__getitem__, sample))
+            else:
+                mask = len(shards) - 1
+                deadlines = [shards[hash(k) & mask][k] for k in sample]
+            scores: Iterable[int] = map(neg, deadlines)
         else:
-            if full:
-                _, d, k = pool.pop(0)
-                members.discard((d, k))
-            members.add(ident)
-        bisect.insort(pool, (score, dbid, key), key=_score_of)
-
-    def _sample(self, db: Db, shards: list[dict[bytes, Any]], count: int) -> list[Any]:
-        """Up to ``count`` (key, value) pairs from random places of ``shards`` (``db.data`` or
-        ``db.expires``): a random shard and offset, consecutive keys from there, the following
-        shards if that one runs out (Redis's dictGetSomeKeys walks consecutive buckets too).
-        The skip to the offset runs in C over the keys (no pair is built for them)."""
-        nshards = len(shards)
-        out: list[Any] = []
-        h = random.randrange(nshards)
-        for _ in range(nshards):
-            shard = shards[h]
-            if shard:
-                start = random.randrange(len(shard)) if not out else 0
-                for k in islice(shard, start, start + count - len(out)):
-                    out.append((k, shard[k]))
-                if len(out) >= count:
-                    break
-            h = (h + 1) % nshards
-        return out
+            access = db.access
+            if h >= 0:
+                recs = list(map(access[h].get, sample))
+            else:
+                mask = len(access) - 1
+                recs = [access[hash(k) & mask].get(k) for k in sample]
+            if "lfu" in policy:
+                decayed = self.lfu_decayed
+                scores = [255 - (LFU_INIT_VAL if r is None else decayed(r)) for r in recs]
+            else:
+                if None in recs:  # never touched since the server started
+                    loaded = self.loaded_clock
+                    recs = [loaded if r is None else r for r in recs]
+                # Idle ticks: now - the key's clock, plus a wrap of the 24-bit clock.
+                scores = list(map(self.ks.lru_clock.__sub__, recs))
+                if min(scores) < 0:
+                    scores = [d if d >= 0 else d + LRU_CLOCK_MAX for d in scores]
+        pool += zip(scores, repeat(db.id), sample)
+        pool.sort(key=_SCORE)  # stable: a new key goes after an old one of the same score
+        if len(pool) > EVPOOL_SIZE:
+            del pool[: len(pool) - EVPOOL_SIZE]
 
     def figures(self, aof_buffer: int, scripts: int) -> dict[str, int]:
         """The figures INFO memory and MEMORY STATS share, in bytes: ``aof_buffer`` and
@@ -641,6 +622,36 @@ class Memory:
         if self.exceeded_since:
             self.exceeded_since = time.monotonic()
         self.peak = self.used()
+
+
+def _sample(shards: list[dict[bytes, Any]], count: int) -> tuple[list[bytes], int]:
+    """Up to ``count`` keys from random places of ``shards`` (a database's ``data`` or
+    ``expires``), and the shard they all come from (-1 if several): a random shard and offset
+    (both from one random number), consecutive keys from there, the following shards if that
+    one runs out (Redis's dictGetSomeKeys walks consecutive buckets too). The skip to the
+    offset and the take run in C (``islice`` over the dict's keys)."""
+    nshards = len(shards)
+    r = _random() * nshards
+    h = int(r)
+    shard = shards[h]
+    n = len(shard)
+    if n:
+        start = int((r - h) * n)
+        if start + count <= n:  # the common case: all from this shard
+            return list(islice(shard, start, start + count)), h
+        out = list(islice(shard, start, None))
+    else:
+        out = []
+    for _ in range(nshards - 1):
+        h += 1
+        if h == nshards:
+            h = 0
+        shard = shards[h]
+        if shard:
+            out += islice(shard, count - len(out))
+            if len(out) >= count:
+                break
+    return out, -1
 
 
 def dataset_of(values: Iterable[tuple[bytes, Any, bool]]) -> int:
