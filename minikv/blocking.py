@@ -58,8 +58,9 @@ class BlockState:
     timer: asyncio.TimerHandle | None
     #: ``serve`` is also called when the key is gone (XREADGROUP answers an error then).
     serve_missing: bool = False
-    #: How long the call that blocked took (set by ``commands.call``): counted again when the
-    #: client is served, as Redis's updateStatsOnUnblock does (``served_stats``).
+    #: How long the call that blocked took (set by the blocking command's handler, wrapped by
+    #: ``commands.command``): counted again when the client is served, as Redis's
+    #: updateStatsOnUnblock does (``served_stats``).
     call_ns: int = 0
 
 

@@ -218,9 +218,10 @@ class Server:
             self._call_soon(self.evict_clients)
 
     def evict_clients(self) -> None:
-        """maxmemory-clients (minikv.client_eviction); a no-op while it is off."""
+        """maxmemory-clients (minikv.client_eviction); a no-op while it is off, and while a
+        script is busy (its caller must get its reply; the next check comes after it)."""
         self._client_check_queued = False
-        if self.client_eviction_limit:
+        if self.client_eviction_limit and not self.scripts.busy:
             evict_clients(list(self.clients.values()), self.client_eviction_limit, self.log)
 
     _flush_pushes = flush_pushes_now
