@@ -37,6 +37,7 @@ import operator
 from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice, repeat
+from operator import add
 from typing import Any
 
 from minikv import limits
@@ -215,25 +216,33 @@ class QuickList(list):  # type: ignore[type-arg]
         fill = _clamp_fill(limits.current.list_max_listpack_size)
         lim, maxn = _limits(fill)
         counts = list(map(len, blocks))
+        joined = list(map(_join, blocks))
         if (
             not elems
             or not all(counts)
             or max(map(len, elems)) >= 64
             or any(map(bytes.isdigit, elems))
-            or any(map(bytes.startswith, elems, repeat(b"-")))
+            or (b"-" in _join(joined) and any(map(bytes.startswith, elems, repeat(b"-"))))
         ):
             return list(map(cls.from_blocks, all_blocks))
-        sizes = list(map(sum, zip(map(len, map(_join, blocks)), counts, counts, repeat(_LP_EMPTY))))
+        # 7 + 2 * count + bytes, in C.
+        overheads = map(add, counts, map(add, counts, repeat(_LP_EMPTY)))
+        sizes = list(map(add, map(len, joined), overheads))
         if max(sizes) > lim or max(counts) > maxn:  # some block needs cutting
             return list(map(cls.from_blocks, all_blocks))
         # list.__new__ leaves __init__ out; every slot is set below.
         qls = list(map(list.__new__, repeat(cls, len(all_blocks))))
         deque(map(_extend_blocks, qls, all_blocks), 0)
-        nblocks = list(map(len, all_blocks))
-        it = iter(sizes)
-        deque(map(setattr, qls, repeat("sizes"), map(list, map(islice, repeat(it), nblocks))), 0)
-        it = iter(counts)
-        deque(map(setattr, qls, repeat("size"), map(sum, map(islice, repeat(it), nblocks))), 0)
+        if len(blocks) == len(all_blocks):  # one block each (short lists)
+            deque(map(setattr, qls, repeat("sizes"), map(list, zip(sizes))), 0)
+            deque(map(setattr, qls, repeat("size"), counts), 0)
+        else:
+            nblocks = list(map(len, all_blocks))
+            it = iter(sizes)
+            per_list = map(list, map(islice, repeat(it), nblocks))
+            deque(map(setattr, qls, repeat("sizes"), per_list), 0)
+            it = iter(counts)
+            deque(map(setattr, qls, repeat("size"), map(sum, map(islice, repeat(it), nblocks))), 0)
         for name, v in (("fill", fill), ("limit", lim), ("maxn", maxn)):
             deque(map(setattr, qls, repeat(name), repeat(v)), 0)
         return qls

@@ -150,14 +150,22 @@ def _load_maps(data: dict[Any, Any], keys: list[bytes], maps: list[dict[Any, Any
     if not all(maps):
         raise ValueError("empty collection")
     firsts = list(map(type, map(next, map(iter, map(dict.values, maps)))))
-    if not _only(firsts, bytes):
+    hashes: list[dict[Any, Any]] = []
+    sets: list[dict[Any, Any]] = []
+    zsets: list[dict[Any, Any]] = []
+    skeys = zkeys = keys
+    if _only(firsts, bytes):  # one kind only: no selection
+        hashes = maps
+    elif _only(firsts, _NoneType):
+        sets = maps
+    elif _only(firsts, float):
+        zsets = maps
+    else:
         _, hashes = _select(keys, maps, firsts, bytes)
         skeys, sets = _select(keys, maps, firsts, _NoneType)
         zkeys, zsets = _select(keys, maps, firsts, float)
         if len(hashes) + len(sets) + len(zsets) != len(maps):
             raise ValueError("bad hash field or value")
-    else:
-        hashes, sets, zsets = maps, [], []
     if hashes and not (
         _all_bytes(chain.from_iterable(hashes))
         and _all_bytes(chain.from_iterable(map(dict.values, hashes)))
