@@ -10,6 +10,11 @@ RSS. Nothing writes to the data during the save, so every copied page is the chi
     python benchmarks/cow_by_type.py --types set --keys 1000000
     python benchmarks/cow_by_type.py --types mix --keys 1000000   # all five, equal parts
     python benchmarks/cow_by_type.py --server --keys 1000000      # real servers, see below
+    python benchmarks/cow_by_type.py --loaded --keys 1000000      # what loading built
+
+``--loaded`` saves the filled keyspace (in a child), loads the file into a fresh keyspace as a
+restart does (``load_file``; its CPU seconds are the last column) and measures the save of
+that: the copy-on-write of the containers the loader builds, from a heap holding only them.
 
 ``--server`` measures through real servers instead, minikv beside redis-server in one run, for
 each of ``--types`` (default ``mix``; any of the five and ``mix``): each is filled over the
@@ -17,7 +22,8 @@ network (pipelined SET/HSET/SADD/RPUSH/ZADD; the mix has the five types in equal
 BGSAVE runs with no writes and the row shows ``rdb_last_cow_size`` from INFO persistence as a
 share of ``used_memory_rss`` — what a user of either server would read. Then each server is
 restarted ``--restarts`` times on the file it wrote, timing the spawn until PING answers +PONG
-(the row gives the fastest, and each with more than one).
+(the row gives the fastest, and each with more than one) and reading the CPU time the process
+had used by then (the least of the restarts), which other work on the machine barely moves.
 
     python benchmarks/cow_by_type.py --server --keys 1000000 \\
         --types string,hash,set,list,zset,mix --restarts 3
@@ -39,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from minikv.cow import private_dirty_bytes, rss_bytes
 from minikv.keyspace import Keyspace
-from minikv.persistence.snapshot import save_to_file
+from minikv.persistence.snapshot import load_file, save_to_file
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
 from minikv.stream import Group, IdDict, Nack, Stream, make_id
@@ -76,11 +82,30 @@ def value(kind: str, i: int) -> object:
     return ZSet.from_scores({b"a%d" % i: 1.0, b"b": 2.0})
 
 
-def measure(kind: str, n: int) -> str:
+def fill(kind: str, n: int) -> Keyspace:
     ks = Keyspace(16)
     db = ks.dbs[0]
     for i in range(n):
         db.set(b"key:%d" % i, value(kind, i))
+    return ks
+
+
+def measure(kind: str, n: int, loaded: bool) -> str:
+    load = ""
+    if loaded:
+        # Filled and saved in a child, so that this heap holds only what loading made.
+        directory = tempfile.mkdtemp()
+        pid = os.fork()
+        if pid == 0:
+            save_to_file(fill(kind, n), directory, "dump.mkv", dbs=[0])
+            os._exit(0)
+        os.waitpid(pid, 0)
+        ks = Keyspace(16)
+        t = time.process_time()
+        load_file(ks, os.path.join(directory, "dump.mkv"))
+        load = f" {time.process_time() - t:.2f} |"
+    else:
+        ks = fill(kind, n)
     rss = rss_bytes()
     directory = tempfile.mkdtemp()
     gc.freeze()
@@ -97,7 +122,7 @@ def measure(kind: str, n: int) -> str:
     size = os.path.getsize(os.path.join(directory, "dump.mkv"))
     return (
         f"| {kind} | {n:,} | {rss / 2**20:.0f} | {int(cow) / 2**20:.1f} | "
-        f"{int(cow) / rss * 100:.2f} | {float(secs):.2f} | {size / 2**20:.0f} |"
+        f"{int(cow) / rss * 100:.2f} | {float(secs):.2f} | {size / 2**20:.0f} |{load}"
     )
 
 
@@ -127,9 +152,9 @@ def measure_servers(n: int, types: list[str], restarts: int) -> None:
     print(f"load average before: {loadavg()}")
     print(
         "| type | server | keys | RSS MB | rdb_last_cow_size MB | COW % of RSS | bgsave s "
-        "| restart to PONG s | keys loaded |"
+        "| restart to PONG s | CPU s to PONG | keys loaded |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for value_kind in types:
         for kind in ("minikv", "redis"):
             print(measure_server(kind, value_kind, n, restarts), flush=True)
@@ -156,17 +181,29 @@ def measure_server(kind: str, value_kind: str, n: int, restarts: int) -> str:
         rss = int(srv.info("memory")["used_memory_rss"])
         # Loading the snapshot just written: restart and time spawn -> +PONG.
         times = []
+        cpus = []
         for _ in range(restarts):
             srv.shutdown_nosave()
             times.append(srv.start())
+            cpus.append(cpu_seconds(srv.pid))
         loaded = int(srv.client.dbsize())
     finally:
         srv.stop()
     each = "" if restarts == 1 else " (" + ", ".join(f"{t:.2f}" for t in times) + ")"
     return (
         f"| {value_kind} | {kind} | {n:,} | {rss / 2**20:.0f} | {cow / 2**20:.1f} | "
-        f"{cow / rss * 100:.2f} | {secs:.2f} | {min(times):.2f}{each} | {loaded:,} |"
+        f"{cow / rss * 100:.2f} | {secs:.2f} | {min(times):.2f}{each} | {min(cpus):.2f} "
+        f"| {loaded:,} |"
     )
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time the process has used so far (/proc/<pid>/stat): unlike the wall
+    time, it barely moves when other work shares the machine's cores."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
@@ -175,6 +212,9 @@ def main() -> int:
     ap.add_argument("--types", help="default: the five and stream (with --server: mix)")
     ap.add_argument("--server", action="store_true", help="through real servers (no streams)")
     ap.add_argument("--restarts", type=int, default=1, help="with --server: restarts per row")
+    ap.add_argument(
+        "--loaded", action="store_true", help="save, then measure a keyspace loaded from it"
+    )
     a = ap.parse_args()
     if a.server:
         types = (a.types or "mix").split(",")
@@ -182,13 +222,16 @@ def main() -> int:
             ap.error("--server fills string, hash, set, list, zset and mix, not stream")
         measure_servers(a.keys, types, a.restarts)
         return 0
-    print("| type | keys | RSS MB | child COW MB | COW % of RSS | save s | file MB |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| type | keys | RSS MB | child COW MB | COW % of RSS | save s | file MB |"
+        + (" load CPU s |" if a.loaded else "")
+    )
+    print("|---|---|---|---|---|---|---|" + ("---|" if a.loaded else ""))
     for kind in (a.types or ",".join((*TYPES, "stream"))).split(","):
         # One process per type: each measurement starts from a fresh heap.
         pid = os.fork()
         if pid == 0:
-            print(measure(kind, a.keys), flush=True)
+            print(measure(kind, a.keys, a.loaded), flush=True)
             os._exit(0)
         os.waitpid(pid, 0)
     return 0
