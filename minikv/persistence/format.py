@@ -145,46 +145,52 @@ def load_values(data: dict[Any, Any], version: int) -> None:
 
 
 def _load_maps(data: dict[Any, Any], keys: list[bytes], maps: list[dict[Any, Any]]) -> None:
-    """Hashes (bin -> bin), sets (bin -> nil) and sorted sets (bin -> float): a map's first
-    value says which, and every map must then be all of that kind."""
+    """Hashes (bin -> bin, kept as they are), sets (bin -> nil) and sorted sets (bin ->
+    float): a map's first value says which, and every map must then be all of that kind."""
     if not all(maps):
         raise ValueError("empty collection")
+    if not _all_bytes(chain.from_iterable(maps)):
+        raise ValueError("bad hash field, set member or sorted set member")
+    # The type of every value: one kind only (the usual chunk) needs no selection.
+    kinds = list(map(type, chain.from_iterable(map(dict.values, maps))))
+    if _only(kinds, bytes):  # hashes
+        return
+    if _only(kinds, _NoneType):
+        _load_sets(data, keys, maps)
+        return
+    if _only(kinds, float):
+        _load_zsets(data, keys, maps)
+        return
+    # A mix: each map's first value says which it is, and all its values must agree.
     firsts = list(map(type, map(next, map(iter, map(dict.values, maps)))))
-    hashes: list[dict[Any, Any]] = []
-    sets: list[dict[Any, Any]] = []
-    zsets: list[dict[Any, Any]] = []
-    skeys = zkeys = keys
-    if _only(firsts, bytes):  # one kind only: no selection
-        hashes = maps
-    elif _only(firsts, _NoneType):
-        sets = maps
-    elif _only(firsts, float):
-        zsets = maps
-    else:
-        _, hashes = _select(keys, maps, firsts, bytes)
-        skeys, sets = _select(keys, maps, firsts, _NoneType)
-        zkeys, zsets = _select(keys, maps, firsts, float)
-        if len(hashes) + len(sets) + len(zsets) != len(maps):
-            raise ValueError("bad hash field or value")
-    if hashes and not (
-        _all_bytes(chain.from_iterable(hashes))
-        and _all_bytes(chain.from_iterable(map(dict.values, hashes)))
+    _, hashes = _select(keys, maps, firsts, bytes)
+    skeys, sets = _select(keys, maps, firsts, _NoneType)
+    zkeys, zsets = _select(keys, maps, firsts, float)
+    if len(hashes) + len(sets) + len(zsets) != len(maps) or not _all_bytes(
+        chain.from_iterable(map(dict.values, hashes))
     ):
         raise ValueError("bad hash field or value")
     if sets:
         nils = list(chain.from_iterable(map(dict.values, sets)))
-        if not _all_bytes(chain.from_iterable(sets)) or nils.count(None) != len(nils):
+        if nils.count(None) != len(nils):
             raise ValueError("bad set member")
-        data.update(zip(skeys, map(SetValue, sets), strict=True))
+        _load_sets(data, skeys, sets)
     if zsets:
-        scores = list(chain.from_iterable(map(dict.values, zsets)))
-        if (
-            not _all_bytes(chain.from_iterable(zsets))
-            or not _only(list(map(type, scores)), float)
-            or any(map(math.isnan, scores))
-        ):
-            raise ValueError("bad sorted set member or score")
-        data.update(zip(zkeys, ZSet.many_from_scores(zsets), strict=True))
+        if not _only(list(map(type, chain.from_iterable(map(dict.values, zsets)))), float):
+            raise ValueError("bad sorted set score")
+        _load_zsets(data, zkeys, zsets)
+
+
+def _load_sets(data: dict[Any, Any], keys: list[bytes], sets: list[dict[Any, Any]]) -> None:
+    """Maps already checked to be bin -> nil."""
+    data.update(zip(keys, map(SetValue, sets), strict=True))
+
+
+def _load_zsets(data: dict[Any, Any], keys: list[bytes], zsets: list[dict[Any, Any]]) -> None:
+    """Maps already checked to be bin -> float."""
+    if any(map(math.isnan, chain.from_iterable(map(dict.values, zsets)))):
+        raise ValueError("bad sorted set score (NaN)")
+    data.update(zip(keys, ZSet.many_from_scores(zsets), strict=True))
 
 
 def _load_arrays(
