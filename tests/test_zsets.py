@@ -1109,3 +1109,21 @@ def test_many_from_scores_is_from_scores_of_each() -> None:
                     assert [math.copysign(1, v) for v in a.values()] == [
                         math.copysign(1, v) for v in b.values()
                     ]
+
+
+def test_many_from_scores_builds_small_sets_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small sets with no zero score never go through ``from_scores`` one by one."""
+    from minikv.zset import ZSet
+
+    sets = [{b"b": 2.0, b"a": 2.0, b"c": -1.5}, {b"x": float("inf")}, {b"m": 1.0, b"n": 0.5}]
+    want = [ZSet.from_scores(s) for s in sets]
+
+    def unused(scores: object) -> ZSet:
+        raise AssertionError("small sets take the bulk path")
+
+    monkeypatch.setattr(ZSet, "from_scores", unused)
+    got = ZSet.many_from_scores(sets)
+    assert [list(z.index) for z in got] == [list(z.index) for z in want]
+    assert [list(z.index) for z in got] == [[b"c", b"a", b"b"], [b"x"], [b"n", b"m"]]
+    assert all(type(z) is ZSet and not z.big for z in got)
+    assert [dict(z) for z in got] == sets
