@@ -131,10 +131,16 @@ def load_values(data: dict[Any, Any], version: int) -> None:
     if _only(types, bytes):  # all strings: nothing to build
         return
     keys = list(data)
-    if types.count(dict):
-        _load_maps(data, *_select(keys, values, types, dict))
-    if types.count(list):
-        _load_arrays(data, *_select(keys, values, types, list), version)
+    maps = _select(keys, values, types, dict) if types.count(dict) else None
+    arrays = _select(keys, values, types, list) if types.count(list) else None
+    # Only ``data`` and the selections hold the decoded values now: each is freed as soon as
+    # its in-memory value replaces it (a decoded stream is much bigger than the Stream).
+    del values
+    if maps is not None:
+        _load_maps(data, *maps)
+        maps = None
+    if arrays is not None:
+        _load_arrays(data, *arrays, version)
     rest = len(types) - types.count(bytes) - types.count(dict) - types.count(list)
     if rest:
         # Only format 1's ext values (built by _ext_hook) may be anything else.
@@ -208,12 +214,14 @@ def _load_arrays(
     if version >= 4:
         tags = list(map(type, map(itemgetter(0), arrays)))
         if not _only(tags, list):  # streams: tagged by a str
-            skeys, streams = _select(keys, arrays, tags, str)
-            data.update(zip(skeys, map(from_plain, streams), strict=True))
             n = len(arrays)
+            skeys, streams = _select(keys, arrays, tags, str)
             keys, arrays = _select(keys, arrays, tags, list)
             if len(streams) + len(arrays) != n:
                 raise ValueError("bad list")
+            del streams
+            for key in skeys:  # one by one: each decoded stream is freed before the next
+                data[key] = from_plain(data[key])
     blocks = list(chain.from_iterable(arrays))
     if not _only(list(map(type, blocks)), list) or not _all_bytes(chain.from_iterable(blocks)):
         raise ValueError("bad list")
