@@ -34,8 +34,10 @@ nearer end; a range O(distance from the nearer end / block size + count).
 from __future__ import annotations
 
 import operator
+from collections import deque
 from collections.abc import Iterable, Iterator
-from itertools import chain
+from itertools import chain, islice, repeat
+from operator import add
 from typing import Any
 
 from minikv import limits
@@ -142,6 +144,7 @@ _insert_block = list.insert
 _pop_block = list.pop
 _extend_blocks = list.extend
 _clear_blocks = list.clear
+_join = b"".join
 
 
 class QuickList(list):  # type: ignore[type-arg]
@@ -199,6 +202,50 @@ class QuickList(list):  # type: ignore[type-arg]
             else:
                 ql.extend(blk)
         return ql
+
+    @classmethod
+    def many_from_blocks(cls, all_blocks: list[list[list[bytes]]]) -> list[QuickList]:
+        """``[from_blocks(b) for b in all_blocks]``, for loading a snapshot: when no block is
+        empty, no element is 64 bytes or longer or could be an integer (all digits, or a
+        leading "-") and every block is within the fill (the usual case), every block's size
+        is ``7 + 2 * len(block) + its bytes`` and the lists are built in C-level passes over
+        all of them at once, with no Python call per list or element; otherwise one
+        ``from_blocks`` each. The elements must be ``bytes`` (the snapshot loader checks)."""
+        blocks = list(chain.from_iterable(all_blocks))
+        elems = list(chain.from_iterable(blocks))
+        fill = _clamp_fill(limits.current.list_max_listpack_size)
+        lim, maxn = _limits(fill)
+        counts = list(map(len, blocks))
+        joined = list(map(_join, blocks))
+        if (
+            not elems
+            or not all(counts)
+            or max(map(len, elems)) >= 64
+            or any(map(bytes.isdigit, elems))
+            or (b"-" in _join(joined) and any(map(bytes.startswith, elems, repeat(b"-"))))
+        ):
+            return list(map(cls.from_blocks, all_blocks))
+        # 7 + 2 * count + bytes, in C.
+        overheads = map(add, counts, map(add, counts, repeat(_LP_EMPTY)))
+        sizes = list(map(add, map(len, joined), overheads))
+        if max(sizes) > lim or max(counts) > maxn:  # some block needs cutting
+            return list(map(cls.from_blocks, all_blocks))
+        # list.__new__ leaves __init__ out; every slot is set below.
+        qls = list(map(list.__new__, repeat(cls, len(all_blocks))))
+        deque(map(_extend_blocks, qls, all_blocks), 0)
+        if len(blocks) == len(all_blocks):  # one block each (short lists)
+            deque(map(setattr, qls, repeat("sizes"), map(list, zip(sizes))), 0)
+            deque(map(setattr, qls, repeat("size"), counts), 0)
+        else:
+            nblocks = list(map(len, all_blocks))
+            it = iter(sizes)
+            per_list = map(list, map(islice, repeat(it), nblocks))
+            deque(map(setattr, qls, repeat("sizes"), per_list), 0)
+            it = iter(counts)
+            deque(map(setattr, qls, repeat("size"), map(sum, map(islice, repeat(it), nblocks))), 0)
+        for name, v in (("fill", fill), ("limit", lim), ("maxn", maxn)):
+            deque(map(setattr, qls, repeat(name), repeat(v)), 0)
+        return qls
 
     def copy(self) -> QuickList:
         """A copy sharing no block (elements are immutable bytes), same layout (quicklistDup)."""

@@ -30,7 +30,10 @@ an integral score is stored as an integer, so ``-0`` reads back as ``0`` while t
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections import deque
 from collections.abc import Iterable
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -60,6 +63,7 @@ class _Top:
 
 
 TOP = _Top()
+_second = itemgetter(1)
 
 #: A lex range end: ``MINUS`` ("-"), ``PLUS`` ("+") or ``(member, exclusive)``.
 LexBound = Any
@@ -81,6 +85,30 @@ class ZSet(dict[bytes, float]):
         self.index: Any = []
         #: OBJECT ENCODING is "skiplist" (else "listpack").
         self.big = False
+
+    @classmethod
+    def many_from_scores(cls, all_scores: list[dict[bytes, float]]) -> list[ZSet]:
+        """``[from_scores(s) for s in all_scores]``, for loading a snapshot: when every set is
+        small and has no zero score (the usual case) it is built in C-level passes over all of
+        them at once (each set's index is its ``sorted`` (score, member) pairs' members), with
+        no Python call per set; otherwise one ``from_scores`` each."""
+        lim = limits.current
+        if (
+            not all_scores
+            or max(map(len, all_scores)) > lim.zset_max_listpack_entries
+            or max(map(len, chain.from_iterable(all_scores)), default=0)
+            > lim.zset_max_listpack_value
+            or 0.0 in chain.from_iterable(map(dict.values, all_scores))  # -0.0 included
+        ):
+            return list(map(cls.from_scores, all_scores))
+        # dict.__new__ leaves __init__ out; both slots are set below.
+        zs = list(map(dict.__new__, repeat(cls, len(all_scores))))
+        deque(map(dict.update, zs, all_scores), 0)
+        pairs = map(sorted, map(zip, map(dict.values, all_scores), all_scores))
+        indexes = map(list, map(map, repeat(_second), pairs))
+        deque(map(setattr, zs, repeat("index"), indexes), 0)
+        deque(map(setattr, zs, repeat("big"), repeat(False)), 0)
+        return zs
 
     @classmethod
     def from_scores(cls, scores: dict[bytes, float]) -> ZSet:

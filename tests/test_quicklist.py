@@ -271,6 +271,48 @@ def test_from_blocks_any_layout(fill: None) -> None:
     assert QuickList.from_blocks([[b"x" * 100_000]]).block_count() == 1
 
 
+def _same_list(a: QuickList, b: QuickList) -> None:
+    a.check()
+    assert list(a.blocks()) == list(b.blocks())
+    assert (a.size, a.sizes, a.fill, a.limit, a.maxn) == (b.size, b.sizes, b.fill, b.limit, b.maxn)
+
+
+@pytest.mark.parametrize("fill_value", [-2, 3, 128])
+def test_many_from_blocks_is_from_blocks_of_each(
+    fill_value: int, fill: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loader's bulk constructor gives exactly what ``from_blocks`` gives for each list,
+    both on plain elements (its C-level passes: ``from_blocks`` is not called at all then)
+    and on the ones it leaves to ``from_blocks`` (integers, long elements, empty or oversized
+    blocks)."""
+    limits.current.list_max_listpack_size = fill_value
+    rnd = random.Random(fill_value)
+    plain = [b"a", b"xyz", b"", b"k" * 63, b"x1", b"+1", b" 2", b"a-1"]
+    for elements in (plain, [*ALPHABET, b"s" * 70]):
+        for _ in range(30):
+            lists = [
+                [
+                    [rnd.choice(elements) for _ in range(rnd.randrange(elements is plain, 4))]
+                    for _ in range(rnd.randrange(1, 4))
+                ]
+                for _ in range(rnd.randrange(1, 20))
+            ]
+            lists = [blocks for blocks in lists if any(blocks)]
+            want = [QuickList.from_blocks([b[:] for b in blocks]) for blocks in lists]
+            with monkeypatch.context() as m:
+                if elements is plain and fill_value != 3:
+
+                    def unused(blocks: object) -> QuickList:
+                        raise AssertionError("plain elements take the bulk path")
+
+                    m.setattr(QuickList, "from_blocks", unused)
+                got = QuickList.many_from_blocks(lists)
+            assert len(got) == len(want)
+            for a, b in zip(got, want, strict=True):
+                assert type(a) is QuickList
+                _same_list(a, b)
+
+
 def test_copies_share_no_block() -> None:
     ql = QuickList(b"%d" % i for i in range(5000))
     for dup in (ql.copy(), copy.copy(ql), copy.deepcopy(ql), pickle.loads(pickle.dumps(ql))):

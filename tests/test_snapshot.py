@@ -508,6 +508,15 @@ def test_format_1_files_still_load(tmp_path: Path) -> None:
         pytest.param([[b"a", 7]], id="list-int-element"),
         pytest.param(12, id="int-value"),
         pytest.param({"text": b"x"}, id="str-field"),
+        pytest.param({b"a": b"x", b"b": None}, id="hash-nil-value"),
+        pytest.param({b"a": None, b"b": 1.0}, id="set-with-score"),
+        pytest.param({b"a": 1.0, b"b": 2}, id="zset-int-score"),
+        pytest.param({b"a": 1.0, 5: 2.0}, id="zset-int-member"),
+        pytest.param({b"a": 7}, id="map-of-int"),
+        pytest.param([[b"a"], b"b"], id="list-second-node-not-array"),
+        pytest.param([[b"a"], {b"b": b"c"}], id="list-node-is-map"),
+        pytest.param([[b"a"], [None]], id="list-nil-element"),
+        pytest.param(["stream"], id="stream-tag-in-format-2"),
     ],
 )
 def test_crafted_values_refuse_to_start(tmp_path: Path, value: object) -> None:
@@ -581,6 +590,26 @@ def test_a_stream_loads_from_format_4_only(tmp_path: Path) -> None:
         r = s.client()
         assert r.xrange("x") == [(b"1-1", {b"f": b"v"}), (b"1-2", {b"f": b"w"})]
         assert r.xpending("x", "g")["pending"] == 1
+
+
+@pytest.mark.parametrize(
+    "ext",
+    [
+        pytest.param((1, [b"a", 7]), id="list-int-element"),
+        pytest.param((1, []), id="empty-list"),
+        pytest.param((2, {b"a": b"x"}), id="zset-bin-score"),
+        pytest.param((2, {b"a": float("nan")}), id="zset-nan"),
+        pytest.param((3, [b"a"]), id="unknown-ext"),
+    ],
+)
+def test_crafted_format_1_ext_values_refuse_to_start(tmp_path: Path, ext: Any) -> None:
+    import msgpack
+
+    code, payload = ext
+    value = msgpack.ExtType(code, msgpack.packb(payload))
+    _write_snapshot(tmp_path / "dump.mkv", 1, [[0, {b"good": b"v", b"bad": value}, {}]])
+    p = _start_on(tmp_path)
+    assert p.returncode != 0 and "corrupt" in p.stdout + p.stderr
 
 
 def test_ext_values_refused_in_format_2(tmp_path: Path) -> None:

@@ -1081,3 +1081,49 @@ def test_dirty_counts_changes(r: redis.Redis) -> None:
     r.zrem("z", "a", "nope")
     r.zunionstore("d", ["z"])
     assert dirty() - before == 3 + 1 + 1
+
+
+def test_many_from_scores_is_from_scores_of_each() -> None:
+    """The snapshot loader's bulk constructor gives exactly what ``from_scores`` gives for each
+    set: on small sets with no zero score (its C-level passes) and on the ones it leaves to
+    ``from_scores`` (-0 and 0, big sets, long members)."""
+    from minikv.zset import ZSet
+
+    rnd = random.Random(7)
+    members = [b"a", b"b", b"c", b"d", b"x" * 65]
+    scores = [1.0, -2.5, 3.0, float("inf"), -float("inf"), 0.0, -0.0]
+    for kinds in (members[:4], members):
+        for pick in (scores[:5], scores):
+            for _ in range(20):
+                sets = [
+                    {rnd.choice(kinds): rnd.choice(pick) for _ in range(rnd.randrange(1, 5))}
+                    for _ in range(rnd.randrange(1, 10))
+                ]
+                if rnd.random() < 0.2:
+                    sets.append({b"m%d" % i: float(i % 7) for i in range(200)})
+                want = [ZSet.from_scores(dict(s)) for s in sets]
+                got = ZSet.many_from_scores(sets)
+                for a, b in zip(got, want, strict=True):
+                    assert type(a) is ZSet and dict(a) == dict(b)
+                    assert list(a.index) == list(b.index) and a.big == b.big
+                    assert [math.copysign(1, v) for v in a.values()] == [
+                        math.copysign(1, v) for v in b.values()
+                    ]
+
+
+def test_many_from_scores_builds_small_sets_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small sets with no zero score never go through ``from_scores`` one by one."""
+    from minikv.zset import ZSet
+
+    sets = [{b"b": 2.0, b"a": 2.0, b"c": -1.5}, {b"x": float("inf")}, {b"m": 1.0, b"n": 0.5}]
+    want = [ZSet.from_scores(s) for s in sets]
+
+    def unused(scores: object) -> ZSet:
+        raise AssertionError("small sets take the bulk path")
+
+    monkeypatch.setattr(ZSet, "from_scores", unused)
+    got = ZSet.many_from_scores(sets)
+    assert [list(z.index) for z in got] == [list(z.index) for z in want]
+    assert [list(z.index) for z in got] == [[b"c", b"a", b"b"], [b"x"], [b"n", b"m"]]
+    assert all(type(z) is ZSet and not z.big for z in got)
+    assert [dict(z) for z in got] == sets

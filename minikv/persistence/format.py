@@ -44,6 +44,8 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, compress, repeat
+from operator import is_, itemgetter
 from typing import IO, Any
 
 import msgpack
@@ -75,18 +77,23 @@ def _enc_hook(obj: Any) -> Any:
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
-    # Only format 1 has ext values; ``_value`` refuses them in a later format.
+    # Only format 1 has ext values; ``load_values`` refuses them in a later format. Their
+    # payloads are checked as the format 2 value they became: a list of one node, a map of
+    # scores.
     plain = msgpack.unpackb(data, strict_map_key=False, raw=False)
-    if code == _V1_EXT_LIST and type(plain) is list:
-        return QuickList.from_blocks([plain])
-    if code == _V1_EXT_ZSET and type(plain) is dict:
-        return _zset(plain)
-    raise ValueError(f"unknown value type (MessagePack ext {code})")
+    want = {_V1_EXT_LIST: QuickList, _V1_EXT_ZSET: ZSet}.get(code)
+    if want is None:
+        raise ValueError(f"unknown value type (MessagePack ext {code})")
+    one = {b"": [plain] if want is QuickList else plain}
+    load_values(one, 2)
+    if type(one[b""]) is not want:
+        raise ValueError(f"bad MessagePack ext {code} value")
+    return one[b""]
 
 
 def _all_bytes(items: Iterable[Any]) -> bool:
     """Whether every item is ``bytes``, checked in C: ``bytes.join`` refuses anything else that
-    MessagePack decodes to (str, int, float, None, containers); loading runs this per value."""
+    MessagePack decodes to (str, int, float, None, containers)."""
     try:
         _join(items)
     except TypeError:
@@ -95,58 +102,133 @@ def _all_bytes(items: Iterable[Any]) -> bool:
 
 
 _join = b"".join
+_NoneType = type(None)
 
 
-def _zset(v: dict[Any, Any]) -> ZSet:
-    if (
-        not _all_bytes(v)
-        or set(map(type, v.values())) != {float}
-        or any(map(math.isnan, v.values()))
+def _only(types: list[type], t: type) -> bool:
+    return types.count(t) == len(types)
+
+
+def _select(keys: list[Any], values: list[Any], types: list[type], t: type) -> tuple[list, list]:
+    """The keys and values whose type (in ``types``) is ``t``."""
+    sel = list(map(is_, types, repeat(t)))
+    return list(compress(keys, sel)), list(compress(values, sel))
+
+
+def load_values(data: dict[Any, Any], version: int) -> None:
+    """A decoded chunk's ``{key: value}`` -> the in-memory values, in place. Raises ValueError
+    for anything the writer never writes (a non-bin key, an empty collection, a non-bin member,
+    a mixed map), so a crafted file is refused rather than loaded as garbage.
+
+    Loading runs this once per chunk (a shard: about a thousandth of the keys), and it works
+    in C-level passes over all the chunk's values of a type at once — ``map``, ``compress``,
+    ``bytes.join`` as a check that everything is ``bytes`` — with no Python code per value:
+    that is most of what loading costs (the rest is decoding and placing the keys)."""
+    if not _all_bytes(data):
+        raise ValueError("bad key")
+    values = list(data.values())
+    types = list(map(type, values))
+    if _only(types, bytes):  # all strings: nothing to build
+        return
+    keys = list(data)
+    maps = _select(keys, values, types, dict) if types.count(dict) else None
+    arrays = _select(keys, values, types, list) if types.count(list) else None
+    # Only ``data`` and the selections hold the decoded values now: each is freed as soon as
+    # its in-memory value replaces it (a decoded stream is much bigger than the Stream).
+    del values
+    if maps is not None:
+        _load_maps(data, *maps)
+        maps = None
+    if arrays is not None:
+        _load_arrays(data, *arrays, version)
+    rest = len(types) - types.count(bytes) - types.count(dict) - types.count(list)
+    if rest:
+        # Only format 1's ext values (built by _ext_hook) may be anything else.
+        made = (types.count(QuickList) + types.count(ZSet)) if version == 1 else 0
+        if made != rest:
+            bad = next(t for t in types if t not in (bytes, dict, list, QuickList, ZSet))
+            raise ValueError(f"unexpected {bad.__name__} value")
+
+
+def _load_maps(data: dict[Any, Any], keys: list[bytes], maps: list[dict[Any, Any]]) -> None:
+    """Hashes (bin -> bin, kept as they are), sets (bin -> nil) and sorted sets (bin ->
+    float): a map's first value says which, and every map must then be all of that kind."""
+    if not all(maps):
+        raise ValueError("empty collection")
+    if not _all_bytes(chain.from_iterable(maps)):
+        raise ValueError("bad hash field, set member or sorted set member")
+    # The type of every value: one kind only (the usual chunk) needs no selection.
+    kinds = list(map(type, chain.from_iterable(map(dict.values, maps))))
+    if _only(kinds, bytes):  # hashes
+        return
+    if _only(kinds, _NoneType):
+        _load_sets(data, keys, maps)
+        return
+    if _only(kinds, float):
+        _load_zsets(data, keys, maps)
+        return
+    # A mix: each map's first value says which it is, and all its values must agree.
+    firsts = list(map(type, map(next, map(iter, map(dict.values, maps)))))
+    _, hashes = _select(keys, maps, firsts, bytes)
+    skeys, sets = _select(keys, maps, firsts, _NoneType)
+    zkeys, zsets = _select(keys, maps, firsts, float)
+    if len(hashes) + len(sets) + len(zsets) != len(maps) or not _all_bytes(
+        chain.from_iterable(map(dict.values, hashes))
     ):
-        raise ValueError("bad sorted set member or score")
-    return ZSet.from_scores(v)
+        raise ValueError("bad hash field or value")
+    if sets:
+        nils = list(chain.from_iterable(map(dict.values, sets)))
+        if nils.count(None) != len(nils):
+            raise ValueError("bad set member")
+        _load_sets(data, skeys, sets)
+    if zsets:
+        if not _only(list(map(type, chain.from_iterable(map(dict.values, zsets)))), float):
+            raise ValueError("bad sorted set score")
+        _load_zsets(data, zkeys, zsets)
 
 
-def _node(b: Any) -> bool:
-    return type(b) is list and _all_bytes(b)
+def _load_sets(data: dict[Any, Any], keys: list[bytes], sets: list[dict[Any, Any]]) -> None:
+    """Maps already checked to be bin -> nil."""
+    data.update(zip(keys, map(SetValue, sets), strict=True))
 
 
-def _value(v: Any, version: int) -> Any:
-    """A decoded value -> the in-memory value. Raises ValueError for anything the writer never
-    writes (an empty collection, a non-bin member, a mixed map), so a crafted file is refused
-    rather than loaded as garbage."""
-    t = type(v)
-    if t is bytes:
-        return v
-    if t is dict:
-        if not v:
-            raise ValueError("empty collection")
-        first = next(iter(v.values()))
-        if first is None:
-            if not _all_bytes(v) or set(v.values()) != {None}:
-                raise ValueError("bad set member")
-            return SetValue(v)
-        if type(first) is float:
-            return _zset(v)
-        if not (_all_bytes(v) and _all_bytes(v.values())):
-            raise ValueError("bad hash field or value")
-        return v
-    if t is list:
-        if version >= 4 and v and v[0] == "stream":
-            return from_plain(v)
-        if version == 1:  # a set
-            if not v or not _all_bytes(v):
-                raise ValueError("bad set")
-            return SetValue.fromkeys(v)
-        if not v or not all(map(_node, v)):
-            raise ValueError("bad list")
-        ql = QuickList.from_blocks(v)
-        if not ql:
-            raise ValueError("empty collection")
-        return ql
-    if version == 1 and t in (QuickList, ZSet):  # made by _ext_hook
-        return v
-    raise ValueError(f"unexpected {t.__name__} value")
+def _load_zsets(data: dict[Any, Any], keys: list[bytes], zsets: list[dict[Any, Any]]) -> None:
+    """Maps already checked to be bin -> float."""
+    if any(map(math.isnan, chain.from_iterable(map(dict.values, zsets)))):
+        raise ValueError("bad sorted set score (NaN)")
+    data.update(zip(keys, ZSet.many_from_scores(zsets), strict=True))
+
+
+def _load_arrays(
+    data: dict[Any, Any], keys: list[bytes], arrays: list[list[Any]], version: int
+) -> None:
+    """Lists (an array of nodes, arrays of bin), streams (an array tagged "stream", format 4
+    on) and format 1's sets (an array of bin)."""
+    if not all(arrays):
+        raise ValueError("empty collection")
+    if version == 1:  # sets
+        if not _all_bytes(chain.from_iterable(arrays)):
+            raise ValueError("bad set")
+        data.update(zip(keys, map(SetValue.fromkeys, arrays), strict=True))
+        return
+    if version >= 4:
+        tags = list(map(type, map(itemgetter(0), arrays)))
+        if not _only(tags, list):  # streams: tagged by a str
+            n = len(arrays)
+            skeys, streams = _select(keys, arrays, tags, str)
+            keys, arrays = _select(keys, arrays, tags, list)
+            if len(streams) + len(arrays) != n:
+                raise ValueError("bad list")
+            del streams
+            for key in skeys:  # one by one: each decoded stream is freed before the next
+                data[key] = from_plain(data[key])
+    blocks = list(chain.from_iterable(arrays))
+    if not _only(list(map(type, blocks)), list) or not _all_bytes(chain.from_iterable(blocks)):
+        raise ValueError("bad list")
+    lists = QuickList.many_from_blocks(arrays)
+    if not all(lists):  # only empty nodes
+        raise ValueError("empty collection")
+    data.update(zip(keys, lists, strict=True))
 
 
 class SnapshotError(Exception):
@@ -321,11 +403,7 @@ def read_snapshot(
                 ):
                     raise SnapshotError(f"{path}: corrupt record at byte ~{src.consumed}")
                 data = obj[1]
-                for k, v in data.items():
-                    if type(k) is not bytes:
-                        raise SnapshotError(f"{path}: corrupt key at byte ~{src.consumed}")
-                    if type(v) is not bytes:
-                        data[k] = _value(v, version)
+                load_values(data, version)
                 counted += len(data)
                 yield obj[0], data, obj[2]
         except SnapshotError:
