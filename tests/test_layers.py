@@ -77,7 +77,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         },
     ),
     ("command modules", set()),  # every other minikv.commands.* module
-    ("connection", {"minikv.connection"}),
+    ("connection", {"minikv.connection", "minikv.fastpath"}),
     ("server", {"minikv.server", "minikv.info", "minikv.busy"}),
     (
         "entry points",
