@@ -19,7 +19,7 @@ consumer (append-only file, replicas), the LRU record or none (LFU goes to Pytho
 key, no deadline (expiry is Python's). Within that, a command is taken only when its handler
 in the command table is still the Python function this module mirrors (``_OPS``), and only
 for the arguments and values whose outcome is the handler's plain case: SET without options,
-INCR/DECR of a canonical non-negative number under 10**18 or of a missing key, GET of a
+INCR/DECR of a canonical number of at most 18 digits or of a missing key, GET of a
 string, MSET with whole pairs, PING with at most one argument. Errors of every kind
 (WRONGTYPE, wrong arity, overflow, a non-integer) are the Python path's to produce.
 
@@ -177,20 +177,26 @@ cdef inline int _put_bulk(Buf *b, object v) except -1:
     return 0
 
 
-cdef inline long long _counter(object v):
-    """The value of ``v`` when it is a canonical non-negative decimal under 10**18 (the INCR
-    handler's own plain case: ``isdigit()``, fewer than 19 digits, no leading zero), else -1."""
+cdef inline bint _counter(object v, long long *out):
+    """Whether ``v`` is the canonical decimal of an integer of at most 18 digits (parse_int's
+    spelling rule: an optional '-', no leading zero, no "-0"), and its value into ``out``: one
+    step up or down cannot overflow then. Anything else is the INCR handler's to judge."""
     cdef Py_ssize_t n = PyBytes_GET_SIZE(v)
     cdef const char *s = PyBytes_AS_STRING(v)
     cdef long long r = 0
-    cdef Py_ssize_t k
-    if n == 0 or n >= 19 or (s[0] == c'0' and n != 1):
-        return -1
-    for k in range(n):
+    cdef Py_ssize_t k = 0
+    cdef bint neg = n > 0 and s[0] == c'-'
+    if neg:
+        k = 1
+    if n - k == 0 or n - k > 18 or (s[k] == c'0' and (n - k != 1 or neg)):
+        return False
+    while k < n:
         if s[k] < c'0' or s[k] > c'9':
-            return -1
+            return False
         r = r * 10 + (s[k] - c'0')
-    return r
+        k += 1
+    out[0] = -r if neg else r
+    return True
 
 
 cdef inline object _int_bytes(long long v):
@@ -342,9 +348,8 @@ def run(client, list requests, list out, bint writes_fast, tuple timing, Py_ssiz
                     v = <object>found
                     if not PyBytes_CheckExact(v) or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
                         break
-                    cnt = _counter(v)
-                    if cnt < 0:
-                        break  # negative, not canonical, too long or not a number
+                    if not _counter(v, &cnt):
+                        break  # not canonical, too long or not a number
                 cnt = cnt + 1 if op == OP_INCR else cnt - 1
                 PyDict_SetItem(shard, key, _int_bytes(cnt))
                 dirty += 1
@@ -409,6 +414,7 @@ def run(client, list requests, list out, bint writes_fast, tuple timing, Py_ssiz
         if dirty:
             ks.dirty += dirty
         if i:
+            server.stats.compiled_requests += i
             out.append(PyBytes_FromStringAndSize(buf.p, buf.n))
         return i
     finally:

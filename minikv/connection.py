@@ -417,6 +417,9 @@ class Client(asyncio.Protocol):
                     and aof.fsync_ok
                     and replication.writes_ok
                 )
+                # CONFIG SET latency-tracking / slowlog-log-slower-than may have changed what
+                # the calls after it in this batch must record.
+                timed, tracking, alert_ns = watch.timing
                 if timed:
                     t_prev = clock()
             if value is blocked:

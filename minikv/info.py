@@ -396,6 +396,7 @@ def _stats(s: Server) -> Lines:
         "io_threaded_writes_processed:0",
         "reply_buffer_shrinks:0",
         "reply_buffer_expands:0",
+        f"minikv_compiled_requests:{st.compiled_requests}",
     ]
 
 
