@@ -73,7 +73,17 @@ cdef long long _HIST_MAX = HIST_MAX
 cdef int _NO_TOUCH = NO_TOUCH
 cdef int _TOUCH_LRU = TOUCH_LRU
 
-# command -> opcode: the commands whose handler is the Python function mirrored here (a
+cdef class Entry:
+    """What ``run`` needs of a mirrored command that cannot change while the server runs
+    (its table entry's fields, read once): only ``plain`` and ``hist`` are read per run."""
+
+    cdef int op
+    cdef Py_ssize_t min_args, max_args
+    cdef bint denied_on_misconf
+    cdef object name
+
+
+# command -> Entry: the commands whose handler is the Python function mirrored here (a
 # handler replaced in the table, or a command that is not registered, is never taken).
 cdef dict _OPS = None
 _MIRRORED = (
@@ -85,22 +95,31 @@ _MIRRORED = (
     ("ping", _conn_cmds.ping, OP_PING),
 )
 
+# Requests run here since the process started (INFO server's minikv_compiled_requests).
+cdef long long _taken = 0
+
+
+def compiled_requests() -> int:
+    return _taken
+
 
 cdef dict _ops():
     global _OPS
+    cdef Entry e
     if _OPS is None:
         ops = {}
         for name, handler, op in _MIRRORED:
             cmd = ALL.get(name)
             if cmd is not None and cmd.handler is handler:
-                ops[cmd] = op
+                e = Entry()
+                e.op = op
+                e.min_args = cmd.min_args
+                e.max_args = min(cmd.max_args, 1 << 40)
+                e.denied_on_misconf = cmd.denied_on_misconf
+                e.name = cmd.name
+                ops[cmd] = e
         _OPS = ops
     return _OPS
-
-
-def mirrored() -> list:
-    """The names of the commands this module may take (for tests and INFO)."""
-    return sorted(cmd.name for cmd in _ops())
 
 
 cdef inline long long _now() noexcept nogil:
@@ -221,18 +240,20 @@ cdef inline object _int_bytes(long long v):
 # --- the batch ------------------------------------------------------------------------------------
 
 
-def run(client, list requests, list out, bint writes_fast, tuple timing, Py_ssize_t high_water,
-        dict table):
-    """Run the plain hot requests at the head of ``requests`` for ``client``; append their
+def run(client, list requests, list out, bint writes_fast, bint timed, bint tracking,
+        unsigned long long alert_ns, ks, watch, Py_ssize_t high_water, dict table):
+    """Run the plain hot requests at the head of ``requests`` for ``client`` (keyspace ``ks``,
+    ``watch`` the server's, ``timed``/``tracking``/``alert_ns`` its ``timing``); append their
     replies to ``out`` as one bytes object. Returns how many were taken (0: none, ``out``
     untouched). Stops after the request whose reply passes ``high_water`` bytes."""
+    global _taken
     cdef Py_ssize_t n = PyList_GET_SIZE(requests)
     cdef Py_ssize_t i = 0, nargs, j
     cdef Py_ssize_t min_args = 0, max_args = 0
     cdef int op = OP_NONE
     cdef int access
-    cdef bint timed, tracking, lru
-    cdef long long alert_ns, t_prev, t, d, run_ns = 0, run_calls = 0
+    cdef bint lru
+    cdef long long t_prev, t, d, run_ns = 0, run_calls = 0
     cdef long long hits = 0, misses = 0, dirty = 0, cnt
     cdef long long b, idx
     cdef Py_hash_t h
@@ -242,33 +263,21 @@ def run(client, list requests, list out, bint writes_fast, tuple timing, Py_ssiz
     cdef list data, expires, accesses
     cdef dict shard, exp
     cdef dict ops
+    cdef Entry e
 
-    server = client.server
-    ks = server.keyspace
     db = client.db
-    if (
-        type(db) is not Db
-        or db.watched
-        or db.blocking_keys
-        or ks.propagation.consumers
-        or ks.ready_keys
-        or client.close_after_reply
-    ):
+    if type(db) is not Db or db.watched or db.blocking_keys or client.close_after_reply:
         return 0
     access = ks.access
     if access != _NO_TOUCH and access != _TOUCH_LRU:
         return 0
     lru = access == _TOUCH_LRU
     lru_clock = ks.lru_clock
-    timed = timing[0]
-    tracking = timing[1]
-    alert_ns = timing[2] if timing[2] < (1 << 62) else (1 << 62)
-    watch = server.watch
     data = db.data
     expires = db.expires
     accesses = db.access
     null_reply = b"$-1\r\n" if client.resp == 2 else b"_\r\n"
-    ops = _ops()
+    ops = _OPS if _OPS is not None else _ops()
     cmd = None
     run_cmd = None
     buf.p = NULL
@@ -295,13 +304,17 @@ def run(client, list requests, list out, bint writes_fast, tuple timing, Py_ssiz
                     run_calls = run_ns = 0
                     run_cmd = None
                 cmd = c
-                op = ops.get(c, OP_NONE) if c is not None else OP_NONE
-                if op == OP_NONE or not c.plain or not (writes_fast or not c.denied_on_misconf):
+                found = PyDict_GetItemWithError(ops, c) if c is not None else NULL
+                if found == NULL:
                     break
-                min_args = c.min_args
-                max_args = min(c.max_args, 1 << 40)
+                e = <Entry>found
+                op = e.op
+                if not c.plain or not (writes_fast or not e.denied_on_misconf):
+                    break
+                min_args = e.min_args
+                max_args = e.max_args
                 run_cmd = c
-                client.last_cmd = c.name
+                client.last_cmd = e.name
                 hist = c.hist if tracking else None
             if nargs < min_args or nargs > max_args:
                 break
@@ -398,7 +411,7 @@ def run(client, list requests, list out, bint writes_fast, tuple timing, Py_ssiz
                         b = 64 - __builtin_clzll(<unsigned long long>(d | 255)) - 8
                         idx = (b << 7) + (d >> b)
                         hist[idx] += 1
-                if d >= alert_ns:
+                if <unsigned long long>d >= alert_ns:
                     watch.slow_call(client, cmd, args, d)
             if buf.n > high_water:
                 break
@@ -414,7 +427,7 @@ def run(client, list requests, list out, bint writes_fast, tuple timing, Py_ssiz
         if dirty:
             ks.dirty += dirty
         if i:
-            server.stats.compiled_requests += i
+            _taken += i
             out.append(PyBytes_FromStringAndSize(buf.p, buf.n))
         return i
     finally:

@@ -317,19 +317,25 @@ class Client(asyncio.Protocol):
         )
         if not fast and self.pubsub is not None and self.pubsub.pending:
             self.flush_pushes()  # messages queued before this batch go before its replies
-        todo = requests
-        if run_batch is not None and fast:
+        todo: Any = requests
+        if run_batch is not None and fast and not consumers and not ready_keys:
             # The compiled hot path (minikv._fastc) takes the plain hot requests at the head
             # of the batch in one C call; this loop runs the rest, from the first it left.
-            i = run_batch(self, requests, out, writes_fast, watch.timing, OUTPUT_HIGH_WATER, TABLE)
-            if i:
-                size = len(out[0])
+            i = run_batch(
+                self, requests, out, writes_fast, timed, tracking, alert_ns, keyspace, watch,
+                OUTPUT_HIGH_WATER, TABLE,
+            )  # fmt: skip
+            if i == len(requests):
+                todo = ()
+            elif i:
                 todo = requests[i:]
-                if size > OUTPUT_HIGH_WATER and todo:
+                if len(out[0]) > OUTPUT_HIGH_WATER:
                     self._backlog = todo
-                    todo = []
-                if timed:
-                    t_prev = clock()
+                    todo = ()
+                else:
+                    size = len(out[0])
+                    if timed:
+                        t_prev = clock()
         for args in todo:
             i += 1  # the absolute index (the compiled path may have taken a head): no enumerate()
             # The common case, checked inline: a known plain command with the right arity from

@@ -14,15 +14,21 @@ from collections.abc import Callable
 from typing import Any
 
 run_batch: Callable[..., int] | None = None
+_fastc: Any = None
 if os.environ.get("MINIKV_PURE") != "1":
     try:
-        from minikv import _fastc  # type: ignore[attr-defined]
+        from minikv import _fastc  # type: ignore[attr-defined,no-redef]
     except ImportError:
         pass
     else:
         run_batch = _fastc.run
 
 COMPILED = run_batch is not None
+
+
+def compiled_requests() -> int:
+    """Requests the compiled path ran since the process started (INFO server)."""
+    return int(_fastc.compiled_requests()) if COMPILED else 0
 
 
 def describe() -> str:
@@ -32,9 +38,4 @@ def describe() -> str:
 
 def mirrored() -> list[str]:
     """The commands the compiled path may take (none when pure)."""
-    if not COMPILED:
-        return []
-    from minikv import _fastc  # type: ignore[attr-defined]
-
-    names: Any = _fastc.mirrored()
-    return list(names)
+    return list(_fastc.mirrored()) if COMPILED else []

@@ -164,6 +164,7 @@ def _server(s: Server) -> Lines:
         "io_threads_active:0",
         f"minikv_version:{__version__}",
         f"minikv_compiled:{int(fastpath.COMPILED)}",
+        f"minikv_compiled_requests:{fastpath.compiled_requests()}",
         f"python_version:{platform.python_version()}",
     ]
 
@@ -396,7 +397,6 @@ def _stats(s: Server) -> Lines:
         "io_threaded_writes_processed:0",
         "reply_buffer_shrinks:0",
         "reply_buffer_expands:0",
-        f"minikv_compiled_requests:{st.compiled_requests}",
     ]
 
 

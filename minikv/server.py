@@ -86,8 +86,6 @@ class Stats:
     total_writes_processed: int = 0
     #: Time spent in the active expire cycle (INFO's expire_cycle_cpu_milliseconds).
     expire_cycle_ns: int = 0
-    #: Requests the compiled hot path ran (minikv._fastc; INFO's minikv_compiled_requests).
-    compiled_requests: int = 0
     #: INFO errorstats: error code (the reply's first word, "ERR", "WRONGTYPE"...) -> count.
     errorstats: dict[str, int] = field(default_factory=dict)
 

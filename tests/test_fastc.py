@@ -136,7 +136,7 @@ def observed(port: int) -> dict[str, Any]:
 
 
 def compiled_requests(port: int) -> int:
-    return int(_info(port, "stats")["minikv_compiled_requests"])
+    return int(_info(port, "server")["minikv_compiled_requests"])
 
 
 def reset(port: int, *config: tuple[str, str]) -> None:
