@@ -1,4 +1,5 @@
-"""Build of the optional compiled hot path (minikv/_fastc.pyx, see its docstring).
+"""Build of the optional compiled hot paths (minikv/_fastc.pyx and minikv/_fastproto.pyx, see
+their docstrings).
 
 Everything else is in pyproject.toml. The extension is optional: without Cython, without a C
 compiler, or when the compiler fails, the package installs as plain Python and runs the same
@@ -40,7 +41,9 @@ def _extensions() -> list[object]:
         _skipped(ImportError("Cython is not installed"))
         return []
     try:
-        return cythonize(["minikv/_fastc.pyx"], language_level=3, quiet=True)
+        return cythonize(
+            ["minikv/_fastc.pyx", "minikv/_fastproto.pyx"], language_level=3, quiet=True
+        )
     except Exception as e:
         _skipped(e)
         return []

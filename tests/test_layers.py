@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         "protocol and parsing (no I/O, no data)",
         {
             "minikv",
+            "minikv.native",
             "minikv.protocol",
             "minikv.parsing",
             "minikv.log",
