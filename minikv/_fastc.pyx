@@ -240,10 +240,12 @@ cdef inline object _int_bytes(long long v):
 # --- the batch ------------------------------------------------------------------------------------
 
 
-def run(client, list requests, list out, bint writes_fast, bint timed, bint tracking,
-        unsigned long long alert_ns, ks, watch, Py_ssize_t high_water, dict table):
-    """Run the plain hot requests at the head of ``requests`` for ``client`` (keyspace ``ks``,
-    ``watch`` the server's, ``timed``/``tracking``/``alert_ns`` its ``timing``); append their
+def run(client, db, int resp, list requests, list out, bint writes_fast, bint timed,
+        bint tracking, unsigned long long alert_ns, ks, watch, Py_ssize_t high_water,
+        dict table):
+    """Run the plain hot requests at the head of ``requests`` for ``client`` (its ``db`` and
+    ``resp``, keyspace ``ks``, ``watch`` the server's, ``timed``/``tracking``/``alert_ns`` its
+    ``timing``: passed by the caller, where reading them costs less than here); append their
     replies to ``out`` as one bytes object. Returns how many were taken (0: none, ``out``
     untouched). Stops after the request whose reply passes ``high_water`` bytes."""
     global _taken
@@ -265,8 +267,8 @@ def run(client, list requests, list out, bint writes_fast, bint timed, bint trac
     cdef dict ops
     cdef Entry e
 
-    db = client.db
-    if type(db) is not Db or db.watched or db.blocking_keys or client.close_after_reply:
+    # (A client with close_after_reply set is closed before it can send another batch.)
+    if type(db) is not Db or db.watched or db.blocking_keys:
         return 0
     access = ks.access
     if access != _NO_TOUCH and access != _TOUCH_LRU:
@@ -276,7 +278,7 @@ def run(client, list requests, list out, bint writes_fast, bint timed, bint trac
     data = db.data
     expires = db.expires
     accesses = db.access
-    null_reply = b"$-1\r\n" if client.resp == 2 else b"_\r\n"
+    null_reply = b"$-1\r\n" if resp == 2 else b"_\r\n"
     ops = _OPS if _OPS is not None else _ops()
     cmd = None
     run_cmd = None

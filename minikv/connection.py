@@ -322,8 +322,8 @@ class Client(asyncio.Protocol):
             # The compiled hot path (minikv._fastc) takes the plain hot requests at the head
             # of the batch in one C call; this loop runs the rest, from the first it left.
             i = run_batch(
-                self, requests, out, writes_fast, timed, tracking, alert_ns, keyspace, watch,
-                OUTPUT_HIGH_WATER, TABLE,
+                self, self.db, self.resp, requests, out, writes_fast, timed, tracking, alert_ns,
+                keyspace, watch, OUTPUT_HIGH_WATER, TABLE,
             )  # fmt: skip
             if i == len(requests):
                 todo = ()
