@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from minikv import REDIS_VERSION, __version__
+from minikv import REDIS_VERSION, __version__, fastpath
 from minikv import log as log
 from minikv.config import PARAMS, Config, ConfigError, parse_config_text
 
@@ -107,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE + ", ".join(sorted(PARAMS)))
         return 0
     if argv and argv[0] in ("-v", "--version"):
-        print(f"minikv server v={__version__} redis-compat={REDIS_VERSION}")
+        print(
+            f"minikv server v={__version__} redis-compat={REDIS_VERSION} "
+            f"hot-path={fastpath.describe()}"
+        )
         return 0
     try:
         config = build_config(argv)

@@ -27,6 +27,7 @@ from minikv.commands import call as call_command
 from minikv.commands.transactions import discard_transaction
 from minikv.config import over_output_limit
 from minikv.eviction import OOM
+from minikv.fastpath import run_batch
 from minikv.protocol import (
     QUEUED,
     ProtocolError,
@@ -325,8 +326,27 @@ class Client(asyncio.Protocol):
         )
         if not fast and self.pubsub is not None and self.pubsub.pending:
             self.flush_pushes()  # messages queued before this batch go before its replies
-        for args in requests:
-            i += 1  # noqa: SIM113 - enumerate() costs an object per batch (measured at -P 1)
+        todo: Any = requests
+        if run_batch is not None and fast and not consumers and not ready_keys:
+            # The compiled hot path (minikv._fastc) takes the plain hot requests at the head
+            # of the batch in one C call; this loop runs the rest, from the first it left.
+            i = run_batch(
+                self, self.db, self.resp, requests, out, writes_fast, timed, tracking, alert_ns,
+                keyspace, watch, OUTPUT_HIGH_WATER, TABLE,
+            )  # fmt: skip
+            if i == len(requests):
+                todo = ()
+            elif i:
+                todo = requests[i:]
+                if len(out[0]) > OUTPUT_HIGH_WATER:
+                    self._backlog = todo
+                    todo = ()
+                else:
+                    size = len(out[0])
+                    if timed:
+                        t_prev = clock()
+        for args in todo:
+            i += 1  # the absolute index (the compiled path may have taken a head): no enumerate()
             # The common case, checked inline: a known plain command with the right arity from
             # an authenticated client outside MULTI, writes allowed (what it propagates is
             # recorded as ``call`` records it). Anything else (and every error) goes through
@@ -412,6 +432,9 @@ class Client(asyncio.Protocol):
                     and aof.fsync_ok
                     and replication.writes_ok
                 )
+                # CONFIG SET latency-tracking / slowlog-log-slower-than may have changed what
+                # the calls after it in this batch must record.
+                timed, tracking, alert_ns = watch.timing
                 if timed:
                     t_prev = clock()
             if value is blocked:

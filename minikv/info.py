@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from minikv import REDIS_VERSION, __version__, migrate
+from minikv import REDIS_VERSION, __version__, fastpath, migrate
 from minikv.commands import Command, iter_commands
 from minikv.connection import Client
 from minikv.cow import bytes_to_human
@@ -163,6 +163,8 @@ def _server(s: Server) -> Lines:
         f"config_file:{s.config.config_file}",
         "io_threads_active:0",
         f"minikv_version:{__version__}",
+        f"minikv_compiled:{int(fastpath.COMPILED)}",
+        f"minikv_compiled_requests:{fastpath.compiled_requests()}",
         f"python_version:{platform.python_version()}",
     ]
 

@@ -35,6 +35,13 @@ from typing import Any
 
 import hiredis
 
+from minikv import native
+
+# The compiled head-of-chunk multibulk parser (minikv/_fastproto.pyx), or None.
+_fastproto = native.load("_fastproto")
+_parse_head = _fastproto.parse if _fastproto is not None else None
+COMPILED_PARSER = _parse_head is not None
+
 # Limits, named and valued as Redis's (redis.conf / server.h).
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
@@ -432,6 +439,21 @@ class RequestParser:
             return self._feed_slow(data)
         if not data:
             return []
+        if _parse_head is not None and self._at_boundary and data[0] == 0x2A and not self.strict:
+            # The compiled parser takes the whole canonical multibulk requests at the head
+            # of the chunk. The rest starts at a request boundary and goes where the whole
+            # chunk would have: to hiredis, which meets anything but multibulk as an anomaly
+            # and hands that to Redis's rules (``_fallback``).
+            out, end = _parse_head(data, self.max_bulk_len)
+            if end == len(data):
+                return out
+            if out:
+                rest = data[end:]
+                try:
+                    return out + (self.feed(rest) if rest[0] == 0x2A else self._fallback(rest))
+                except ProtocolError as e:
+                    e.requests = out + e.requests
+                    raise
         if self._at_boundary and (data[0] != 0x2A or self.strict):
             if (
                 data[-1] == 0x0A

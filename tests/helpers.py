@@ -43,8 +43,10 @@ class ServerProcess:
         port: int | None = None,
         bind: str = "127.0.0.1",
         conf: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """``conf``: a config file, given first as servers take it (flags override it)."""
+        """``conf``: a config file, given first as servers take it (flags override it).
+        ``env``: extra environment variables (``MINIKV_PURE``...)."""
         self.kind = kind
         self.port = port or free_port()
         self.host = "127.0.0.1" if bind in ("127.0.0.1", "0.0.0.0") else bind
@@ -75,7 +77,7 @@ class ServerProcess:
             cmd += ["--enable-debug-command", "yes"]
         cmd += list(args)
         self.cmd = cmd
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
         self.proc = subprocess.Popen(
             cmd, cwd=self.dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

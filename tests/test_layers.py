@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         "protocol and parsing (no I/O, no data)",
         {
             "minikv",
+            "minikv.native",
             "minikv.protocol",
             "minikv.parsing",
             "minikv.log",
@@ -78,7 +79,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         },
     ),
     ("command modules", set()),  # every other minikv.commands.* module
-    ("connection", {"minikv.connection"}),
+    ("connection", {"minikv.connection", "minikv.fastpath"}),
     ("server", {"minikv.server", "minikv.info", "minikv.busy"}),
     (
         "entry points",
