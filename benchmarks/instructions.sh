@@ -3,7 +3,9 @@
 # given tree, whatever else the machine is doing; see benchmarks/README.md).
 #   benchmarks/instructions.sh [TREE] [TESTS] [PIPELINES]
 #   benchmarks/instructions.sh /tmp/base set,get,incr,mset,ping_mbulk,ping_inline "16 1"
-# TREE is a checkout (a `git worktree add` of another commit, say) run with this venv's Python.
+#   benchmarks/instructions.sh /tmp/base lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100 16
+# TREE is a checkout (a `git worktree add` of another commit, say) run with this venv's Python and
+# this tree's driver (benchmarks/profile_hotpath.py: TREE's own may know fewer tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tree=${1:-$here}
@@ -13,8 +15,8 @@ py=${PYTHON:-$here/.venv/bin/python}
 py=$($py -c 'import sys; print(sys.executable)')
 n=1600
 refs() {  # rounds test pipeline -> instruction count
-  cd "$tree" && PYTHONPATH="$tree" PYTHONHASHSEED=0 valgrind --tool=cachegrind --cache-sim=no \
-    --cachegrind-out-file=/dev/null "$py" benchmarks/profile_hotpath.py --run-only "$1" \
+  cd "$tree" && MINIKV_TREE="$tree" PYTHONPATH="$tree" PYTHONHASHSEED=0 valgrind --tool=cachegrind --cache-sim=no \
+    --cachegrind-out-file=/dev/null "$py" "$here/benchmarks/profile_hotpath.py" --run-only "$1" \
     --tests "$2" --pipelines "$3" --requests $n 2>&1 | sed -n 's/.*I *refs: *//p' | tr -d ,
 }
 echo "tree: $tree ($(git -C "$tree" rev-parse --short HEAD))"

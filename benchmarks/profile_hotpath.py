@@ -32,6 +32,7 @@ import argparse
 import cProfile
 import gc
 import io
+import os
 import pstats
 import random
 import sys
@@ -40,7 +41,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# MINIKV_TREE: measure another checkout's package with this driver (benchmarks/instructions.sh).
+sys.path.insert(0, os.environ.get("MINIKV_TREE") or str(Path(__file__).resolve().parent.parent))
 
 from minikv.commands import lookup
 from minikv.config import Config
@@ -101,6 +103,23 @@ def make_request(test: str, rnd: random.Random) -> bytes:
         for _ in range(10):
             args += [_key(b"key:", rnd), VALUE]
         return encode_command(*args)
+    # redis-benchmark's list/set/hash/zset tests: one fixed key each, random members.
+    if test in ("lpush", "rpush"):
+        return encode_command(test.upper().encode(), b"mylist", VALUE)
+    if test in ("lpop", "rpop"):
+        return encode_command(test.upper().encode(), b"mylist")
+    if test == "sadd":
+        return encode_command(b"SADD", b"myset", _key(b"element:", rnd))
+    if test == "spop":
+        return encode_command(b"SPOP", b"myset")
+    if test == "hset":
+        return encode_command(b"HSET", b"myhash", _key(b"element:", rnd), VALUE)
+    if test == "zadd":
+        return encode_command(b"ZADD", b"myzset", b"0", _key(b"element:", rnd))
+    if test == "zpopmin":
+        return encode_command(b"ZPOPMIN", b"myzset")
+    if test.startswith("lrange_"):
+        return encode_command(b"LRANGE", b"mylist", b"0", b"%d" % (int(test[7:]) - 1))
     raise SystemExit(f"unknown test {test!r}")
 
 
@@ -122,6 +141,11 @@ def prefill(client: Client) -> None:
     for _ in range(4):
         client.data_received(make_chunks("set", 1000, 1)[0])
         client.data_received(b"".join(make_request("incr", rnd) for _ in range(1000)))
+    # The containers, big enough for every pop of a --run-only 3 (and past any small
+    # encoding's thresholds, as a redis-benchmark run's are after its first requests).
+    for test in ("lpush", "sadd", "hset", "zadd"):
+        for _ in range(24):
+            client.data_received(b"".join(make_request(test, rnd) for _ in range(1000)))
 
 
 def per_request(stages: dict[str, Callable[[], Any]], nreq: int, rounds: int) -> dict[str, float]:

@@ -128,6 +128,20 @@ cdef inline long long _now() noexcept nogil:
     return <long long>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
+_OPS = _ops()  # once every mirrored module is imported (above), before any request
+
+
+def commands() -> dict:
+    """The commands this module may take (its ``_OPS``: a dict keyed by ``Command``), for the
+    caller's check of whether a request is worth a call here."""
+    return _OPS
+
+
+def mirrored() -> list:
+    """The names of the commands this module may take."""
+    return sorted((<Entry>e).name for e in _OPS.values())
+
+
 # --- the reply buffer ---------------------------------------------------------------------------
 
 cdef struct Buf:
@@ -240,17 +254,19 @@ cdef inline object _int_bytes(long long v):
 # --- the batch ------------------------------------------------------------------------------------
 
 
-def run(client, db, int resp, list requests, list out, bint writes_fast, bint timed,
-        bint tracking, unsigned long long alert_ns, ks, watch, Py_ssize_t high_water,
-        dict table):
-    """Run the plain hot requests at the head of ``requests`` for ``client`` (its ``db`` and
-    ``resp``, keyspace ``ks``, ``watch`` the server's, ``timed``/``tracking``/``alert_ns`` its
-    ``timing``: passed by the caller, where reading them costs less than here); append their
-    replies to ``out`` as one bytes object. Returns how many were taken (0: none, ``out``
-    untouched). Stops after the request whose reply passes ``high_water`` bytes."""
+def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint writes_fast,
+        bint timed, bint tracking, unsigned long long alert_ns, ks, watch,
+        Py_ssize_t high_water, dict table):
+    """Run the plain hot requests of ``requests`` from ``start`` on for ``client`` (its ``db``
+    and ``resp``, keyspace ``ks``, ``watch`` the server's, ``timed``/``tracking``/``alert_ns``
+    its ``timing``: passed by the caller, where reading them costs less than here); append
+    their replies to ``out`` as one bytes object. Returns how many were taken (0: none,
+    ``out`` untouched), or -1 when the database's or the keyspace's state rules out every
+    request (nothing taken: the caller need not ask again until a command that may change that
+    state has run). Stops after the request whose reply passes ``high_water`` bytes."""
     global _taken
     cdef Py_ssize_t n = PyList_GET_SIZE(requests)
-    cdef Py_ssize_t i = 0, nargs, j
+    cdef Py_ssize_t i = start, nargs, j
     cdef Py_ssize_t min_args = 0, max_args = 0
     cdef int op = OP_NONE
     cdef int access
@@ -269,17 +285,17 @@ def run(client, db, int resp, list requests, list out, bint writes_fast, bint ti
 
     # (A client with close_after_reply set is closed before it can send another batch.)
     if type(db) is not Db or db.watched or db.blocking_keys:
-        return 0
+        return -1
     access = ks.access
     if access != _NO_TOUCH and access != _TOUCH_LRU:
-        return 0
+        return -1
     lru = access == _TOUCH_LRU
     lru_clock = ks.lru_clock
     data = db.data
     expires = db.expires
     accesses = db.access
     null_reply = b"$-1\r\n" if resp == 2 else b"_\r\n"
-    ops = _OPS if _OPS is not None else _ops()
+    ops = _OPS
     cmd = None
     run_cmd = None
     buf.p = NULL
@@ -428,10 +444,10 @@ def run(client, db, int resp, list requests, list out, bint writes_fast, bint ti
             ks.misses += misses
         if dirty:
             ks.dirty += dirty
-        if i:
-            _taken += i
+        if i > start:
+            _taken += i - start
             out.append(PyBytes_FromStringAndSize(buf.p, buf.n))
-        return i
+        return i - start
     finally:
         PyMem_Free(buf.p)
 

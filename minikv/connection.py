@@ -27,7 +27,7 @@ from minikv.commands import call as call_command
 from minikv.commands.transactions import discard_transaction
 from minikv.config import over_output_limit
 from minikv.eviction import OOM
-from minikv.fastpath import run_batch
+from minikv.fastpath import compiled_commands, run_batch
 from minikv.protocol import (
     QUEUED,
     ProtocolError,
@@ -326,33 +326,52 @@ class Client(asyncio.Protocol):
         )
         if not fast and self.pubsub is not None and self.pubsub.pending:
             self.flush_pushes()  # messages queued before this batch go before its replies
-        todo: Any = requests
-        if run_batch is not None and fast and not consumers and not ready_keys:
-            # The compiled hot path (minikv._fastc) takes the plain hot requests at the head
-            # of the batch in one C call; this loop runs the rest, from the first it left.
-            i = run_batch(
-                self, self.db, self.resp, requests, out, writes_fast, timed, tracking, alert_ns,
-                keyspace, watch, OUTPUT_HIGH_WATER, TABLE,
-            )  # fmt: skip
-            if i == len(requests):
-                todo = ()
-            elif i:
-                todo = requests[i:]
-                if len(out[0]) > OUTPUT_HIGH_WATER:
-                    self._backlog = todo
-                    todo = ()
-                else:
-                    size = len(out[0])
+        # The compiled hot path (minikv._fastc) takes runs of plain hot requests in one C call
+        # each: at the batch's head and, after this loop has run a request it left, at the
+        # next request of a command it mirrors (``compiled``) where this loop's own rules
+        # allow it (``fast``, nothing propagated, no blocked client to serve first). It is
+        # not asked again at the requests right after one it left of the same command
+        # (``declined``: its arguments or value were the Python path's, likely so again), nor
+        # (``compiled``
+        # emptied) while the database's state rules it out, until a slow-path command ran.
+        compiled = compiled_commands
+        declined: Any = None
+        n = len(requests)
+        while i < n:
+            args = requests[i]
+            cmd = table_get(args[0])
+            if cmd is not declined:
+                declined = None
+            if cmd in compiled and declined is None and fast and not consumers and not ready_keys:
+                if run is not None:  # the Python run ends here: the compiled path times its own
+                    run.usec_ns += clock() - t_prev
+                    run = None
+                timed_cmd = named = None
+                taken = run_batch(  # type: ignore[misc]  # compiled is empty without it
+                    self, self.db, self.resp, requests, i, out, writes_fast, timed, tracking,
+                    alert_ns, keyspace, watch, OUTPUT_HIGH_WATER - size, TABLE,
+                )  # fmt: skip
+                if taken < 0:
+                    compiled = {}
+                elif taken:
+                    i += taken
+                    size += len(out[-1])
                     if timed:
                         t_prev = clock()
-        for args in todo:
-            i += 1  # the absolute index (the compiled path may have taken a head): no enumerate()
+                    if i == n:
+                        break
+                    if size > OUTPUT_HIGH_WATER:
+                        self._backlog = requests[i:]
+                        break
+                    args = requests[i]
+                    cmd = table_get(args[0])
+                declined = cmd
+            i += 1  # how many have been taken, this one included (the backlog's index below)
             # The common case, checked inline: a known plain command with the right arity from
             # an authenticated client outside MULTI, writes allowed (what it propagates is
             # recorded as ``call`` records it). Anything else (and every error) goes through
             # execute(), which knows all the rules; the checks here read the same derived
             # fields.
-            cmd = table_get(args[0])
             if (
                 fast
                 and cmd is not None
@@ -435,6 +454,7 @@ class Client(asyncio.Protocol):
                 # CONFIG SET latency-tracking / slowlog-log-slower-than may have changed what
                 # the calls after it in this batch must record.
                 timed, tracking, alert_ns = watch.timing
+                compiled = compiled_commands  # (UN)WATCH, a blocked client... may have changed
                 if timed:
                     t_prev = clock()
             if value is blocked:
@@ -476,7 +496,7 @@ class Client(asyncio.Protocol):
             if self.close_after_reply:
                 break
             size += len(reply)
-            if size > OUTPUT_HIGH_WATER and i < len(requests):
+            if size > OUTPUT_HIGH_WATER and i < n:
                 self._backlog = requests[i:]
                 break
         if run is not None:

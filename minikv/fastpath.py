@@ -2,9 +2,10 @@
 is installed with a C compiler) or none, the plain Python package.
 
 ``run_batch`` is ``minikv._fastc.run`` or None (``minikv.native`` decides: ``MINIKV_PURE=1``
-forces the pure path; the tests run the suite both ways); ``Client._run`` calls it first on
-each batch its own checks allow the fast path for. ``COMPILED`` is what INFO server's
-``minikv_compiled`` and ``minikv-server --version`` report.
+forces the pure path; the tests run the suite both ways); ``Client._run`` calls it at the head
+of each batch its own checks allow the fast path for, and again at each later request of a
+``compiled_commands`` command once the Python path has run the ones it left. ``COMPILED`` is
+what INFO server's ``minikv_compiled`` and ``minikv-server --version`` report.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from minikv import native, protocol
 
 _fastc: Any = native.load("_fastc")
 run_batch: Callable[..., int] | None = _fastc.run if _fastc is not None else None
+#: The commands ``run_batch`` may take (keyed by ``Command``; empty when pure): ``Client._run``
+#: calls it again mid-batch only at a request of one of them.
+compiled_commands: dict[Any, Any] = _fastc.commands() if _fastc is not None else {}
 
 #: Both compiled paths are on: the dispatcher's (minikv._fastc) and the request parser's
 #: (minikv._fastproto, see minikv.protocol).

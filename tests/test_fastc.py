@@ -143,11 +143,13 @@ def reset(port: int, *config: tuple[str, str]) -> None:
     c = Conn(port)
     c.chunk(
         cmds(
+            # The slow log off first: a reset command slower than the last test's threshold
+            # (on a loaded machine) would otherwise be logged on one server only.
+            ("CONFIG", "SET", "slowlog-log-slower-than", "-1"),  # 0 in the test of it: no timing
             ("FLUSHALL",),
             ("CONFIG", "RESETSTAT"),
             ("SLOWLOG", "RESET"),
             ("CONFIG", "SET", "latency-tracking", "yes"),
-            ("CONFIG", "SET", "slowlog-log-slower-than", "-1"),  # 0 in the test of it: no timing
             ("CONFIG", "SET", "notify-keyspace-events", ""),
             ("CONFIG", "SET", "maxmemory", "0"),
             ("CONFIG", "SET", "maxmemory-policy", "noeviction"),
@@ -322,6 +324,77 @@ def test_commands_the_compiled_path_leaves(pair: Any) -> None:
     assert taken > 0
 
 
+def test_reentry_after_declined_requests(pair: Any) -> None:
+    # Declined requests (options, an expiring key, a command not mirrored, an error) in the
+    # middle of one chunk: the plain ones after each go back to the compiled path.
+    chunk = cmds(
+        ("SET", "a", "1"),  # compiled
+        ("SET", "e", "1", "EXAT", "4000000000"),  # options: Python
+        ("GET", "a"),  # compiled again
+        ("INCR", "a"),  # compiled
+        ("GET", "e"),  # a deadline: Python
+        ("GET", "e"),  # the command just declined: Python, without asking
+        ("APPEND", "a", "0"),  # not mirrored: Python
+        ("GET", "a"),  # compiled
+        ("GET",),  # wrong arity: Python's error
+        ("PING",),  # compiled
+        ("INCR", "e"),  # a deadline: Python
+        ("MSET", "x", "1", "y", "2"),  # compiled
+        ("SET", "a", "b", "NX"),  # options
+        ("PING", "x"),  # compiled
+    )
+    replies, taken = play(pair, [(0, chunk), (0, chunk)])
+    assert taken == 2 * 7
+    assert replies[1].startswith(b"+OK\r\n+OK\r\n$1\r\n1\r\n:2\r\n$1\r\n1\r\n")
+
+
+def test_reentry_keeps_the_rules_between_commands(pair: Any) -> None:
+    steps = [
+        # MULTI mid-chunk: queued, not run; the compiled path again after EXEC.
+        (0, cmds(("SET", "a", "1"), ("MULTI",), ("INCR", "a"), ("EXEC",), ("GET", "a"))),
+        # WATCH mid-chunk: nothing compiled until EXEC unwatches.
+        (0, cmds(("WATCH", "a"), ("GET", "a"), ("SET", "a", "5"), ("MULTI",), ("EXEC",))),
+        (0, cmds(("GET", "a"), ("PING",))),
+        # SELECT and HELLO mid-chunk: the right database and protocol after them.
+        (0, cmds(("SELECT", "1"), ("SET", "a", "9"), ("HELLO", "3"), ("GET", "nope"))),
+        (0, cmds(("HELLO", "2"), ("GET", "nope"), ("SELECT", "0"), ("GET", "a"))),
+        # CLIENT REPLY OFF/SKIP mid-chunk: no reply for the requests after it.
+        (
+            0,
+            cmds(("GET", "a"), ("CLIENT", "REPLY", "OFF"), ("SET", "q", "1"), ("GET", "q"))
+            + cmds(("CLIENT", "REPLY", "ON"), ("GET", "q"), ("CLIENT", "REPLY", "SKIP"))
+            + cmds(("GET", "q"), ("INCR", "q")),
+        ),
+        # A client blocked on a key a mid-chunk write serves, then plain requests.
+        (1, encode("BLPOP", "bl", "0"), "raw"),
+        ("sleep", 0.1),
+        (0, cmds(("SET", "s", "1"), ("RPUSH", "bl", "v"), ("GET", "s"), ("INCR", "s"))),
+        (1, b"", "marker"),
+        # CLIENT PAUSE WRITE from another client: the writes (and what follows) wait.
+        (1, encode("CLIENT", "PAUSE", "200", "WRITE")),
+        (0, cmds(("GET", "s"), ("INCR", "s"), ("GET", "s"), ("APPEND", "s", "x"))),
+        (0, cmds(("GET", "s"), ("APPEND", "s", "x"), ("INCR", "c"), ("GET", "c"))),
+    ]
+    replies, taken = play(pair, steps, conns=2)
+    assert b"*1\r\n:2\r\n$1\r\n2\r\n" in replies[0]
+    assert replies[2].startswith(b"$1\r\n5\r\n+PONG\r\n")
+    assert taken > 0
+
+
+def test_reentry_and_output_high_water(pair: Any) -> None:
+    big = b"x" * (300 * 1024)
+    steps = [
+        (0, cmds(("SET", "big", big), ("SET", "n", "1"))),
+        # ~1.8 MB of replies, declined requests between the compiled ones: the high-water
+        # mark ends the batch wherever it is passed, and the rest follows in order.
+        (0, cmds(*[("GET", "big"), ("APPEND", "n", "1"), ("STRLEN", "big")] * 6, ("GET", "n"))),
+        (0, cmds(*[("APPEND", "n", "1"), ("GET", "big")] * 6, ("INCR", "i"))),
+    ]
+    replies, taken = play(pair, steps)
+    assert replies[1].count(big) == 6 and replies[2].count(big) == 6
+    assert taken >= 12
+
+
 def test_batch_split_across_chunks(pair: Any) -> None:
     data = cmds(("SET", "a", "1"), ("INCR", "a"), ("GET", "a"), ("MSET", "b", "2", "c", "3"))
     steps: list[Any] = []
@@ -412,12 +485,14 @@ def test_access_records_lru_and_lfu(pair: Any) -> None:
 def test_maxmemory_appendonly_and_refused_writes(pair: Any) -> None:
     batch = cmds(("SET", "a", "1"), ("INCR", "a"), ("MSET", "b", "2"), ("GET", "a"), ("PING",))
     _, taken = play(pair, [(0, batch)], config=(("maxmemory", "100mb"),))
-    assert taken == 0  # writes are not plain while maxmemory is set (eviction, sizing)
+    # Writes are not plain while maxmemory is set (eviction, sizing): the Python path's; the
+    # reads after them go back to the compiled path.
+    assert taken == 2
     reads = cmds(("GET", "a"), ("GET", "b"), ("PING",), ("SET", "c", "1"), ("GET", "c"))
     _, taken = play(pair, [(0, batch), (0, reads)], config=(("maxmemory", "100mb"),))
-    assert taken == 3  # reads are, up to the SET
+    assert taken == 2 + 4  # every read, before and after the SET
     _, taken = play(pair, [(0, batch)], config=(("min-replicas-to-write", "1"),))
-    assert taken == 0  # writes (and PING) refused: the Python path's NOREPLICAS
+    assert taken == 1  # writes (and PING) refused: the Python path's NOREPLICAS; the GET is not
     _, taken = play(pair, [(0, batch)], config=(("appendonly", "yes"),))
     assert taken == 0  # an AOF consumes the propagation stream
 
