@@ -1,14 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The compiled hot path: one C call runs the plain hot commands at the head of a batch.
+"""The compiled hot path: one C call runs a run of plain hot commands of a batch.
 
 ``Client._run`` (minikv.connection) hands each batch of parsed requests here first, while its
 own per-batch checks (``fast``: no MULTI, authenticated, unrestricted, not subscribed, no
 CLIENT REPLY, no pause or MONITOR...) allow its inline fast path at all. ``run`` takes requests
-from the front as long as each is one it can prove plain, and stops at the first it cannot,
-without having touched anything for it: the Python path (the one source of truth for every
-rule) runs that request and the rest of the batch. Every reply of the taken requests is built
-into one buffer, and the commandstats (calls, usec, latency histograms, slow log) are updated
-per call as the Python fast path does, summed per run of one command.
+from a given position as long as each is one it can prove plain, and stops at the first it
+cannot, without having touched anything for it: the Python path (the one source of truth for
+every rule) runs that request, applies its rules between commands (client state changes,
+MULTI, blocked clients served, CLIENT PAUSE/REPLY, the output high-water mark), and calls
+``run`` again at the next request of a mirrored command (``commands()``). Every reply of the
+taken requests is built into one buffer, and the commandstats (calls, usec, latency
+histograms, slow log) are updated per call as the Python fast path does, summed per run of one
+command.
 
 What "plain" means here is read from the same derived fields the Python fast path reads
 (``Command.plain``, ``min_args``/``max_args``, ``denied_on_misconf`` with the batch's
@@ -20,7 +23,12 @@ key, no deadline (expiry is Python's). Within that, a command is taken only when
 in the command table is still the Python function this module mirrors (``_OPS``), and only
 for the arguments and values whose outcome is the handler's plain case: SET without options,
 INCR/DECR of a canonical number of at most 18 digits or of a missing key, GET of a
-string, MSET with whole pairs, PING with at most one argument. Errors of every kind
+string, MSET with whole pairs, PING with at most one argument; LPUSH/RPUSH onto, LPOP/RPOP
+(no count) of a ``QuickList`` the pop does not empty, LRANGE of a ``QuickList`` with canonical
+indexes of at most 18 digits, SADD to a ``SetValue``, HSET of whole pairs on a hash that is
+exactly a ``dict`` (the big form). A container is only ever changed, never created or
+deleted here: a missing key, an emptied list and any other class of value (a small hash's or
+list's compact form) are the handler's, which picks the representation. Errors of every kind
 (WRONGTYPE, wrong arity, overflow, a non-integer) are the Python path's to produce.
 
 Why a .pyx and not Cython's pure-Python mode: this module is C code in all but syntax (a C
@@ -41,10 +49,15 @@ from libc.string cimport memcpy
 
 from minikv.commands import ALL
 from minikv.commands import connection as _conn_cmds
+from minikv.commands import hashes as _hashes
+from minikv.commands import lists as _lists
+from minikv.commands import sets as _sets
 from minikv.commands import strings as _strings
 from minikv.eviction import NO_TOUCH, TOUCH_LRU
 from minikv.keyspace import NSHARDS, Db
 from minikv.latency import HIST_MAX, HIST_MIN
+from minikv.quicklist import QuickList
+from minikv.setvalue import SetValue
 
 cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(object d, object key) except? NULL
@@ -66,6 +79,13 @@ cdef enum:
     OP_DECR = 4
     OP_MSET = 5
     OP_PING = 6
+    OP_LPUSH = 7
+    OP_RPUSH = 8
+    OP_LPOP = 9
+    OP_RPOP = 10
+    OP_LRANGE = 11
+    OP_SADD = 12
+    OP_HSET = 13
 
 cdef Py_hash_t _MASK = NSHARDS - 1
 cdef long long _HIST_MIN = HIST_MIN
@@ -93,6 +113,13 @@ _MIRRORED = (
     ("decr", _strings.decr, OP_DECR),
     ("mset", _strings.mset, OP_MSET),
     ("ping", _conn_cmds.ping, OP_PING),
+    ("lpush", _lists.lpush, OP_LPUSH),
+    ("rpush", _lists.rpush, OP_RPUSH),
+    ("lpop", _lists.lpop, OP_LPOP),
+    ("rpop", _lists.rpop, OP_RPOP),
+    ("lrange", _lists.lrange, OP_LRANGE),
+    ("sadd", _sets.sadd, OP_SADD),
+    ("hset", _hashes.hset, OP_HSET),
 )
 
 # Requests run here since the process started (INFO server's minikv_compiled_requests).
@@ -273,7 +300,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
     cdef bint lru
     cdef long long t_prev, t, d, run_ns = 0, run_calls = 0
     cdef long long hits = 0, misses = 0, dirty = 0, cnt
-    cdef long long b, idx
+    cdef long long b, idx, lo, hi, ln
+    cdef Py_ssize_t blk, off, nb, mark
     cdef Py_hash_t h
     cdef PyObject *found
     cdef Buf buf
@@ -402,6 +430,150 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
                         PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
                 dirty += nargs // 2
                 _put(&buf, b"+OK\r\n", 5)
+            elif op == OP_LPUSH or op == OP_RPUSH:
+                # Only onto a list that is there, of the one list class, with no deadline:
+                # creating one (and picking its form) is the handler's.
+                h = PyObject_Hash(key) & _MASK
+                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
+                if found == NULL:
+                    break
+                v = <object>found
+                exp = <dict>PyList_GET_ITEM(expires, h)
+                if type(v) is not QuickList or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                    break
+                if nargs == 3:  # the handler's own calls: QuickList keeps its node sizes
+                    if op == OP_LPUSH:
+                        v.appendleft(<object>PyList_GET_ITEM(args, 2))
+                    else:
+                        v.append(<object>PyList_GET_ITEM(args, 2))
+                elif op == OP_LPUSH:
+                    v.extendleft(args[2:])
+                else:
+                    v.extend(args[2:])
+                dirty += nargs - 2
+                if lru:
+                    PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
+                _put_int_line(&buf, c':', v.size)
+            elif op == OP_LPOP or op == OP_RPOP:
+                if nargs != 2:
+                    break  # a count: the handler's
+                h = PyObject_Hash(key) & _MASK
+                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
+                if found == NULL:
+                    break
+                v = <object>found
+                exp = <dict>PyList_GET_ITEM(expires, h)
+                if type(v) is not QuickList or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                    break
+                if v.size <= 1:
+                    break  # the pop that empties it deletes the key: the handler's
+                x = v.popleft() if op == OP_LPOP else v.pop()
+                dirty += 1
+                if lru:
+                    PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
+                _put_bulk(&buf, x)
+            elif op == OP_LRANGE:
+                if not _counter(<object>PyList_GET_ITEM(args, 2), &lo) or not _counter(
+                    <object>PyList_GET_ITEM(args, 3), &hi
+                ):
+                    break  # not canonical or past 18 digits: parse_int's to judge
+                h = PyObject_Hash(key) & _MASK
+                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
+                if found == NULL:
+                    break
+                v = <object>found
+                exp = <dict>PyList_GET_ITEM(expires, h)
+                if type(v) is not QuickList or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                    break
+                # commands.lists.list_range's clamping
+                ln = v.size
+                if lo < 0:
+                    lo += ln
+                if hi < 0:
+                    hi += ln
+                if lo < 0:
+                    lo = 0
+                if lo > hi or lo >= ln:
+                    cnt = 0
+                else:
+                    if hi >= ln:
+                        hi = ln - 1
+                    cnt = hi - lo + 1
+                mark = buf.n
+                _put_int_line(&buf, c'*', cnt)
+                if cnt:
+                    # The QuickList's own items are its blocks (minikv.quicklist), each a
+                    # non-empty list of bytes: find the one holding ``lo`` from the nearer
+                    # end, then copy elements block by block.
+                    nb = PyList_GET_SIZE(v)
+                    if lo <= ln // 2:
+                        blk = 0
+                        idx = 0  # elements before blk
+                        while idx + PyList_GET_SIZE(<object>PyList_GET_ITEM(v, blk)) <= lo:
+                            idx += PyList_GET_SIZE(<object>PyList_GET_ITEM(v, blk))
+                            blk += 1
+                    else:
+                        blk = nb - 1
+                        idx = ln - PyList_GET_SIZE(<object>PyList_GET_ITEM(v, blk))
+                        while idx > lo:
+                            blk -= 1
+                            idx -= PyList_GET_SIZE(<object>PyList_GET_ITEM(v, blk))
+                    off = lo - idx
+                    while cnt:
+                        x = <object>PyList_GET_ITEM(<object>PyList_GET_ITEM(v, blk), off)
+                        if not PyBytes_CheckExact(x):
+                            break
+                        _put_bulk(&buf, x)
+                        cnt -= 1
+                        off += 1
+                        if off == PyList_GET_SIZE(<object>PyList_GET_ITEM(v, blk)):
+                            blk += 1
+                            off = 0
+                    if cnt:
+                        buf.n = mark  # not a list of bytes after all: the handler's
+                        break
+                hits += 1
+                if lru:
+                    PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
+            elif op == OP_SADD:
+                h = PyObject_Hash(key) & _MASK
+                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
+                if found == NULL:
+                    break
+                v = <object>found
+                exp = <dict>PyList_GET_ITEM(expires, h)
+                if type(v) is not SetValue or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                    break
+                cnt = PyDict_Size(v)
+                for j in range(2, nargs):
+                    PyDict_SetItem(v, <object>PyList_GET_ITEM(args, j), None)
+                cnt = PyDict_Size(v) - cnt
+                if cnt:  # the handler reports a change only when a member was added
+                    dirty += cnt
+                    if lru:
+                        PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
+                _put_int_line(&buf, c':', cnt)
+            elif op == OP_HSET:
+                if nargs % 2:
+                    break  # the handler's arity error
+                h = PyObject_Hash(key) & _MASK
+                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
+                if found == NULL:
+                    break
+                v = <object>found
+                exp = <dict>PyList_GET_ITEM(expires, h)
+                # Exactly a dict: a big hash (a small one is another class, or will be).
+                if type(v) is not dict or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                    break
+                cnt = PyDict_Size(v)
+                for j in range(2, nargs, 2):
+                    PyDict_SetItem(v, <object>PyList_GET_ITEM(args, j),
+                                   <object>PyList_GET_ITEM(args, j + 1))
+                cnt = PyDict_Size(v) - cnt
+                dirty += (nargs - 2) // 2
+                if lru:
+                    PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
+                _put_int_line(&buf, c':', cnt)
             elif op == OP_PING:
                 if nargs == 1:
                     _put(&buf, b"+PONG\r\n", 7)

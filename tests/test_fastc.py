@@ -174,8 +174,9 @@ def play(
     """Run ``steps`` on both servers and compare all that is observable. A step is
     ``(conn, chunk)``, ``(conn, chunk, "closes")`` (the server closes the connection),
     ``(conn, chunk, "raw")`` (sent with no marker: the next step's marker ends it),
-    ``(conn, b"", "marker")`` or ``("sleep", seconds)``. Returns the compiled server's
-    replies per step and how many requests its compiled path took."""
+    ``(conn, b"", "marker")``, ``(conn, chunk, "unread")`` (replies not compared: a HELLO's
+    client id, which other tests' connections move) or ``("sleep", seconds)``. Returns the
+    compiled server's replies per step and how many requests its compiled path took."""
     results = []
     for srv in pair:
         reset(srv.port, *config)
@@ -193,6 +194,8 @@ def play(
                 cs[n].raw(data)
             elif how == ["marker"]:
                 replies.append(cs[n].marked())
+            elif how == ["unread"]:
+                cs[n].chunk(data)
             else:
                 replies.append(cs[n].chunk(data))
         for c in cs:
@@ -617,3 +620,162 @@ def test_request_parser_compiled_head_matches_python(monkeypatch: Any) -> None:
         monkeypatch.setattr(protocol, "_parse_head", None)
         theirs = _feed_all(chunks, 1 << 29)
         assert mine == theirs, (chunks, mine, theirs)
+
+
+# --- lists, sets, hashes -----------------------------------------------------------------------
+
+# Containers past any small encoding's thresholds (created by the Python path, which picks
+# the representation: the compiled path only changes a list, set or hash of the big class).
+BIG = 700
+FILL = cmds(
+    ("RPUSH", "l", *[f"e{i}" for i in range(BIG)]),
+    ("SADD", "s", *[f"m{i}" for i in range(BIG)]),
+    ("HSET", "h", *[x for i in range(BIG) for x in (f"f{i}", f"v{i}")]),
+    ("SET", "str", "x"),
+)
+
+CONTAINERS = cmds(
+    ("LPUSH", "l", "a"),
+    ("RPUSH", "l", "b"),
+    ("LPUSH", "l", "x", "y", "z"),
+    ("RPUSH", "l", "p", "q"),
+    ("LPOP", "l"),
+    ("RPOP", "l"),
+    ("LRANGE", "l", "0", "9"),
+    ("LRANGE", "l", "-10", "-1"),
+    ("LRANGE", "l", "0", "-1"),
+    ("LRANGE", "l", "500", "650"),
+    ("LRANGE", "l", "-100", "-1"),
+    ("LRANGE", "l", "5", "3"),
+    ("LRANGE", "l", "1000", "2000"),
+    ("LRANGE", "l", "-2000", "2"),
+    ("LRANGE", "l", "0", "99999999999"),
+    ("LRANGE", "l", "-99999999999", "-700"),
+    ("LRANGE", "l", "0", "9223372036854775807"),  # past 18 digits: the Python path's
+    ("LRANGE", "l", "-9223372036854775808", "1"),
+    ("LRANGE", "l", "+1", "2"),
+    ("LRANGE", "l", "01", "2"),
+    ("LRANGE", "l", "a", "1"),
+    ("LRANGE", "l", "0"),
+    ("LRANGE", "missing", "0", "1"),
+    ("SADD", "s", "n1", "n2", "n1"),
+    ("SADD", "s", "m1"),
+    ("SADD", "s", "m1", "n3"),
+    ("HSET", "h", "g", "1", "g2", "2"),
+    ("HSET", "h", "g", "3"),
+    ("HSET", "h", "g", "4", "g", "5"),
+    ("HSET", "h", "g"),
+    ("HSET", "h", "g", "1", "x"),
+    ("LPOP", "l", "2"),
+    ("RPOP", "l", "0"),
+    ("LPOP", "l", "x", "y"),
+    ("LPOP", "missing"),
+    ("LRANGE", "l", "0", "3"),
+)
+
+WRONG = cmds(
+    ("LPUSH", "s", "v"),
+    ("RPUSH", "h", "v"),
+    ("LPOP", "str"),
+    ("RPOP", "s"),
+    ("LRANGE", "h", "0", "1"),
+    ("LRANGE", "str", "0", "1"),
+    ("SADD", "l", "v"),
+    ("SADD", "str", "v"),
+    ("HSET", "l", "f", "v"),
+    ("HSET", "s", "f", "v"),
+    ("LPUSH", "newlist", "v"),  # created by the Python path
+    ("SADD", "newset", "v"),
+    ("HSET", "newhash", "f", "v"),
+    ("LPUSH", "newlist", "w"),
+    ("LRANGE", "newlist", "0", "-1"),
+    ("SADD", "newset", "w"),
+    ("HSET", "newhash", "f", "w"),
+)
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_list_set_hash_commands(pair: Any, resp: int) -> None:
+    hello = [(0, encode("HELLO", "3"), "unread")] if resp == 3 else []
+    replies, taken = play(pair, [*hello, (0, FILL), (0, CONTAINERS), (0, WRONG), (0, CONTAINERS)])
+    assert taken >= 2 * 23  # every plain request of both CONTAINERS chunks
+    assert b"*10\r\n$1\r\nx\r\n$1\r\ny\r\n" not in replies[-1]  # (LPOP took z, then y...)
+    assert b"-WRONGTYPE" in replies[-2]
+
+
+def test_pops_that_empty_a_list(pair: Any) -> None:
+    # The pop that empties a list deletes the key (and its "del" event): the Python path's.
+    steps = [
+        (0, FILL),
+        (0, cmds(("RPUSH", "t", "a", "b", "c"), ("LPOP", "t"), ("RPOP", "t"), ("LPOP", "t"))),
+        (0, cmds(("LPOP", "t"), ("RPOP", "t"), ("EXISTS", "t"), ("LRANGE", "t", "0", "-1"))),
+        (0, cmds(*[("LPOP", "l"), ("RPOP", "l")] * (BIG // 2 + 1), ("EXISTS", "l"))),
+    ]
+    replies, taken = play(pair, steps)
+    assert replies[-1].endswith(b":0\r\n$%d\r\n%b\r\n" % (len(MARK), MARK))
+    assert taken >= BIG - 2
+
+
+def test_containers_with_a_deadline_watch_or_waiter(pair: Any) -> None:
+    steps = [
+        (0, FILL),
+        (0, cmds(("EXPIREAT", "l", "4000000000"), ("PEXPIREAT", "s", "4000000000000"))),
+        (
+            0,
+            cmds(("LPUSH", "l", "v"), ("LPOP", "l"), ("LRANGE", "l", "0", "2"), ("SADD", "s", "v")),
+        ),
+        (
+            0,
+            cmds(
+                ("PERSIST", "l"), ("LPUSH", "l", "v"), ("LRANGE", "l", "0", "2"), ("PERSIST", "s")
+            ),
+        ),
+        # Another client WATCHes the list: its EXEC must fail after the pushes.
+        (1, encode("WATCH", "l")),
+        (0, cmds(("RPUSH", "l", "w"), ("RPOP", "l"), ("SADD", "s", "w"), ("HSET", "h", "a", "b"))),
+        (1, cmds(("MULTI",), ("LLEN", "l"), ("EXEC",))),
+        # A client blocked on a key of the database: nothing is compiled.
+        (1, encode("BLPOP", "nothing", "0"), "raw"),
+        ("sleep", 0.1),
+        (0, cmds(("RPUSH", "l", "w"), ("LRANGE", "l", "-1", "-1"), ("SADD", "s", "z"))),
+        (0, cmds(("RPUSH", "nothing", "w"), ("RPUSH", "l", "w2"), ("LRANGE", "l", "-2", "-1"))),
+        (1, b"", "marker"),
+    ]
+    replies, taken = play(pair, steps, conns=2)
+    assert b"*-1\r\n" in replies[6]  # the watched EXEC failed
+    assert b"nothing" in replies[-1]
+    assert taken > 0
+
+
+def test_containers_under_notifications_and_lfu(pair: Any) -> None:
+    steps = [
+        (1, cmds(("HELLO", "3"), ("PSUBSCRIBE", "__keyspace@0__:*"))),
+        (0, FILL),
+        (0, CONTAINERS),
+        (1, b"", "marker"),
+    ]
+    replies, taken = play(pair, steps, config=(("notify-keyspace-events", "KEA"),), conns=2)
+    assert b"lpush" in replies[-1] and b"hset" in replies[-1]
+    assert taken == 0
+    _, taken = play(
+        pair,
+        [(0, FILL), (0, CONTAINERS)],
+        config=(("maxmemory-policy", "allkeys-lfu"), ("lfu-log-factor", "0")),
+    )
+    assert taken == 0
+
+
+def test_lrange_replies_past_the_output_high_water(pair: Any) -> None:
+    big = "v" * 4000
+    steps = [
+        (0, cmds(("RPUSH", "bl", *[big] * 600))),
+        (
+            0,
+            cmds(
+                *[("LRANGE", "bl", "0", "-1")] * 3, ("LPUSH", "bl", "x"), ("LRANGE", "bl", "0", "1")
+            ),
+        ),
+    ]
+    replies, taken = play(pair, steps)
+    assert replies[1].count(big.encode()) == 3 * 600 + 1
+    assert taken == 5
