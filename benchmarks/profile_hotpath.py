@@ -114,8 +114,10 @@ def make_request(test: str, rnd: random.Random) -> bytes:
         return encode_command(b"SPOP", b"myset")
     if test == "hset":
         return encode_command(b"HSET", b"myhash", _key(b"element:", rnd), VALUE)
-    if test == "zadd":
-        return encode_command(b"ZADD", b"myzset", b"0", _key(b"element:", rnd))
+    if test == "zadd":  # redis-benchmark's: one big set
+        return encode_command(
+            b"ZADD", b"myzset", b"%d" % rnd.randrange(KEYSPACE), _key(b"element:", rnd)
+        )
     if test == "zpopmin":
         return encode_command(b"ZPOPMIN", b"myzset")
     if test.startswith("lrange_"):
@@ -141,11 +143,37 @@ def prefill(client: Client) -> None:
     for _ in range(4):
         client.data_received(make_chunks("set", 1000, 1)[0])
         client.data_received(b"".join(make_request("incr", rnd) for _ in range(1000)))
-    # The containers, big enough for every pop of a --run-only 3 (and past any small
-    # encoding's thresholds, as a redis-benchmark run's are after its first requests).
-    for test in ("lpush", "sadd", "hset", "zadd"):
-        for _ in range(24):
-            client.data_received(b"".join(make_request(test, rnd) for _ in range(1000)))
+
+
+#: The container tests: the request that fills their container in ``prefill_containers``.
+_CONTAINERS = {
+    "lpush": (b"RPUSH", b"mylist"),
+    "rpush": (b"RPUSH", b"mylist"),
+    "lpop": (b"RPUSH", b"mylist"),
+    "rpop": (b"RPUSH", b"mylist"),
+    "sadd": (b"SADD", b"myset"),
+    "spop": (b"SADD", b"myset"),
+    "hset": (b"HSET", b"myhash"),
+    "zadd": (b"ZADD", b"myzset"),
+    "zpopmin": (b"ZADD", b"myzset"),
+}
+
+
+def prefill_containers(client: Client, test: str) -> None:
+    """For redis-benchmark's list/set/hash/zset tests: the one container each uses, with
+    10,000 elements (enough for every pop of a --run-only 3, and past any small encoding's
+    thresholds, as in a redis-benchmark run after its first requests)."""
+    cmd = _CONTAINERS.get(test, (b"RPUSH", b"mylist") if test.startswith("lrange_") else None)
+    if cmd is None:
+        return
+    for start in range(0, 10_000, 1000):
+        items: list[bytes] = []
+        for i in range(start, start + 1000):
+            member = b"element:%012d" % (KEYSPACE + i)  # not one the tests add
+            items += [member] if cmd[0] != b"ZADD" else [b"%d" % i, member]
+            if cmd[0] == b"HSET":
+                items.append(VALUE)
+        client.data_received(encode_command(*cmd, *items))
 
 
 def per_request(stages: dict[str, Callable[[], Any]], nreq: int, rounds: int) -> dict[str, float]:
@@ -172,6 +200,7 @@ def measure(
     chunks = make_chunks(test, pipeline, nchunks)
     server, client = new_client()
     prefill(client)
+    prefill_containers(client, test)
     cfg = server.config
 
     def whole() -> None:
@@ -259,6 +288,7 @@ def run_only(test: str, pipeline: int, nreq: int, rounds: int) -> None:
     chunks = make_chunks(test, pipeline, nchunks)
     _, client = new_client()
     prefill(client)
+    prefill_containers(client, test)
     dr = client.data_received
     for c in chunks:
         dr(c)
@@ -274,6 +304,7 @@ def cprofile(test: str, pipeline: int, nreq: int, top: int) -> str:
     chunks = make_chunks(test, pipeline, nchunks)
     _, client = new_client()
     prefill(client)
+    prefill_containers(client, test)
     dr = client.data_received
     prof = cProfile.Profile()
     prof.enable()

@@ -44,6 +44,7 @@ from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains, PyDict_DelItem, PyDict_SetItem, PyDict_Size
 from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.float cimport PyFloat_FromDouble
 from cpython.object cimport PyObject, PyObject_Hash
 from libc.string cimport memcpy
 
@@ -53,14 +54,19 @@ from minikv.commands import hashes as _hashes
 from minikv.commands import lists as _lists
 from minikv.commands import sets as _sets
 from minikv.commands import strings as _strings
+from minikv.commands import zsets as _zsets
 from minikv.eviction import NO_TOUCH, TOUCH_LRU
 from minikv.keyspace import NSHARDS, Db
 from minikv.latency import HIST_MAX, HIST_MIN
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
+from minikv.zset import ZSet
 
 cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(object d, object key) except? NULL
+
+cdef extern from "<stdio.h>" nogil:
+    int snprintf(char *buf, size_t n, const char *fmt, ...)
 
 cdef extern from "<time.h>" nogil:
     ctypedef int clockid_t
@@ -86,6 +92,9 @@ cdef enum:
     OP_LRANGE = 11
     OP_SADD = 12
     OP_HSET = 13
+    OP_SPOP = 14
+    OP_ZADD = 15
+    OP_ZPOPMIN = 16
 
 cdef Py_hash_t _MASK = NSHARDS - 1
 cdef long long _HIST_MIN = HIST_MIN
@@ -120,6 +129,9 @@ _MIRRORED = (
     ("lrange", _lists.lrange, OP_LRANGE),
     ("sadd", _sets.sadd, OP_SADD),
     ("hset", _hashes.hset, OP_HSET),
+    ("spop", _sets.spop, OP_SPOP),
+    ("zadd", _zsets.zadd, OP_ZADD),
+    ("zpopmin", _zsets.zpopmin, OP_ZPOPMIN),
 )
 
 # Requests run here since the process started (INFO server's minikv_compiled_requests).
@@ -237,6 +249,20 @@ cdef inline int _put_bulk(Buf *b, object v) except -1:
     return 0
 
 
+cdef inline int _put_double_bulk(Buf *b, double v, bint resp3) except -1:
+    """A double reply as the encoder gives it (minikv.protocol.format_double's ``%.17g``, as
+    Python's own formatting of a finite double): a bulk string, or RESP3's ``,``."""
+    cdef char tmp[40]
+    cdef int k = snprintf(tmp, 40, "%.17g", v)
+    if resp3:
+        _put(b, ",", 1)
+    else:
+        _put_int_line(b, c'$', k)
+    _put(b, tmp, k)
+    _put(b, "\r\n", 2)
+    return 0
+
+
 cdef inline bint _counter(object v, long long *out):
     """Whether ``v`` is the canonical decimal of an integer of at most 18 digits (parse_int's
     spelling rule: an optional '-', no leading zero, no "-0"), and its value into ``out``: one
@@ -302,6 +328,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
     cdef long long hits = 0, misses = 0, dirty = 0, cnt
     cdef long long b, idx, lo, hi, ln
     cdef Py_ssize_t blk, off, nb, mark
+    cdef double score
+    cdef bint resp3 = resp > 2
     cdef Py_hash_t h
     cdef PyObject *found
     cdef Buf buf
@@ -574,6 +602,86 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
                 if lru:
                     PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
                 _put_int_line(&buf, c':', cnt)
+            elif op == OP_SPOP:
+                if nargs != 2:
+                    break  # a count: the handler's
+                h = PyObject_Hash(key) & _MASK
+                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
+                if found == NULL:
+                    break
+                v = <object>found
+                exp = <dict>PyList_GET_ITEM(expires, h)
+                if type(v) is not SetValue or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                    break
+                if PyDict_Size(v) <= 1:
+                    break  # the pop that empties it deletes the key: the handler's
+                x = v.random_member()  # the handler's draw, from the same generator
+                PyDict_DelItem(v, x)
+                dirty += 1
+                if lru:
+                    PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
+                _put_bulk(&buf, x)
+            elif op == OP_ZADD:
+                # Score/member pairs with no option before them, canonical integer scores
+                # (parse_double's other spellings are the handler's), onto a big sorted set.
+                if nargs < 4 or nargs % 2:
+                    break
+                for j in range(2, nargs, 2):
+                    if not _counter(<object>PyList_GET_ITEM(args, j), &cnt):
+                        break
+                else:
+                    j = 0
+                if j:
+                    break
+                h = PyObject_Hash(key) & _MASK
+                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
+                if found == NULL:
+                    break
+                v = <object>found
+                exp = <dict>PyList_GET_ITEM(expires, h)
+                if type(v) is not ZSet or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                    break
+                if v.big is not True:
+                    break  # the small (listpack) form: the handler's
+                lo = hi = 0  # added, updated: commands.zsets._zadd without options
+                for j in range(2, nargs, 2):
+                    _counter(<object>PyList_GET_ITEM(args, j), &cnt)
+                    score = <double>cnt
+                    x = <object>PyList_GET_ITEM(args, j + 1)
+                    found = PyDict_GetItemWithError(v, x)
+                    if found == NULL:
+                        v.add(x, PyFloat_FromDouble(score))
+                        lo += 1
+                    elif <object>found != score:  # the handler's comparison, as Python's
+                        v.add(x, PyFloat_FromDouble(score))
+                        hi += 1
+                if lo + hi:  # the handler reports a change only when one was made
+                    dirty += lo + hi
+                    if lru:
+                        PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
+                _put_int_line(&buf, c':', lo)
+            elif op == OP_ZPOPMIN:
+                if nargs != 2:
+                    break  # a count: the handler's
+                h = PyObject_Hash(key) & _MASK
+                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
+                if found == NULL:
+                    break
+                v = <object>found
+                exp = <dict>PyList_GET_ITEM(expires, h)
+                if type(v) is not ZSet or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                    break
+                if v.big is not True or PyDict_Size(v) <= 1:
+                    break  # the small form, or the pop that deletes the key: the handler's
+                score_member = v.pop_end(False)
+                score = score_member[0]  # a float: what ZSet.add stored
+                x = score_member[1]
+                dirty += 1
+                if lru:
+                    PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
+                _put(&buf, "*2\r\n", 4)
+                _put_bulk(&buf, <bytes?>x)  # (members are bytes; checked, not assumed)
+                _put_double_bulk(&buf, score, resp3)
             elif op == OP_PING:
                 if nargs == 1:
                     _put(&buf, b"+PONG\r\n", 7)

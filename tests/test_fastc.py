@@ -632,6 +632,9 @@ FILL = cmds(
     ("SADD", "s", *[f"m{i}" for i in range(BIG)]),
     ("HSET", "h", *[x for i in range(BIG) for x in (f"f{i}", f"v{i}")]),
     ("SET", "str", "x"),
+    # Scores of every spelling: integers, decimals, exponents, infinities.
+    ("ZADD", "z", *[x for i in range(BIG) for x in (f"{i * 0.37 - 50:.6g}", f"z{i}")]),
+    ("ZADD", "z", "-inf", "lowest", "1e300", "huge", "+inf", "top", "-1.5e-7", "tiny"),
 )
 
 CONTAINERS = cmds(
@@ -671,6 +674,28 @@ CONTAINERS = cmds(
     ("LPOP", "l", "x", "y"),
     ("LPOP", "missing"),
     ("LRANGE", "l", "0", "3"),
+    ("ZADD", "z", "0", "n1"),
+    ("ZADD", "z", "5", "n1"),
+    ("ZADD", "z", "5", "n1"),
+    ("ZADD", "z", "1", "a", "2", "b", "3", "c", "1", "a"),
+    ("ZADD", "z", "99999999999999999", "far"),
+    ("ZADD", "z", "-7", "z1", "8", "new"),
+    ("ZADD", "z", "1.5", "x"),  # not an integer: the Python path's
+    ("ZADD", "z", "-0", "q"),
+    ("ZADD", "z", "NX", "1", "y"),
+    ("ZADD", "z", "CH", "1", "y"),
+    ("ZADD", "z", "1"),
+    ("ZADD", "z", "1", "y", "2"),
+    ("ZADD", "z", "x", "y"),
+    ("ZPOPMIN", "z"),
+    ("ZPOPMIN", "z"),
+    ("ZPOPMIN", "z"),
+    ("ZPOPMIN", "z"),
+    ("ZPOPMIN", "z", "2"),
+    ("ZPOPMIN", "z", "0"),
+    ("ZPOPMIN", "z", "1", "2"),
+    ("ZPOPMIN", "missing"),
+    ("ZPOPMIN", "z"),
 )
 
 WRONG = cmds(
@@ -691,6 +716,17 @@ WRONG = cmds(
     ("LRANGE", "newlist", "0", "-1"),
     ("SADD", "newset", "w"),
     ("HSET", "newhash", "f", "w"),
+    ("ZADD", "l", "1", "m"),
+    ("ZADD", "str", "1", "m"),
+    ("ZPOPMIN", "s"),
+    ("ZPOPMIN", "str"),
+    ("SPOP", "l"),
+    ("SPOP", "z"),
+    ("ZADD", "newz", "1", "a"),  # created, and small: the Python path's
+    ("ZADD", "newz", "2", "b"),
+    ("ZPOPMIN", "newz"),
+    ("ZPOPMIN", "newz"),
+    ("ZPOPMIN", "newz"),
 )
 
 
@@ -698,7 +734,8 @@ WRONG = cmds(
 def test_list_set_hash_commands(pair: Any, resp: int) -> None:
     hello = [(0, encode("HELLO", "3"), "unread")] if resp == 3 else []
     replies, taken = play(pair, [*hello, (0, FILL), (0, CONTAINERS), (0, WRONG), (0, CONTAINERS)])
-    assert taken >= 2 * 23  # every plain request of both CONTAINERS chunks
+    assert taken >= 2 * (23 + 11)  # every plain request of both CONTAINERS chunks
+    assert b"$6\r\nlowest\r\n" + (b",-inf" if resp == 3 else b"$4\r\n-inf") in replies[-3]
     assert b"*10\r\n$1\r\nx\r\n$1\r\ny\r\n" not in replies[-1]  # (LPOP took z, then y...)
     assert b"-WRONGTYPE" in replies[-2]
 
@@ -749,7 +786,8 @@ def test_containers_with_a_deadline_watch_or_waiter(pair: Any) -> None:
 
 def test_containers_under_notifications_and_lfu(pair: Any) -> None:
     steps = [
-        (1, cmds(("HELLO", "3"), ("PSUBSCRIBE", "__keyspace@0__:*"))),
+        (1, encode("HELLO", "3"), "unread"),
+        (1, encode("PSUBSCRIBE", "__keyspace@0__:*")),
         (0, FILL),
         (0, CONTAINERS),
         (1, b"", "marker"),
@@ -779,3 +817,34 @@ def test_lrange_replies_past_the_output_high_water(pair: Any) -> None:
     replies, taken = play(pair, steps)
     assert replies[1].count(big.encode()) == 3 * 600 + 1
     assert taken == 5
+
+
+def test_spop(pair: Any) -> None:
+    # SPOP's member is a random draw (each server its own generator): compare all the rest.
+    seen = []
+    chunk = cmds(
+        *[("SPOP", "s")] * 20,
+        ("SPOP", "s", "2"),
+        ("SADD", "s", "back"),
+        ("SPOP", "missing"),
+        ("SPOP", "str"),
+        ("SPOP", "s", "1", "2"),
+        ("SCARD", "s"),
+    )
+    for srv in pair:
+        reset(srv.port)
+        c = Conn(srv.port)
+        c.chunk(FILL)
+        before = compiled_requests(srv.port)
+        replies = c.chunk(chunk)
+        c.close()
+        taken = compiled_requests(srv.port) - before
+        popped = re.findall(rb"\$\d+\r\n(m\d+)\r\n", replies)
+        assert len(popped) == 22 and len(set(popped)) == 22
+        shape = re.sub(rb"\$\d+\r\nm\d+\r\n", b"<member>", replies)
+        state = observed(srv.port)
+        state["db0"].pop(b"s")
+        seen.append((shape, state, taken))
+    (shape_c, state_c, taken_c), (shape_p, state_p, taken_p) = seen
+    assert shape_c == shape_p and state_c == state_p
+    assert taken_c == 20 + 1 and taken_p == 0  # the SPOPs without a count, the SADD
