@@ -285,6 +285,22 @@ cdef inline bint _counter(object v, long long *out):
     return True
 
 
+cdef inline object _container(list data, list expires, object key, Py_hash_t *h):
+    """The value at ``key`` (its shard into ``h``) for a command that changes or reads a
+    container in place: None when the key is missing (creating one is the handler's) or has
+    a deadline (expiry is the Python path's)."""
+    cdef Py_hash_t s = PyObject_Hash(key) & _MASK
+    cdef PyObject *found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, s), key)
+    cdef dict exp
+    h[0] = s
+    if found == NULL:
+        return None
+    exp = <dict>PyList_GET_ITEM(expires, s)
+    if PyDict_Size(exp) and PyDict_Contains(exp, key):
+        return None
+    return <object>found
+
+
 cdef inline object _int_bytes(long long v):
     cdef char tmp[24]
     cdef int i = 24
@@ -461,13 +477,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
             elif op == OP_LPUSH or op == OP_RPUSH:
                 # Only onto a list that is there, of the one list class, with no deadline:
                 # creating one (and picking its form) is the handler's.
-                h = PyObject_Hash(key) & _MASK
-                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
-                if found == NULL:
-                    break
-                v = <object>found
-                exp = <dict>PyList_GET_ITEM(expires, h)
-                if type(v) is not QuickList or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                v = _container(data, expires, key, &h)
+                if type(v) is not QuickList:
                     break
                 if nargs == 3:  # the handler's own calls: QuickList keeps its node sizes
                     if op == OP_LPUSH:
@@ -485,13 +496,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
             elif op == OP_LPOP or op == OP_RPOP:
                 if nargs != 2:
                     break  # a count: the handler's
-                h = PyObject_Hash(key) & _MASK
-                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
-                if found == NULL:
-                    break
-                v = <object>found
-                exp = <dict>PyList_GET_ITEM(expires, h)
-                if type(v) is not QuickList or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                v = _container(data, expires, key, &h)
+                if type(v) is not QuickList:
                     break
                 if v.size <= 1:
                     break  # the pop that empties it deletes the key: the handler's
@@ -505,13 +511,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
                     <object>PyList_GET_ITEM(args, 3), &hi
                 ):
                     break  # not canonical or past 18 digits: parse_int's to judge
-                h = PyObject_Hash(key) & _MASK
-                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
-                if found == NULL:
-                    break
-                v = <object>found
-                exp = <dict>PyList_GET_ITEM(expires, h)
-                if type(v) is not QuickList or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                v = _container(data, expires, key, &h)
+                if type(v) is not QuickList:
                     break
                 # commands.lists.list_range's clamping
                 ln = v.size
@@ -564,13 +565,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
                 if lru:
                     PyDict_SetItem(<dict>PyList_GET_ITEM(accesses, h), key, lru_clock)
             elif op == OP_SADD:
-                h = PyObject_Hash(key) & _MASK
-                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
-                if found == NULL:
-                    break
-                v = <object>found
-                exp = <dict>PyList_GET_ITEM(expires, h)
-                if type(v) is not SetValue or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                v = _container(data, expires, key, &h)
+                if type(v) is not SetValue:
                     break
                 cnt = PyDict_Size(v)
                 for j in range(2, nargs):
@@ -584,14 +580,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
             elif op == OP_HSET:
                 if nargs % 2:
                     break  # the handler's arity error
-                h = PyObject_Hash(key) & _MASK
-                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
-                if found == NULL:
-                    break
-                v = <object>found
-                exp = <dict>PyList_GET_ITEM(expires, h)
-                # Exactly a dict: a big hash (a small one is another class, or will be).
-                if type(v) is not dict or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                v = _container(data, expires, key, &h)
+                if type(v) is not dict:  # exactly: a big hash (a small one is another class)
                     break
                 cnt = PyDict_Size(v)
                 for j in range(2, nargs, 2):
@@ -605,13 +595,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
             elif op == OP_SPOP:
                 if nargs != 2:
                     break  # a count: the handler's
-                h = PyObject_Hash(key) & _MASK
-                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
-                if found == NULL:
-                    break
-                v = <object>found
-                exp = <dict>PyList_GET_ITEM(expires, h)
-                if type(v) is not SetValue or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                v = _container(data, expires, key, &h)
+                if type(v) is not SetValue:
                     break
                 if PyDict_Size(v) <= 1:
                     break  # the pop that empties it deletes the key: the handler's
@@ -633,13 +618,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
                     j = 0
                 if j:
                     break
-                h = PyObject_Hash(key) & _MASK
-                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
-                if found == NULL:
-                    break
-                v = <object>found
-                exp = <dict>PyList_GET_ITEM(expires, h)
-                if type(v) is not ZSet or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                v = _container(data, expires, key, &h)
+                if type(v) is not ZSet:
                     break
                 if v.big is not True:
                     break  # the small (listpack) form: the handler's
@@ -663,13 +643,8 @@ def run(client, db, int resp, list requests, Py_ssize_t start, list out, bint wr
             elif op == OP_ZPOPMIN:
                 if nargs != 2:
                     break  # a count: the handler's
-                h = PyObject_Hash(key) & _MASK
-                found = PyDict_GetItemWithError(<dict>PyList_GET_ITEM(data, h), key)
-                if found == NULL:
-                    break
-                v = <object>found
-                exp = <dict>PyList_GET_ITEM(expires, h)
-                if type(v) is not ZSet or (PyDict_Size(exp) and PyDict_Contains(exp, key)):
+                v = _container(data, expires, key, &h)
+                if type(v) is not ZSet:
                     break
                 if v.big is not True or PyDict_Size(v) <= 1:
                     break  # the small form, or the pop that deletes the key: the handler's
