@@ -101,7 +101,24 @@ def make_request(test: str, rnd: random.Random) -> bytes:
         for _ in range(10):
             args += [_key(b"key:", rnd), VALUE]
         return encode_command(*args)
+    if test == "zadd":  # redis-benchmark's: one big set
+        return encode_command(
+            b"ZADD", b"myzset", b"%d" % rnd.randrange(KEYSPACE), _key(b"element:", rnd)
+        )
+    if test in _SMALL_ZSET:  # small (2-member) sorted sets made by ``prefill``
+        key = b"zs:%012d" % rnd.randrange(SMALL_ZSETS)
+        return encode_command(*_SMALL_ZSET[test](key))
     raise SystemExit(f"unknown test {test!r}")
+
+
+SMALL_ZSETS = 10_000
+#: Tests on small sorted sets (not redis-benchmark's): the request for a key.
+_SMALL_ZSET: dict[str, Callable[[bytes], tuple[bytes, ...]]] = {
+    "zscore_small": lambda k: (b"ZSCORE", k, b"m:a"),
+    "zrange_small": lambda k: (b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"),
+    "zincrby_small": lambda k: (b"ZINCRBY", k, b"1", b"m:a"),
+    "zadd_small": lambda k: (b"ZADD", k, b"2", b"m:b"),  # no change: the score is already 2
+}
 
 
 def make_chunks(test: str, pipeline: int, nchunks: int) -> list[bytes]:
@@ -122,6 +139,13 @@ def prefill(client: Client) -> None:
     for _ in range(4):
         client.data_received(make_chunks("set", 1000, 1)[0])
         client.data_received(b"".join(make_request("incr", rnd) for _ in range(1000)))
+    for i in range(0, SMALL_ZSETS, 1000):
+        client.data_received(
+            b"".join(
+                encode_command(b"ZADD", b"zs:%012d" % j, b"1", b"m:a", b"2", b"m:b")
+                for j in range(i, i + 1000)
+            )
+        )
 
 
 def per_request(stages: dict[str, Callable[[], Any]], nreq: int, rounds: int) -> dict[str, float]:

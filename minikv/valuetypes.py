@@ -11,7 +11,8 @@ string      ``bytes``      int, embstr, raw
 hash        ``dict``       listpack, hashtable
 set         ``SetValue``   intset, hashtable
 list        ``QuickList``  quicklist
-zset        ``ZSet``       listpack, skiplist
+zset        ``PackedZSet`` listpack
+zset        ``ZSet``       skiplist (listpack if never stored: see ``minikv.zset``)
 stream      ``Stream``     stream
 ==========  =============  ===========================================================
 
@@ -29,7 +30,7 @@ from minikv.parsing import as_long
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
 from minikv.stream import Stream
-from minikv.zset import ZSet
+from minikv.zset import PackedZSet, ZSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,4 +98,5 @@ VALUE_TYPES[SetValue] = ValueType(
 )
 VALUE_TYPES[QuickList] = ValueType("list", lambda d: "quicklist", QuickList.copy)
 VALUE_TYPES[ZSet] = ValueType("zset", ZSet.encoding, ZSet.copy)
+VALUE_TYPES[PackedZSet] = ValueType("zset", lambda p: "listpack", lambda p: p)  # immutable
 VALUE_TYPES[Stream] = ValueType("stream", lambda s: "stream", Stream.copy)
