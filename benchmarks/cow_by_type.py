@@ -141,7 +141,7 @@ def fill_over_network(client: Any, n: int, kind_of_all: str = "mix") -> None:
         elif kind == "list":
             pipe.rpush(key, *value(kind, i))
         else:
-            pipe.zadd(key, dict(value(kind, i)))
+            pipe.zadd(key, dict(value(kind, i).unpack()))  # a PackedZSet
         if len(pipe) >= 2000:
             pipe.execute()
     pipe.execute()

@@ -334,6 +334,8 @@ class ZSet(dict[bytes, float]):
 
 
 _pack = msgspec.msgpack.Encoder().encode
+_new_dict = dict.__new__
+_update = dict.update
 #: A packed set's array, checked (members bin, scores float) as it is decoded.
 _unpack = msgspec.msgpack.Decoder(list[bytes | float]).decode
 
@@ -363,9 +365,10 @@ class PackedZSet(msgspec.Struct, array_like=True, gc=False, frozen=True, tag="zs
         """The set as a (small) ``ZSet`` of its own, to read or to change."""
         flat = _unpack(self.blob)
         members = flat[::2]
-        z = ZSet()
-        dict.update(z, zip(members, flat[1::2], strict=True))
+        z = _new_dict(ZSet)  # both slots set here: no __init__ (a Python call) to run
+        _update(z, zip(members, flat[1::2], strict=True))
         z.index = members
+        z.big = False
         return z
 
     def __len__(self) -> int:

@@ -115,7 +115,7 @@ def _changed(c: Context, key: bytes, z: ZSet, n: int, event: str) -> None:
         return
     db = c.db
     if z:
-        db.replace_value(key, stored(z))
+        db.replace_value(key, z if z.big else PackedZSet.pack(z))  # ``stored``, inline
         db.changed(key, event, n)
     else:
         db.changed(key, event, n)
