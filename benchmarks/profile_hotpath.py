@@ -15,6 +15,7 @@ with the server CPU per request measured by ``throughput.py`` to see how much th
     python benchmarks/profile_hotpath.py                 # all workloads, -P 16 and -P 1
     python benchmarks/profile_hotpath.py --tests set,get --cprofile
     python benchmarks/profile_hotpath.py --total-only    # whole path only, ~10 s
+    python benchmarks/profile_hotpath.py --tests zscore_small,zincrby_small  # small sorted sets
 
 The stages are timed through ``Client.execute``/``Client.call``, the dispatcher's general
 path; ``data_received`` mostly takes the inline shortcut in ``Client._run`` instead, so the

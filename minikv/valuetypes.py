@@ -4,17 +4,17 @@ The keyspace stores Python objects without looking at them; this module is the o
 maps each Python class to what TYPE, OBJECT ENCODING, OBJECT REFCOUNT, SCAN ... TYPE and COPY
 need (``ValueType``), for the six types minikv has:
 
-==========  =============  ===========================================================
-Redis type  Python class   encodings (as Redis 7.0 reports them)
-==========  =============  ===========================================================
-string      ``bytes``      int, embstr, raw
-hash        ``dict``       listpack, hashtable
-set         ``SetValue``   intset, hashtable
-list        ``QuickList``  quicklist
-zset        ``PackedZSet`` listpack
-zset        ``ZSet``       skiplist (listpack if never stored: see ``minikv.zset``)
-stream      ``Stream``     stream
-==========  =============  ===========================================================
+==========  ==============  ==========================================================
+Redis type  Python class    encodings (as Redis 7.0 reports them)
+==========  ==============  ==========================================================
+string      ``bytes``       int, embstr, raw
+hash        ``dict``        listpack, hashtable
+set         ``SetValue``    intset, hashtable
+list        ``QuickList``   quicklist
+zset        ``PackedZSet``  listpack (how the keyspace holds a small sorted set)
+zset        ``ZSet``        skiplist (small ones only while a command works on them)
+stream      ``Stream``      stream
+==========  ==============  ==========================================================
 
 Encodings follow the thresholds in ``minikv.limits`` (CONFIG's ``*-max-*`` parameters).
 """
