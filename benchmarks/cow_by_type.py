@@ -50,7 +50,7 @@ from minikv.persistence.snapshot import load_file, save_to_file
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
 from minikv.stream import Group, IdDict, Nack, Stream, make_id
-from minikv.zset import ZSet
+from minikv.zset import ZSet, stored
 
 TYPES = ("string", "hash", "set", "list", "zset")  # the mix, and what --server fills
 
@@ -80,7 +80,7 @@ def value(kind: str, i: int) -> object:
         return QuickList([b"x%d" % i, b"y%d" % i])
     if kind == "stream":
         return small_stream(i)
-    return ZSet.from_scores({b"a%d" % i: 1.0, b"b": 2.0})
+    return stored(ZSet.from_scores({b"a%d" % i: 1.0, b"b": 2.0}))  # as the keyspace holds it
 
 
 def fill(kind: str, n: int) -> Keyspace:
@@ -141,7 +141,7 @@ def fill_over_network(client: Any, n: int, kind_of_all: str = "mix") -> None:
         elif kind == "list":
             pipe.rpush(key, *value(kind, i))
         else:
-            pipe.zadd(key, dict(value(kind, i)))
+            pipe.zadd(key, dict(value(kind, i).unpack()))  # a PackedZSet
         if len(pipe) >= 2000:
             pipe.execute()
     pipe.execute()

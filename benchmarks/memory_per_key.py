@@ -52,7 +52,8 @@ def commands(kind: str, i: int) -> list[bytes]:
         return [b"SADD", key, *v]
     if kind == "list":
         return [b"RPUSH", key, *v]  # a QuickList iterates its elements
-    return [b"ZADD", key, *(x for m, s in v.items() for x in (repr(s).encode(), m))]
+    z = v.unpack()  # a PackedZSet
+    return [b"ZADD", key, *(x for m, s in z.items() for x in (repr(s).encode(), m))]
 
 
 def fill(srv: Any, kind: str, n: int) -> None:

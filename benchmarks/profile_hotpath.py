@@ -15,6 +15,7 @@ with the server CPU per request measured by ``throughput.py`` to see how much th
     python benchmarks/profile_hotpath.py                 # all workloads, -P 16 and -P 1
     python benchmarks/profile_hotpath.py --tests set,get --cprofile
     python benchmarks/profile_hotpath.py --total-only    # whole path only, ~10 s
+    python benchmarks/profile_hotpath.py --tests zscore_small,zincrby_small  # small sorted sets
 
 The stages are timed through ``Client.execute``/``Client.call``, the dispatcher's general
 path; ``data_received`` mostly takes the inline shortcut in ``Client._run`` instead, so the
@@ -122,7 +123,20 @@ def make_request(test: str, rnd: random.Random) -> bytes:
         return encode_command(b"ZPOPMIN", b"myzset")
     if test.startswith("lrange_"):
         return encode_command(b"LRANGE", b"mylist", b"0", b"%d" % (int(test[7:]) - 1))
+    if test in _SMALL_ZSET:  # small (2-member) sorted sets made by ``prefill``
+        key = b"zs:%012d" % rnd.randrange(SMALL_ZSETS)
+        return encode_command(*_SMALL_ZSET[test](key))
     raise SystemExit(f"unknown test {test!r}")
+
+
+SMALL_ZSETS = 10_000
+#: Tests on small sorted sets (not redis-benchmark's): the request for a key.
+_SMALL_ZSET: dict[str, Callable[[bytes], tuple[bytes, ...]]] = {
+    "zscore_small": lambda k: (b"ZSCORE", k, b"m:a"),
+    "zrange_small": lambda k: (b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"),
+    "zincrby_small": lambda k: (b"ZINCRBY", k, b"1", b"m:a"),
+    "zadd_small": lambda k: (b"ZADD", k, b"2", b"m:b"),  # no change: the score is already 2
+}
 
 
 def make_chunks(test: str, pipeline: int, nchunks: int) -> list[bytes]:
@@ -143,6 +157,13 @@ def prefill(client: Client) -> None:
     for _ in range(4):
         client.data_received(make_chunks("set", 1000, 1)[0])
         client.data_received(b"".join(make_request("incr", rnd) for _ in range(1000)))
+    for i in range(0, SMALL_ZSETS, 1000):
+        client.data_received(
+            b"".join(
+                encode_command(b"ZADD", b"zs:%012d" % j, b"1", b"m:a", b"2", b"m:b")
+                for j in range(i, i + 1000)
+            )
+        )
 
 
 #: The container tests: the request that fills their container in ``prefill_containers``.

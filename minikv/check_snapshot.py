@@ -20,6 +20,7 @@ from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
 from minikv.stream import MAX_ID, MIN_ID, Stream, format_id
 from minikv.valuetypes import value_type
+from minikv.zset import PackedZSet
 
 
 def _stream(s: Stream) -> dict[str, Any]:
@@ -48,6 +49,8 @@ def _stream(s: Stream) -> dict[str, Any]:
 
 
 def _jsonable(v: Any) -> Any:
+    if isinstance(v, PackedZSet):
+        v = v.unpack()
     if isinstance(v, bytes):
         try:
             return v.decode("utf-8")

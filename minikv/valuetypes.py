@@ -4,16 +4,17 @@ The keyspace stores Python objects without looking at them; this module is the o
 maps each Python class to what TYPE, OBJECT ENCODING, OBJECT REFCOUNT, SCAN ... TYPE and COPY
 need (``ValueType``), for the six types minikv has:
 
-==========  =============  ===========================================================
-Redis type  Python class   encodings (as Redis 7.0 reports them)
-==========  =============  ===========================================================
-string      ``bytes``      int, embstr, raw
-hash        ``dict``       listpack, hashtable
-set         ``SetValue``   intset, hashtable
-list        ``QuickList``  quicklist
-zset        ``ZSet``       listpack, skiplist
-stream      ``Stream``     stream
-==========  =============  ===========================================================
+==========  ==============  ==========================================================
+Redis type  Python class    encodings (as Redis 7.0 reports them)
+==========  ==============  ==========================================================
+string      ``bytes``       int, embstr, raw
+hash        ``dict``        listpack, hashtable
+set         ``SetValue``    intset, hashtable
+list        ``QuickList``   quicklist
+zset        ``PackedZSet``  listpack (how the keyspace holds a small sorted set)
+zset        ``ZSet``        skiplist (small ones only while a command works on them)
+stream      ``Stream``      stream
+==========  ==============  ==========================================================
 
 Encodings follow the thresholds in ``minikv.limits`` (CONFIG's ``*-max-*`` parameters).
 """
@@ -29,7 +30,7 @@ from minikv.parsing import as_long
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
 from minikv.stream import Stream
-from minikv.zset import ZSet
+from minikv.zset import PackedZSet, ZSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,4 +98,5 @@ VALUE_TYPES[SetValue] = ValueType(
 )
 VALUE_TYPES[QuickList] = ValueType("list", lambda d: "quicklist", QuickList.copy)
 VALUE_TYPES[ZSet] = ValueType("zset", ZSet.encoding, ZSet.copy)
+VALUE_TYPES[PackedZSet] = ValueType("zset", lambda p: "listpack", lambda p: p)  # immutable
 VALUE_TYPES[Stream] = ValueType("stream", lambda s: "stream", Stream.copy)

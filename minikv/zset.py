@@ -21,6 +21,15 @@ the listpack's, with n at most 128 by default. Once ``big`` it is a ``SortedList
 hundred a set (a 2-member set with its key takes about 460 bytes instead of 990, a 100-member
 one 13.5 kB instead of 20). ``to_skiplist`` converts.
 
+The keyspace does not hold a small set as a ``ZSet`` at all but as a ``PackedZSet``: one
+MessagePack array of the members and scores in order (``[member, score, member, score...]``) in
+one ``bytes``, inside a tiny immutable msgspec Struct, about 100 bytes for a 2-member set where the
+``ZSet`` takes some 370 (Redis's listpack is that flat array too). Commands decode it into a
+``ZSet`` (``unpack``, in C but for a few slices) and a write stores the result packed again
+(``stored``), so every rule stays written once, in ``ZSet``; the few hottest reads (ZSCORE,
+ZCARD...) read the array directly. A set that grows past the thresholds becomes a ``ZSet`` with
+``big`` set and stays one; a ``ZSet`` in the keyspace is always big.
+
 Two more things of the encodings leak through and are kept: OBJECT ENCODING (``big`` is never
 cleared, as Redis 7.0 does not convert back on deletion), and the listpack's storage of a score:
 an integral score is stored as an integer, so ``-0`` reads back as ``0`` while the set is small.
@@ -36,6 +45,7 @@ from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
+import msgspec
 from sortedcontainers import SortedList
 
 from minikv import limits
@@ -321,3 +331,64 @@ class ZSet(dict[bytes, float]):
             else:
                 hi = mid
         return lo
+
+
+_pack = msgspec.msgpack.Encoder().encode
+_new_dict = dict.__new__
+_update = dict.update
+#: A packed set's array, checked (members bin, scores float) as it is decoded.
+_unpack = msgspec.msgpack.Decoder(list[bytes | float]).decode
+
+
+class PackedZSet(msgspec.Struct, array_like=True, gc=False, frozen=True, tag="zset"):
+    """A small sorted set as the keyspace holds it (see the module docstring): ``blob`` is the
+    MessagePack array ``[member, score, ...]`` in (score, member) order, at most
+    ``zset-max-listpack-entries`` long (a snapshot stores the Struct itself: ``["zset",
+    blob]``). Never empty, never changed: a write stores a new one (``stored``)."""
+
+    blob: bytes
+
+    @classmethod
+    def pack(cls, z: ZSet) -> PackedZSet:
+        """The small ``z`` (not ``big``, not empty) packed."""
+        index = z.index
+        flat: list[Any] = index + index
+        flat[::2] = index
+        flat[1::2] = list(map(z.__getitem__, index))
+        return cls(_pack(flat))
+
+    def flat(self) -> list[Any]:
+        """``[member, score, ...]`` in order: a new list."""
+        return _unpack(self.blob)
+
+    def unpack(self) -> ZSet:
+        """The set as a (small) ``ZSet`` of its own, to read or to change."""
+        flat = _unpack(self.blob)
+        members = flat[::2]
+        z = _new_dict(ZSet)  # both slots set here: no __init__ (a Python call) to run
+        _update(z, zip(members, flat[1::2], strict=True))
+        z.index = members
+        z.big = False
+        return z
+
+    def __len__(self) -> int:
+        # The array's MessagePack header: fixarray (up to 15 items), array 16 or array 32.
+        b = self.blob
+        head = b[0]
+        if head < 0xDC:
+            return (head & 0x0F) // 2
+        return int.from_bytes(b[1:3] if head == 0xDC else b[1:5]) // 2
+
+    def get(self, member: bytes) -> float | None:
+        """The score of ``member`` (``dict.get``'s, for ZSCORE): a scan of the array, in C (a
+        score never equals a member)."""
+        flat = _unpack(self.blob)
+        try:
+            return flat[flat.index(member) + 1]  # type: ignore[no-any-return]
+        except ValueError:
+            return None
+
+
+def stored(z: ZSet) -> ZSet | PackedZSet:
+    """What the keyspace holds for the non-empty ``z``: a small set packed, a big one as it is."""
+    return z if z.big else PackedZSet.pack(z)

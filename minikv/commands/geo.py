@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from minikv import geo
 from minikv.commands import KeySpec, command
-from minikv.commands.util import SYNTAX, get_typed
-from minikv.commands.zsets import _CH, _NX, _XX, _zadd
+from minikv.commands.util import SYNTAX
+from minikv.commands.zsets import _CH, _NX, _XX, _zadd, get_zset
 from minikv.parsing import parse_double, parse_int
 from minikv.protocol import NULL_ARRAY, Raw, ReplyError
-from minikv.zset import ZSet
+from minikv.zset import ZSet, stored
 
 if TYPE_CHECKING:
     from minikv.commands.context import Context
@@ -54,7 +54,7 @@ def _word(b: bytes) -> bytes:
 
 def _get(c: Context, key: bytes) -> ZSet | None:
     """lookupKeyRead + checkType: the set, None if missing, WRONGTYPE for another type."""
-    return get_typed(c.db, key, ZSet, True)
+    return get_zset(c.db, key, True)
 
 
 def _lonlat(lon: bytes, lat: bytes) -> tuple[float, float]:
@@ -396,7 +396,7 @@ def _georadius(c: Context, args: list[bytes], src_index: int, flags: int) -> Any
     else:
         scores = {p[4]: p[3] for p in points[:returned]}
     db = c.db
-    db.set(storekey, ZSet.from_scores(scores))
+    db.set(storekey, stored(ZSet.from_scores(scores)))
     db.changed(storekey, "geosearchstore" if search else "georadiusstore", returned)
     return returned
 

@@ -29,7 +29,7 @@ from minikv.quicklist import QuickList
 from minikv.scripting import ScriptClient
 from minikv.setvalue import SetValue
 from minikv.valuetypes import is_intset
-from minikv.zset import ZSet
+from minikv.zset import PackedZSet, ZSet
 
 if TYPE_CHECKING:
     from minikv.commands.context import Context
@@ -132,6 +132,8 @@ def _sort(c: Context, args: list[bytes], readonly: bool) -> Any:
     value = db.read(args[1])
     if value is None:
         value = QuickList()
+    elif type(value) is PackedZSet:
+        value = value.unpack()
     elif type(value) not in (QuickList, SetValue, ZSet):
         raise WRONGTYPE
     is_set = type(value) is SetValue

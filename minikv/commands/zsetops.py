@@ -17,7 +17,7 @@ from minikv.commands.zsets import Z, entries_reply, scores_for, store_result
 from minikv.parsing import LLONG_MAX, parse_double, parse_int
 from minikv.protocol import ReplyError
 from minikv.valuetypes import value_type
-from minikv.zset import ZSet
+from minikv.zset import PackedZSet, ZSet
 
 if TYPE_CHECKING:
     from minikv.commands.context import Context
@@ -34,6 +34,8 @@ def _source(c: Context, key: bytes) -> ZSet | Collection[bytes] | None:
         return None
     if type(v) is ZSet:
         return v
+    if type(v) is PackedZSet:
+        return v.unpack()
     if value_type(v).name == "set":
         return v
     raise WRONGTYPE

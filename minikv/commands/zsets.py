@@ -1,7 +1,9 @@
 """Sorted set commands (Redis 7.0's t_zset.c): ZADD and friends, ranges by rank/score/lex,
 pops, random members and ZSCAN. The set algebra (ZUNION, ZINTER, ZDIFF...) is in ``zsetops``.
 
-Values are ``minikv.zset.ZSet``. Handlers change a set in place, then ``_changed`` deletes the
+Values are ``minikv.zset.ZSet`` (big sets) or ``PackedZSet`` (small ones, immutable).
+Handlers get a ``ZSet`` either way (``get_zset``: a small set decoded into one of its own),
+change it in place, then ``_changed`` stores it back (packed again while small), deletes the
 key if it became empty, and reports each change through ``db.changed`` (the change hook: the
 dirty count as Redis counts ``server.dirty``, WATCH, blocked clients).
 
@@ -23,17 +25,18 @@ from minikv.commands import KeySpec, command
 from minikv.commands.keys import parse_cursor
 from minikv.commands.util import (
     SYNTAX,
-    get_typed,
+    WRONGTYPE,
     parse_long_range,
     parse_scan_options,
     scan_slice,
 )
 from minikv.parsing import LLONG_MAX, parse_double, parse_int, strtod
 from minikv.protocol import NULL_ARRAY, ReplyError
-from minikv.zset import MINUS, PLUS, ZSet
+from minikv.zset import MINUS, PLUS, PackedZSet, ZSet, stored
 
 if TYPE_CHECKING:
     from minikv.commands.context import Context
+    from minikv.keyspace import Db
 
 Z = "sorted-set"
 
@@ -79,18 +82,43 @@ def _lex_end(b: bytes) -> Any:
 # --- shared helpers ---------------------------------------------------------------------------
 
 
+def get_zset(db: Db, key: bytes, read: bool = False) -> ZSet | None:
+    """The sorted set at ``key`` as a ``ZSet`` (a small one decoded: a copy, which
+    ``_changed`` stores back if it is changed), None if the key is missing, WRONGTYPE for
+    another type. ``read`` as ``get_typed``'s."""
+    v = db.read(key) if read else db.get(key)
+    t = type(v)
+    if t is PackedZSet:
+        return v.unpack()  # type: ignore[union-attr]
+    if t is ZSet or v is None:
+        return v
+    raise WRONGTYPE
+
+
 def _get(c: Context, key: bytes, read: bool = False) -> ZSet | None:
-    return get_typed(c.db, key, ZSet, read)
+    return get_zset(c.db, key, read)
+
+
+def _get_packed(c: Context, key: bytes) -> ZSet | PackedZSet | None:
+    """The stored value for the reads that take a ``PackedZSet`` as it is (``Db.read``)."""
+    v = c.db.read(key)
+    t = type(v)
+    if t is PackedZSet or t is ZSet or v is None:
+        return v
+    raise WRONGTYPE
 
 
 def _changed(c: Context, key: bytes, z: ZSet, n: int, event: str) -> None:
-    """``n`` changes were made to ``z`` in place: report them; delete the key if it is empty
-    now."""
+    """``n`` changes were made to ``z`` (from ``_get``) in place: store it (keeping the key's
+    deadline), report them; delete the key if it is empty now."""
     if not n:
         return
     db = c.db
-    db.changed(key, event, n)
-    if not z:
+    if z:
+        db.replace_value(key, z if z.big else PackedZSet.pack(z))  # ``stored``, inline
+        db.changed(key, event, n)
+    else:
+        db.changed(key, event, n)
         db.delete(key)
         db.changed(key, "del", 0)
 
@@ -99,7 +127,7 @@ def store_result(c: Context, dst: bytes, z: ZSet | None, name: bytes) -> int:
     """Store a computed set at ``dst`` (deleting ``dst`` if it is empty): the reply."""
     db = c.db
     if z is not None and z:
-        db.set(dst, z)
+        db.set(dst, stored(z))
         db.changed(dst, name.lower().decode())  # the event is the command's name
         return len(z)
     if db.delete(dst):
@@ -270,7 +298,7 @@ def zrem(c: Context, args: list[bytes]) -> Any:
     key_flags="RO",
 )
 def zcard(c: Context, args: list[bytes]) -> Any:
-    z = _get(c, args[1], read=True)
+    z = _get_packed(c, args[1])
     return 0 if z is None else len(z)
 
 
@@ -286,7 +314,7 @@ def zcard(c: Context, args: list[bytes]) -> Any:
     args="key member",
 )
 def zscore(c: Context, args: list[bytes]) -> Any:
-    z = _get(c, args[1], read=True)
+    z = _get_packed(c, args[1])
     return None if z is None else z.get(args[2])
 
 
@@ -446,6 +474,29 @@ def _range_reply(
     return out
 
 
+def _packed_rank_range(
+    c: Context, flat: list[Any], start: int, end: int, reverse: bool, withscores: bool
+) -> list[Any]:
+    """ZRANGE by rank of a small set, read from its array (``PackedZSet.flat``) by slicing:
+    what ``_range_reply`` gives for the same set."""
+    size = len(flat) // 2
+    bounds = _rank_bounds(size, start, end)
+    if bounds is None:
+        return []
+    if reverse:
+        lo, hi = size - 1 - bounds[1], size - bounds[0]
+    else:
+        lo, hi = bounds[0], bounds[1] + 1
+    seg = flat[2 * lo : 2 * hi]
+    if not reverse:
+        if not withscores:
+            return seg[::2]
+        if c.resp == 2:
+            return seg
+        return entries_reply(c, seg[::2], seg[1::2])
+    return entries_reply(c, seg[-2::-2], seg[::-2] if withscores else None)
+
+
 def _zrange(
     c: Context, args: list[bytes], first: int, store: bool, kind: str | None, reverse: bool | None
 ) -> Any:
@@ -487,9 +538,15 @@ def _zrange(
     else:
         lmin, lmax = _lex_end(a), _lex_end(b)
 
-    z = _get(c, args[first], read=True)
-    if z is None:
+    v = _get_packed(c, args[first])
+    if v is None:
         return store_result(c, args[1], None, args[0]) if store else []
+    if type(v) is PackedZSet:
+        if kind is _RANK and not store:
+            return _packed_rank_range(c, v.flat(), start, end, reverse, withscores)
+        z = v.unpack()
+    else:
+        z = v  # type: ignore[assignment]
     size = len(z)
     if kind is _RANK:
         bounds = _rank_bounds(size, start, end)
@@ -859,8 +916,12 @@ def _pop_or_block(
         return NULL_ARRAY
 
     def serve(c: Context, key: bytes) -> Any:
-        z = c.db.get(key)
-        if type(z) is not ZSet or not z:
+        v = c.db.get(key)
+        if type(v) is PackedZSet:
+            z = v.unpack()
+        elif type(v) is ZSet and v:
+            z = v
+        else:
             return None  # not a sorted set (any more): keep waiting
         return pop_reply(c, key, z, last, count, mpop, True)
 

@@ -2,7 +2,7 @@
 
 Layout (documented for users in docs/snapshot-format.md)::
 
-    header   map   {"magic": "MINIKV", "format": 4, "minikv": "0.1.0", "created_ms": int,
+    header   map   {"magic": "MINIKV", "format": 5, "minikv": "0.1.0", "created_ms": int,
                     "redis_compat": "7.0.15", "functions": [code (bin), ...]}
     chunk*   array [db_index, {key: value, ...}, {key: deadline_unix_ms, ...}]
     footer   array ["EOF", keys: uint64, crc32: uint32]   (always 19 bytes, fixed-width ints)
@@ -18,20 +18,24 @@ or bin that msgspec walks in C::
     string       bin
     hash         map   field (bin) -> value (bin)
     set          map   member (bin) -> nil
-    sorted set   map   member (bin) -> score (float 64)
+    sorted set   map   member (bin) -> score (float 64)                        (big)
+                 array ["zset", bin]: the bin is the MessagePack array [member (bin),
+                 score (float 64), ...] in (score, member) order (format 5; small sets,
+                 ``minikv.zset.PackedZSet``: loaded as one object, not one per element)
     list         array of arrays of bin (the quicklist's nodes, in order)
     stream       array ["stream", nodes, length, last_id, entries_added, max_deleted, groups]
                  (format 4; ``minikv.stream``: msgspec Structs encoded as arrays)
 
 The in-memory values *are* those containers (``dict``, ``SetValue`` and ``ZSet`` are dict
-subclasses, ``QuickList`` a list subclass of plain lists, ``Stream`` a msgspec Struct of lists,
-dicts and Structs), so the encoder never calls back into Python and never writes a reference
+subclasses, ``QuickList`` a list subclass of plain lists, ``Stream`` and ``PackedZSet`` msgspec
+Structs), so the encoder never calls back into Python and never writes a reference
 count: the child's copy-on-write stays near zero for every type. A collection other than a
 stream is never empty. Format 1 (read, never written) had sets as arrays, lists as ext 1 (an
 array of elements) and sorted sets as ext 2 (a map member -> score).
-Format 4 added streams. Format 3 added the header's ``functions``: the code of each function
-library (FUNCTION LOAD's argument), in order; a format 2 file has none. The CRC-32 in the
-footer covers every byte before the footer. Any MessagePack library can read the file
+Format 5 added packed (small) sorted sets. Format 4 added streams. Format 3 added the
+header's ``functions``: the code of each function library (FUNCTION LOAD's argument), in
+order; a format 2 file has none. The CRC-32 in the footer covers every byte before the
+footer. Any MessagePack library can read the file
 (``msgpack.Unpacker(f, strict_map_key=False)``).
 """
 
@@ -45,27 +49,27 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
-from operator import is_, itemgetter
+from operator import eq, is_, itemgetter, not_
 from typing import IO, Any
 
 import msgpack
 import msgspec
 
-from minikv import REDIS_VERSION, __version__
+from minikv import REDIS_VERSION, __version__, limits
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
 from minikv.stream import from_plain
-from minikv.zset import ZSet
+from minikv.zset import PackedZSet, ZSet, stored
 
 MAGIC = "MINIKV"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 FOOTER_SIZE = 19
 # fixarray(3), fixstr(3) "EOF", uint64 marker + 8 bytes, uint32 marker + 4 bytes.
 _FOOTER = struct.Struct(">B4sBQBI")
 
 
 #: Versions this code reads; it writes the last one.
-READABLE_VERSIONS = (1, 2, 3, 4)
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 #: Format 1's ext codes: a list (payload: array of elements), a sorted set (map member -> score).
 _V1_EXT_LIST = 1
 _V1_EXT_ZSET = 2
@@ -86,7 +90,7 @@ def _ext_hook(code: int, data: bytes) -> Any:
         raise ValueError(f"unknown value type (MessagePack ext {code})")
     one = {b"": [plain] if want is QuickList else plain}
     load_values(one, 2)
-    if type(one[b""]) is not want:
+    if type(one[b""]) is not want and not (want is ZSet and type(one[b""]) is PackedZSet):
         raise ValueError(f"bad MessagePack ext {code} value")
     return one[b""]
 
@@ -144,9 +148,15 @@ def load_values(data: dict[Any, Any], version: int) -> None:
     rest = len(types) - types.count(bytes) - types.count(dict) - types.count(list)
     if rest:
         # Only format 1's ext values (built by _ext_hook) may be anything else.
-        made = (types.count(QuickList) + types.count(ZSet)) if version == 1 else 0
+        made = (
+            types.count(QuickList) + types.count(ZSet) + types.count(PackedZSet)
+            if version == 1
+            else 0
+        )
         if made != rest:
-            bad = next(t for t in types if t not in (bytes, dict, list, QuickList, ZSet))
+            bad = next(
+                t for t in types if t not in (bytes, dict, list, QuickList, ZSet, PackedZSet)
+            )
             raise ValueError(f"unexpected {bad.__name__} value")
 
 
@@ -196,7 +206,51 @@ def _load_zsets(data: dict[Any, Any], keys: list[bytes], zsets: list[dict[Any, A
     """Maps already checked to be bin -> float."""
     if any(map(math.isnan, chain.from_iterable(map(dict.values, zsets)))):
         raise ValueError("bad sorted set score (NaN)")
-    data.update(zip(keys, ZSet.many_from_scores(zsets), strict=True))
+    # Small ones packed: a format 1-4 file's (format 5 writes only big ones as maps).
+    data.update(zip(keys, map(stored, ZSet.many_from_scores(zsets)), strict=True))
+
+
+def _load_packed_zsets(data: dict[Any, Any], keys: list[bytes], arrays: list[list[Any]]) -> None:
+    """Format 5's small sorted sets, ``["zset", blob]`` (``PackedZSet``), checked in C-level
+    passes over all of them: each blob an array of bin/float pairs, non-empty, no NaN, in
+    strictly increasing (score, member) order. A set past the current thresholds (a CONFIG
+    change between save and load) becomes a big one, as Redis converts on loading."""
+    tags = list(map(itemgetter(0), arrays))
+    blobs = list(map(itemgetter(1), arrays))
+    if tags.count("zset") != len(tags) or not _only(list(map(type, blobs)), bytes):
+        raise ValueError("bad array value")
+    try:
+        flats = list(map(_unpack_flat, blobs))
+    except msgspec.DecodeError:
+        raise ValueError("bad packed sorted set") from None
+    members = list(map(itemgetter(slice(0, None, 2)), flats))
+    scores = list(map(itemgetter(slice(1, None, 2)), flats))
+    sizes = list(map(len, members))
+    if (
+        not all(members)
+        or sizes != list(map(len, scores))
+        or not _all_bytes(chain.from_iterable(members))
+        or not _only(list(map(type, chain.from_iterable(scores))), float)
+        or any(map(math.isnan, chain.from_iterable(scores)))
+    ):
+        raise ValueError("bad packed sorted set")
+    pairs = list(map(list, map(zip, scores, members)))
+    if pairs != list(map(sorted, pairs)) or sizes != list(map(len, map(set, members))):
+        raise ValueError("bad packed sorted set (order or duplicates)")
+    lim = limits.current
+    if max(sizes) > lim.zset_max_listpack_entries or (
+        max(map(len, chain.from_iterable(members))) > lim.zset_max_listpack_value
+    ):
+        built = [
+            stored(ZSet.from_scores(dict(zip(m, s, strict=True))))
+            for m, s in zip(members, scores, strict=True)
+        ]
+        data.update(zip(keys, built, strict=True))
+        return
+    data.update(zip(keys, map(PackedZSet, blobs), strict=True))
+
+
+_unpack_flat = msgspec.msgpack.Decoder(list[bytes | float]).decode
 
 
 def _load_arrays(
@@ -219,6 +273,12 @@ def _load_arrays(
             keys, arrays = _select(keys, arrays, tags, list)
             if len(streams) + len(arrays) != n:
                 raise ValueError("bad list")
+            if version >= 5:  # streams and packed sorted sets: tagged "stream", "zset"
+                packed = list(map(eq, map(itemgetter(0), streams), repeat("zset")))
+                if any(packed):
+                    zkeys = list(compress(skeys, packed))
+                    _load_packed_zsets(data, zkeys, list(compress(streams, packed)))
+                    skeys = list(compress(skeys, map(not_, packed)))
             del streams
             for key in skeys:  # one by one: each decoded stream is freed before the next
                 data[key] = from_plain(data[key])

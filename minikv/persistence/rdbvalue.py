@@ -69,7 +69,7 @@ from minikv.stream import (
     split_id,
 )
 from minikv.valuetypes import is_intset, is_listpack
-from minikv.zset import ZSet
+from minikv.zset import PackedZSet, ZSet, stored
 
 # rdb.h's object types.
 TYPE_STRING = 0
@@ -429,11 +429,11 @@ def _pairs(items: list[Item], what: str) -> dict[bytes, Item]:
     return out
 
 
-def _zset(scores: dict[bytes, float]) -> ZSet:
+def _zset(scores: dict[bytes, float]) -> ZSet | PackedZSet:
     for s in scores.values():
         if math.isnan(s):
             raise _bad("zset NaN score")
-    return ZSet.from_scores(scores)
+    return stored(ZSet.from_scores(scores))
 
 
 def _list(items: list[Item]) -> QuickList:
@@ -781,6 +781,8 @@ def dump_value(v: Any) -> bytes:
     t = type(v)
     if t is bytes:
         return b"\x00" + encode_string(v)
+    if t is PackedZSet:
+        v, t = v.unpack(), ZSet
     if t is QuickList:
         blocks = list(v.blocks())
         parts = [bytes((TYPE_LIST_QUICKLIST_2,)), encode_length(len(blocks))]
