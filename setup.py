@@ -42,7 +42,9 @@ def _extensions() -> list[object]:
         return []
     try:
         return cythonize(
-            ["minikv/_fastc.pyx", "minikv/_fastproto.pyx"], language_level=3, quiet=True
+            ["minikv/_fastc.pyx", "minikv/_fastproto.pyx", "minikv/_noref.pyx"],
+            language_level=3,
+            quiet=True,
         )
     except Exception as e:
         _skipped(e)

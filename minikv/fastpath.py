@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from minikv import native, protocol
+from minikv import keyspace, native, protocol
 
 _fastc: Any = native.load("_fastc")
 run_batch: Callable[..., int] | None = _fastc.run if _fastc is not None else None
@@ -21,9 +21,9 @@ run_batch: Callable[..., int] | None = _fastc.run if _fastc is not None else Non
 #: calls it again mid-batch only at a request of one of them.
 compiled_commands: dict[Any, Any] = _fastc.commands() if _fastc is not None else {}
 
-#: Both compiled paths are on: the dispatcher's (minikv._fastc) and the request parser's
-#: (minikv._fastproto, see minikv.protocol).
-COMPILED = run_batch is not None and protocol.COMPILED_PARSER
+#: Every compiled part is on: the dispatcher's (minikv._fastc), the request parser's
+#: (minikv._fastproto, see minikv.protocol) and the keyspace's shard counts (minikv._noref).
+COMPILED = run_batch is not None and protocol.COMPILED_PARSER and keyspace.NOREF
 
 
 def compiled_requests() -> int:

@@ -475,16 +475,9 @@ def _keyspace(s: Server) -> Lines:
 
 
 def _avg_ttl(db: Any, now_ms: int, sample: int = 1000) -> int:
-    """Average remaining TTL in ms over up to ``sample`` keys with a deadline (Redis also
-    reports an estimate, from its expire cycle's samples)."""
-    total = n = 0
-    for shard in db.expires:
-        for deadline in shard.values():
-            if deadline > now_ms:
-                total += deadline - now_ms
-                n += 1
-        if n >= sample:
-            break
+    """Average remaining TTL in ms over up to about ``sample`` keys with a deadline (Redis
+    also reports an estimate, from its expire cycle's samples)."""
+    total, n = db.deadline_sample(now_ms, sample)
     return total // n if n else 0
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from minikv import notify
+from minikv import native, notify
 from minikv.eviction import NO_TOUCH, TOUCH_LRU, Memory, lru_clock
 from minikv.propagation import Propagation
 from minikv.stream import Stream
@@ -157,10 +157,15 @@ class Db:
         return self.expires[h].get(key)
 
     def __len__(self) -> int:
-        return sum(map(len, self.data))
+        return _total_len(self.data)
 
     def expires_count(self) -> int:
-        return sum(map(len, self.expires))
+        return _total_len(self.expires)
+
+    def deadline_sample(self, now_ms: int, sample: int) -> tuple[int, int]:
+        """(sum of the remaining ms, count) of the deadlines still in the future, shard by
+        shard, stopping after the shard that brings the count to ``sample``."""
+        return _deadline_sample(self.expires, now_ms, sample)
 
     def keys(self) -> Iterator[bytes]:
         """All keys, expired ones included (callers check with ``get`` when it matters)."""
@@ -729,3 +734,29 @@ class Keyspace:
         perc = total / sampled_total if sampled_total else 0.0
         self.stat_expired_stale_perc = perc * 0.05 + self.stat_expired_stale_perc * 0.95
         return total
+
+
+def _py_deadline_sample(
+    shards: list[dict[bytes, int]], now_ms: int, sample: int
+) -> tuple[int, int]:
+    total = n = 0
+    for shard in shards:
+        for deadline in shard.values():
+            if deadline > now_ms:
+                total += deadline - now_ms
+                n += 1
+        if n >= sample:
+            break
+    return total, n
+
+
+# The counts over all shards, through minikv._noref when it is built: a Python walk takes a
+# reference to each shard dict, a write that a live snapshot child pays for in copied pages.
+_noref = native.load("_noref")
+NOREF = _noref is not None
+_total_len: Callable[[list[Any]], int] = (
+    _noref.total_len if _noref is not None else lambda shards: sum(map(len, shards))
+)
+_deadline_sample: Callable[[list[dict[bytes, int]], int, int], tuple[int, int]] = (
+    _noref.deadline_sample if _noref is not None else _py_deadline_sample
+)

@@ -708,9 +708,7 @@ def test_failover_to_any_replica(primary: ServerProcess) -> None:
         wait_for(lambda: info(p)["role"] == "slave", what="old primary demoted")
         # The old primary calls itself a replica as soon as it hands over; the target is
         # promoted only when its PSYNC ... FAILOVER arrives, a moment later (as in Redis).
-        wait_for(
-            lambda: "master" in (info(a)["role"], info(b)["role"]), what="a replica promoted"
-        )
+        wait_for(lambda: "master" in (info(a)["role"], info(b)["role"]), what="a replica promoted")
         new = a if info(a)["role"] == "master" else b
         other = b if new is a else a
         assert info(other)["role"] == "slave"
