@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from minikv.cow import private_dirty_bytes, rss_bytes
 from minikv.keyspace import Keyspace
+from minikv.packedlist import new_list
 from minikv.persistence.snapshot import load_file, save_to_file
-from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
 from minikv.stream import Group, IdDict, Nack, Stream, make_id
 from minikv.zset import ZSet, stored
@@ -77,7 +77,7 @@ def value(kind: str, i: int) -> object:
     if kind == "set":
         return SetValue.fromkeys([b"m1%d" % i, b"m2%d" % i, b"m3"])
     if kind == "list":
-        return QuickList([b"x%d" % i, b"y%d" % i])
+        return new_list([b"x%d" % i, b"y%d" % i])  # packed, as the server makes it
     if kind == "stream":
         return small_stream(i)
     return stored(ZSet.from_scores({b"a%d" % i: 1.0, b"b": 2.0}))  # as the keyspace holds it

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+from minikv.packedlist import PackedList
 from minikv.persistence.format import SnapshotError, read_snapshot
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
@@ -60,7 +61,7 @@ def _jsonable(v: Any) -> Any:
         return sorted((_jsonable(x) for x in v), key=str)
     if isinstance(v, dict):  # a hash, or a sorted set (member -> score)
         return {str(_jsonable(k)): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, QuickList):
+    if isinstance(v, QuickList | PackedList):
         return [_jsonable(x) for x in v]
     if isinstance(v, Stream):
         return _stream(v)

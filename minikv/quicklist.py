@@ -247,6 +247,16 @@ class QuickList(list):  # type: ignore[type-arg]
             deque(map(setattr, qls, repeat(name), repeat(v)), 0)
         return qls
 
+    @classmethod
+    def with_fill(cls, items: list[bytes], fill: int) -> QuickList:
+        """A QuickList of ``items`` pushed in order under ``fill`` (rather than the current
+        list-max-listpack-size): a packed list growing past its limits
+        (``minikv.packedlist``) keeps the fill it was created with, as Redis's lists do."""
+        ql = cls()
+        ql._set_fill(fill)
+        ql.extend(items)
+        return ql
+
     def copy(self) -> QuickList:
         """A copy sharing no block (elements are immutable bytes), same layout (quicklistDup)."""
         new = QuickList()

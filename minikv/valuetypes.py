@@ -11,6 +11,7 @@ string      ``bytes``       int, embstr, raw
 hash        ``dict``        listpack, hashtable
 set         ``SetValue``    intset, hashtable
 list        ``QuickList``   quicklist
+list        ``PackedList``  quicklist (how the keyspace holds a small list: one node)
 zset        ``PackedZSet``  listpack (how the keyspace holds a small sorted set)
 zset        ``ZSet``        skiplist (small ones only while a command works on them)
 stream      ``Stream``      stream
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minikv import limits
+from minikv.packedlist import PackedList
 from minikv.parsing import as_long
 from minikv.quicklist import QuickList
 from minikv.setvalue import SetValue
@@ -97,6 +99,7 @@ VALUE_TYPES[SetValue] = ValueType(
     "set", lambda s: "intset" if is_intset(s) else "hashtable", SetValue.copy
 )
 VALUE_TYPES[QuickList] = ValueType("list", lambda d: "quicklist", QuickList.copy)
+VALUE_TYPES[PackedList] = ValueType("list", lambda d: "quicklist", PackedList.copy)
 VALUE_TYPES[ZSet] = ValueType("zset", ZSet.encoding, ZSet.copy)
 VALUE_TYPES[PackedZSet] = ValueType("zset", lambda p: "listpack", lambda p: p)  # immutable
 VALUE_TYPES[Stream] = ValueType("stream", lambda s: "stream", Stream.copy)

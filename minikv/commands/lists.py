@@ -2,10 +2,13 @@
 ranges, indexes, LINSERT LREM LTRIM LPOS, the moves between lists, and the blocking BLPOP BRPOP
 BLMPOP BLMOVE BRPOPLPUSH.
 
-A list is a ``minikv.quicklist.QuickList``: a ``list`` of plain ``list`` blocks of ``bytes``
-laid out like Redis's quicklist of listpacks (so a forked snapshot child encodes it without
-copy-on-write), used as a sequence of elements: O(1) at both ends, indexes and ranges found from
-the nearer end a block at a time. Redis 7.0 reports every list as OBJECT ENCODING "quicklist".
+A list is a ``minikv.packedlist.PackedList`` while it is small (one MessagePack blob), else a
+``minikv.quicklist.QuickList``: a ``list`` of plain ``list`` blocks of ``bytes`` laid out like
+Redis's quicklist of listpacks (so a forked snapshot child encodes it without copy-on-write),
+used as a sequence of elements: O(1) at both ends, indexes and ranges found from the nearer end
+a block at a time. Both offer the same methods; a write that grows a packed list past its
+limits first replaces it with the QuickList of its one node (``_room``). Redis 7.0 reports
+every list as OBJECT ENCODING "quicklist".
 
 Changes are made in place, so every mutating handler reports them through ``db.changed`` (the
 change hook: dirty count, WATCH, clients blocked on the key); a list left empty is
@@ -20,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from minikv import propagation
 from minikv.blocking import block, may_block, parse_timeout
 from minikv.commands import ALL, KeySpec, arity_error, command
-from minikv.commands.util import SYNTAX, get_typed, parse_long_range
+from minikv.commands.util import SYNTAX, WRONGTYPE, parse_long_range
+from minikv.packedlist import PackedList, new_list, pack
 from minikv.parsing import LLONG_MAX, LLONG_MIN, parse_int
 from minikv.protocol import NULL_ARRAY, OK, Raw, ReplyError
 from minikv.quicklist import QuickList
@@ -40,15 +44,40 @@ RANK_ZERO = ReplyError(
 )
 
 
-def get_list(db: Db, key: bytes, read: bool = False) -> QuickList | None:
-    return get_typed(db, key, QuickList, read)
+#: A list value in either form.
+AnyList = QuickList | PackedList
 
 
-def _pop(d: QuickList, left: bool) -> bytes:
+def is_list(v: object) -> bool:
+    """Whether ``v`` is a list value (either form)."""
+    t = type(v)
+    return t is QuickList or t is PackedList
+
+
+def get_list(db: Db, key: bytes, read: bool = False) -> AnyList | None:
+    """The list at ``key`` (either form), None if the key is missing, WRONGTYPE for any other
+    value (``get_typed`` for the two classes)."""
+    v = db.read(key) if read else db.get(key)
+    if v is None or type(v) is PackedList or type(v) is QuickList:
+        return v
+    raise WRONGTYPE
+
+
+def _room(db: Db, key: bytes, d: AnyList, n: int, nbytes: int) -> AnyList:
+    """``d``, about to get ``n`` more elements of ``nbytes`` bytes in all; if it is packed and
+    they would take it past the packed limits, the QuickList that replaces it at ``key`` (same
+    node, fill, TTL and access record), so the write is made as Redis would make it."""
+    if type(d) is PackedList and not d.fits(n, nbytes):
+        d = d.to_quicklist()
+        db.replace_value(key, d)
+    return d
+
+
+def _pop(d: AnyList, left: bool) -> bytes:
     return d.popleft() if left else d.pop()
 
 
-def _popped(c: Context, key: bytes, d: QuickList, count: int, event: str) -> None:
+def _popped(c: Context, key: bytes, d: AnyList, count: int, event: str) -> None:
     """After ``count`` elements were taken from ``d``: report it; delete the key if it is
     empty."""
     db = c.db
@@ -75,17 +104,20 @@ def _push(c: Context, args: list[bytes], left: bool, only_existing: bool) -> int
     db = c.db
     key = args[1]
     d = get_list(db, key)
-    new = d is None
     if d is None:
         if only_existing:
             return 0
-        d = QuickList()
-    if len(args) == 3:
+        d = pack(args[:1:-1] if left else args[2:])
+        if d is None:  # too big to pack: pushed one by one, as Redis lays out the nodes
+            d = QuickList()
+            d.extendleft(args[2:]) if left else d.extend(args[2:])
+        db.set(key, d)
+    elif len(args) == 3:
+        d = _room(db, key, d, 1, len(args[2]))
         d.appendleft(args[2]) if left else d.append(args[2])
     else:
+        d = _room(db, key, d, len(args) - 2, sum(map(len, args[2:])))
         d.extendleft(args[2:]) if left else d.extend(args[2:])
-    if new:
-        db.set(key, d)
     db.changed(key, "lpush" if left else "rpush", len(args) - 2)
     return d.size
 
@@ -236,7 +268,7 @@ def llen(c: Context, args: list[bytes]) -> Any:
     return 0 if d is None else d.size
 
 
-def list_range(d: QuickList, start: int, end: int) -> list[bytes]:
+def list_range(d: AnyList, start: int, end: int) -> list[bytes]:
     """Elements ``start..end`` (inclusive, negative from the end) as Redis's LRANGE clamps them,
     walked from the nearer end."""
     n = len(d)
@@ -368,6 +400,7 @@ def lset(c: Context, args: list[bytes]) -> Any:
     i = parse_int(args[2])
     if not -len(d) <= i < len(d):
         raise OUT_OF_RANGE
+    d = _room(c.db, key, d, 0, len(args[3]))
     d[i] = args[3]
     c.db.changed(key, "lset")
     return OK
@@ -399,6 +432,7 @@ def linsert(c: Context, args: list[bytes]) -> Any:
         i = d.index(args[3])
     except ValueError:
         return -1
+    d = _room(c.db, key, d, 1, len(args[4]))
     d.insert_at(i, args[4], where == b"after")
     c.db.changed(key, "linsert")
     return len(d)
@@ -474,9 +508,12 @@ def _lmove(c: Context, src: bytes, dst: bytes, from_left: bool, to_left: bool) -
     target = get_list(db, dst)
     v = _pop(d, from_left)
     if target is None:
-        db.set(dst, QuickList((v,)))
+        db.set(dst, new_list([v]))
     else:
+        target = _room(db, dst, target, 1, len(v))
         target.appendleft(v) if to_left else target.append(v)
+        if src == dst:  # one list: ``d`` may have just been replaced by ``target``
+            d = target
     # dst first: clients blocked on it are served before those on src, as before.
     db.changed(dst, "lpush" if to_left else "rpush", 0)  # a move counts as one change
     _popped(c, src, d, 1, "lpop" if from_left else "rpop")
@@ -537,7 +574,7 @@ def _parse_mpop(args: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool,
     return args[numkeys_idx + 1 : where_idx], left, max(count, 1)
 
 
-def _pop_with_key(c: Context, key: bytes, d: QuickList, left: bool, count: int) -> Any:
+def _pop_with_key(c: Context, key: bytes, d: AnyList, left: bool, count: int) -> Any:
     """[key, [elements]] of up to ``count`` elements popped from the non-empty ``d``."""
     out = d.pop_many(count, left)
     _popped(c, key, d, len(out), "lpop" if left else "rpop")
@@ -583,7 +620,7 @@ def _bpop(c: Context, args: list[bytes], left: bool) -> Any:
 
     def serve(c: Context, key: bytes) -> Any:
         d = c.db.get(key)
-        if type(d) is not QuickList or not d:
+        if not is_list(d) or not d:
             return None  # not a list (any more): keep waiting
         v = _pop(d, left)
         _popped(c, key, d, 1, "lpop" if left else "rpop")
@@ -645,7 +682,7 @@ def _blmove(
 
     def serve(c: Context, key: bytes) -> Any:
         d = c.db.get(src)
-        if type(d) is not QuickList or not d:
+        if not is_list(d) or not d:
             return None
         try:
             return _lmove(c, src, dst, from_left, to_left)
@@ -681,7 +718,7 @@ def blmpop(c: Context, args: list[bytes]) -> Any:
 
     def serve(c: Context, key: bytes) -> Any:
         d = c.db.get(key)
-        if type(d) is not QuickList or not d:
+        if not is_list(d) or not d:
             return None
         return _pop_with_key(c, key, d, left, count)
 

@@ -28,6 +28,7 @@ from minikv.commands import (
 )
 from minikv.commands.util import SYNTAX
 from minikv.config import ConfigError, config_set, get_params, rewrite_config_file
+from minikv.packedlist import PackedList
 from minikv.parsing import glob_match, parse_int
 from minikv.persistence.aof import AofLoadError
 from minikv.propagation import Capture
@@ -805,7 +806,7 @@ def _debug_object(c: Context, key: bytes) -> Any:
     record = c.db.access_value(key)
     lru = memory.loaded_clock if record is None else record
     idle = memory.idle_ms(record) // 1000
-    extra = v.debug_fields() if isinstance(v, QuickList) else ""
+    extra = v.debug_fields() if type(v) in (QuickList, PackedList) else ""
     return (
         f"Value at:0x{id(v):x} refcount:1 encoding:{enc} serializedlength:{serialized} "
         f"lru:{lru} lru_seconds_idle:{idle}{extra}"

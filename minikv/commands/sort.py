@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from minikv.commands import KeySpec, command, lookup_by_name
 from minikv.commands.util import SYNTAX, WRONGTYPE
+from minikv.packedlist import PackedList, new_list
 from minikv.parsing import parse_int, strtod
 from minikv.protocol import ReplyError
 from minikv.quicklist import QuickList
@@ -134,7 +135,7 @@ def _sort(c: Context, args: list[bytes], readonly: bool) -> Any:
         value = QuickList()
     elif type(value) is PackedZSet:
         value = value.unpack()
-    elif type(value) not in (QuickList, SetValue, ZSet):
+    elif type(value) not in (QuickList, PackedList, SetValue, ZSet):
         raise WRONGTYPE
     is_set = type(value) is SetValue
     if dontsort and is_set and (store is not None or isinstance(c, ScriptClient)):
@@ -177,7 +178,7 @@ def _sort(c: Context, args: list[bytes], readonly: bool) -> Any:
     if store is None:
         return out
     if out:
-        db.set(store, QuickList(b"" if v is None else v for v in out))
+        db.set(store, new_list([b"" if v is None else v for v in out]))
         db.changed(store, "sortstore", len(out))
     elif db.delete(store):
         db.changed(store, "del")

@@ -52,6 +52,8 @@ import struct
 from itertools import pairwise
 from typing import Any
 
+from minikv import packedlist
+from minikv.packedlist import PackedList, new_list
 from minikv.parsing import strtod
 from minikv.persistence.dump import Reader, encode_length, encode_string, string2ll
 from minikv.quicklist import QuickList, entry_size
@@ -436,10 +438,10 @@ def _zset(scores: dict[bytes, float]) -> ZSet | PackedZSet:
     return stored(ZSet.from_scores(scores))
 
 
-def _list(items: list[Item]) -> QuickList:
+def _list(items: list[Item]) -> QuickList | PackedList:
     if not items:
         raise _bad("empty list")
-    return QuickList(map(_as_bytes, items))
+    return new_list(list(map(_as_bytes, items)))
 
 
 def load_value(payload: bytes) -> Any:
@@ -543,7 +545,7 @@ def _load_quicklist(r: Reader, t: int) -> Any:
             blocks.append([_as_bytes(x) for x in items])
     if not blocks:
         raise _bad("empty list")
-    return QuickList.from_blocks(blocks)
+    return packedlist.from_blocks(blocks)
 
 
 def _load_encoded(r: Reader, t: int) -> Any:
@@ -783,7 +785,7 @@ def dump_value(v: Any) -> bytes:
         return b"\x00" + encode_string(v)
     if t is PackedZSet:
         v, t = v.unpack(), ZSet
-    if t is QuickList:
+    if t is QuickList or t is PackedList:
         blocks = list(v.blocks())
         parts = [bytes((TYPE_LIST_QUICKLIST_2,)), encode_length(len(blocks))]
         for blk in blocks:
