@@ -23,19 +23,24 @@ or bin that msgspec walks in C::
                  score (float 64), ...] in (score, member) order (format 5; small sets,
                  ``minikv.zset.PackedZSet``: loaded as one object, not one per element)
     list         array of arrays of bin (the quicklist's nodes, in order)
+                 or, for a small list (format 5), array [bin, count, fill]: the
+                 ``PackedList`` as it is, its bin a MessagePack array of bin (the elements)
     stream       array ["stream", nodes, length, last_id, entries_added, max_deleted, groups]
                  (format 4; ``minikv.stream``: msgspec Structs encoded as arrays)
 
 The in-memory values *are* those containers (``dict``, ``SetValue`` and ``ZSet`` are dict
-subclasses, ``QuickList`` a list subclass of plain lists, ``Stream`` and ``PackedZSet`` msgspec
+subclasses, ``QuickList`` a list subclass of plain lists, ``Stream``, ``PackedZSet`` and
+``PackedList`` msgspec
 Structs), so the encoder never calls back into Python and never writes a reference
 count: the child's copy-on-write stays near zero for every type. A collection other than a
 stream is never empty. Format 1 (read, never written) had sets as arrays, lists as ext 1 (an
 array of elements) and sorted sets as ext 2 (a map member -> score).
-Format 5 added packed (small) sorted sets. Format 4 added streams. Format 3 added the
-header's ``functions``: the code of each function library (FUNCTION LOAD's argument), in
-order; a format 2 file has none. The CRC-32 in the footer covers every byte before the
-footer. Any MessagePack library can read the file
+Format 5 added packed (small) sorted sets and lists: each loads as one ``bytes`` in one
+``PackedZSet`` or ``PackedList``, with no object per element (a version 1-4 file's one-node
+small lists are packed as they load). Format 4 added streams. Format 3 added the header's
+``functions``: the code of each function library (FUNCTION LOAD's argument), in order; a
+format 2 file has none. The CRC-32 in the footer covers every byte before the footer. Any
+MessagePack library can read the file
 (``msgpack.Unpacker(f, strict_map_key=False)``).
 """
 
@@ -55,8 +60,9 @@ from typing import IO, Any
 import msgpack
 import msgspec
 
-from minikv import REDIS_VERSION, __version__, limits
-from minikv.quicklist import QuickList
+from minikv import REDIS_VERSION, __version__, limits, packedlist
+from minikv.packedlist import PackedList
+from minikv.quicklist import QuickList, _clamp_fill
 from minikv.setvalue import SetValue
 from minikv.stream import from_plain
 from minikv.zset import PackedZSet, ZSet, stored
@@ -90,7 +96,10 @@ def _ext_hook(code: int, data: bytes) -> Any:
         raise ValueError(f"unknown value type (MessagePack ext {code})")
     one = {b"": [plain] if want is QuickList else plain}
     load_values(one, 2)
-    if type(one[b""]) is not want and not (want is ZSet and type(one[b""]) is PackedZSet):
+    got = type(one[b""])
+    if got is not want and not (
+        (want is ZSet and got is PackedZSet) or (want is QuickList and got is PackedList)
+    ):
         raise ValueError(f"bad MessagePack ext {code} value")
     return one[b""]
 
@@ -149,13 +158,15 @@ def load_values(data: dict[Any, Any], version: int) -> None:
     if rest:
         # Only format 1's ext values (built by _ext_hook) may be anything else.
         made = (
-            types.count(QuickList) + types.count(ZSet) + types.count(PackedZSet)
+            sum(map(types.count, (QuickList, PackedList, ZSet, PackedZSet)))
             if version == 1
             else 0
         )
         if made != rest:
             bad = next(
-                t for t in types if t not in (bytes, dict, list, QuickList, ZSet, PackedZSet)
+                t
+                for t in types
+                if t not in (bytes, dict, list, QuickList, PackedList, ZSet, PackedZSet)
             )
             raise ValueError(f"unexpected {bad.__name__} value")
 
@@ -256,8 +267,9 @@ _unpack_flat = msgspec.msgpack.Decoder(list[bytes | float]).decode
 def _load_arrays(
     data: dict[Any, Any], keys: list[bytes], arrays: list[list[Any]], version: int
 ) -> None:
-    """Lists (an array of nodes, arrays of bin), streams (an array tagged "stream", format 4
-    on) and format 1's sets (an array of bin)."""
+    """Lists (an array of nodes, arrays of bin; format 5 on also a packed list, an array
+    whose first item is a bin), streams (an array tagged "stream", format 4 on) and format 1's
+    sets (an array of bin)."""
     if not all(arrays):
         raise ValueError("empty collection")
     if version == 1:  # sets
@@ -267,11 +279,13 @@ def _load_arrays(
         return
     if version >= 4:
         tags = list(map(type, map(itemgetter(0), arrays)))
-        if not _only(tags, list):  # streams: tagged by a str
+        if not _only(tags, list):  # streams, packed sorted sets: tagged by a str
             n = len(arrays)
             skeys, streams = _select(keys, arrays, tags, str)
+            # Packed lists (format 5): tagged by their first item, a bin.
+            pkeys, plists = _select(keys, arrays, tags, bytes) if version >= 5 else ([], [])
             keys, arrays = _select(keys, arrays, tags, list)
-            if len(streams) + len(arrays) != n:
+            if len(streams) + len(plists) + len(arrays) != n:
                 raise ValueError("bad list")
             if version >= 5:  # streams and packed sorted sets: tagged "stream", "zset"
                 packed = list(map(eq, map(itemgetter(0), streams), repeat("zset")))
@@ -282,13 +296,90 @@ def _load_arrays(
             del streams
             for key in skeys:  # one by one: each decoded stream is freed before the next
                 data[key] = from_plain(data[key])
+            if plists:
+                _load_packed(data, pkeys, plists)
+            if not arrays:
+                return
     blocks = list(chain.from_iterable(arrays))
     if not _only(list(map(type, blocks)), list) or not _all_bytes(chain.from_iterable(blocks)):
         raise ValueError("bad list")
+    del blocks
+    if version <= 4:  # one-node lists that a version 5 writer would have packed
+        keys, arrays = _pack_single_nodes(data, keys, arrays)
+        if not arrays:
+            return
     lists = QuickList.many_from_blocks(arrays)
     if not all(lists):  # only empty nodes
         raise ValueError("empty collection")
     data.update(zip(keys, lists, strict=True))
+
+
+def _load_packed(data: dict[Any, Any], keys: list[bytes], packed: list[list[Any]]) -> None:
+    """Packed lists, ``[blob, count, fill]``: each blob must decode (in C) to a non-empty array
+    of ``count`` bin. Kept as they are when they are packable under the current fill (the
+    usual case: one PackedList each, taking the blob over); any other becomes a QuickList. The
+    stored fill is the writer's: as a QuickList does, the loaded list takes the current one."""
+    if not _only(list(map(len, packed)), 3):
+        raise ValueError("bad packed list")
+    blobs = list(map(itemgetter(0), packed))
+    try:
+        lists = list(map(packedlist.decode, blobs))
+    except msgspec.DecodeError:  # not MessagePack, or not an array of bin
+        raise ValueError("bad packed list") from None
+    counts = list(map(len, lists))
+    if counts != list(map(itemgetter(1), packed)) or not all(counts):
+        raise ValueError("bad packed list count")
+    _place_packed(data, keys, blobs, counts, lists)
+
+
+def _place_packed(
+    data: dict[Any, Any],
+    keys: list[bytes],
+    blobs: list[bytes],
+    counts: list[int],
+    lists: list[list[bytes]],
+) -> None:
+    """Store a PackedList for each key whose list is packable under the current fill; the
+    rest become QuickLists."""
+    fill = _clamp_fill(limits.current.list_max_listpack_size)
+    ok = list(map(packedlist.packable, counts, map(len, blobs), repeat(fill)))
+    if all(ok):
+        data.update(zip(keys, map(PackedList, blobs, counts, repeat(fill)), strict=True))
+        return
+    for key, blob, n, items, good in zip(keys, blobs, counts, lists, ok, strict=True):
+        data[key] = PackedList(blob, n, fill) if good else QuickList.from_blocks([items])
+
+
+def _pack_single_nodes(
+    data: dict[Any, Any], keys: list[bytes], arrays: list[list[list[bytes]]]
+) -> tuple[list[bytes], list[list[list[bytes]]]]:
+    """Of a version 1-4 file's lists (checked: non-empty arrays of arrays of bin), those of one
+    non-empty node that a version 5 writer would have packed are stored packed; returns the
+    others' keys and arrays."""
+    single = list(map(eq, map(len, arrays), repeat(1)))
+    skeys, singles = list(compress(keys, single)), list(compress(arrays, single))
+    nodes = list(map(itemgetter(0), singles))
+    counts = list(map(len, nodes))
+    keep = list(map(bool, counts))  # an empty single node: left to the general check
+    skeys, nodes, counts = (list(compress(x, keep)) for x in (skeys, nodes, counts))
+    if not skeys:
+        return keys, arrays
+    fill = _clamp_fill(limits.current.list_max_listpack_size)
+    blobs = list(map(packedlist.encode, nodes))
+    ok = list(map(packedlist.packable, counts, map(len, blobs), repeat(fill)))
+    pkeys = list(compress(skeys, ok))
+    data.update(
+        zip(
+            pkeys,
+            map(PackedList, compress(blobs, ok), compress(counts, ok), repeat(fill)),
+            strict=True,
+        )
+    )
+    if len(pkeys) == len(keys):
+        return [], []
+    done = set(pkeys)
+    rest = [k not in done for k in keys]
+    return list(compress(keys, rest)), list(compress(arrays, rest))
 
 
 class SnapshotError(Exception):
