@@ -169,15 +169,20 @@ class PackedList(msgspec.Struct, array_like=True, gc=False):
 
     # --- writes (the caller has checked ``fits`` for the ones that grow the list) -------
 
+    # The four single-element operations are LPUSH/RPUSH/LPOP/RPOP's whole work on a small
+    # list: written out, without the call to _store.
+
     def append(self, x: bytes) -> None:
         items = decode(self.blob)
         items.append(x)
-        self._store(items)
+        self.blob = _encode(items)
+        self.size += 1
 
     def appendleft(self, x: bytes) -> None:
         items = decode(self.blob)
         items.insert(0, x)
-        self._store(items)
+        self.blob = _encode(items)
+        self.size += 1
 
     def extend(self, xs: Iterable[bytes]) -> None:
         items = decode(self.blob)
@@ -206,14 +211,16 @@ class PackedList(msgspec.Struct, array_like=True, gc=False):
         """Remove and return the last element (RPOP)."""
         items = decode(self.blob)
         x = items.pop()
-        self._store(items)
+        self.blob = _encode(items)
+        self.size -= 1
         return x
 
     def popleft(self) -> bytes:
         """Remove and return the first element (LPOP)."""
         items = decode(self.blob)
         x = items.pop(0)
-        self._store(items)
+        self.blob = _encode(items)
+        self.size -= 1
         return x
 
     def pop_many(self, count: int, left: bool) -> list[bytes]:

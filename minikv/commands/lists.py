@@ -113,8 +113,10 @@ def _push(c: Context, args: list[bytes], left: bool, only_existing: bool) -> int
             d.extendleft(args[2:]) if left else d.extend(args[2:])
         db.set(key, d)
     elif len(args) == 3:
-        d = _room(db, key, d, 1, len(args[2]))
-        d.appendleft(args[2]) if left else d.append(args[2])
+        x = args[2]
+        if type(d) is PackedList and not d.fits(1, len(x)):  # _room, inline on the hot path
+            d = _room(db, key, d, 1, len(x))
+        d.appendleft(x) if left else d.append(x)
     else:
         d = _room(db, key, d, len(args) - 2, sum(map(len, args[2:])))
         d.extendleft(args[2:]) if left else d.extend(args[2:])
