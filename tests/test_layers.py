@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         {
             "minikv.setvalue",
             "minikv.quicklist",
+            "minikv.packedlist",
             "minikv.zset",
             "minikv.geo",
             "minikv.stream",

@@ -4,7 +4,6 @@ loaded list taking the current fill, crafted packed values refused."""
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,9 @@ import msgpack
 import pytest
 from helpers import ServerProcess
 from test_packedlist import _ql
+from test_snapshot import _start_on, _write_snapshot
 
 from minikv.packedlist import MAX_ENTRIES
-from minikv.persistence.format import encode_footer
 
 # --- snapshots ------------------------------------------------------------------------------
 
@@ -40,11 +39,8 @@ def test_snapshot_round_trip_both_forms(tmp_path: Path) -> None:
         assert r.memory_usage("small") + 150 < r.memory_usage("one")
 
 
-def _write_snapshot(path: Path, version: int, values: dict[bytes, Any]) -> None:
-    """A snapshot built by hand (header, one chunk, footer), as test_snapshot.py does."""
-    header = {"magic": "MINIKV", "format": version, "minikv": "test", "created_ms": 0}
-    body = msgpack.packb(header) + msgpack.packb([0, values, {}])
-    path.write_bytes(body + encode_footer(len(values), zlib.crc32(body)))
+def _write_one_chunk(path: Path, version: int, values: dict[bytes, Any]) -> None:
+    _write_snapshot(path, version, [[0, values, {}]])
 
 
 def test_format_4_lists_load_packed(tmp_path: Path) -> None:
@@ -55,7 +51,7 @@ def test_format_4_lists_load_packed(tmp_path: Path) -> None:
         b"many": [many],
         b"s": b"string",
     }
-    _write_snapshot(tmp_path / "dump.mkv", 4, values)
+    _write_one_chunk(tmp_path / "dump.mkv", 4, values)
     with ServerProcess(dir=str(tmp_path)) as s:
         r = s.client()
         assert r.lrange("small", 0, -1) == [b"a", b"b"]
@@ -75,7 +71,7 @@ def test_a_packed_list_loaded_under_a_smaller_fill(tmp_path: Path) -> None:
     """The loaded list gets the current fill; one that the fill no longer allows in one
     packed list is loaded as the QuickList of its node (``QuickList.from_blocks``: cut as
     pushes would cut it, as a saved QuickList node too big for the fill is)."""
-    _write_snapshot(
+    _write_one_chunk(
         tmp_path / "dump.mkv",
         5,
         {b"l": [msgpack.packb([b"a", b"b", b"c"]), 3, -2], b"m": [msgpack.packb([b"z"]), 1, 7]},
@@ -99,21 +95,10 @@ def test_a_packed_list_loaded_under_a_smaller_fill(tmp_path: Path) -> None:
     ],
 )
 def test_crafted_packed_lists_refuse_to_start(tmp_path: Path, value: list[Any]) -> None:
-    import os
-    import subprocess
-    import sys
-
     snap = tmp_path / "dump.mkv"
-    _write_snapshot(snap, 5, {b"l": value})
+    _write_one_chunk(snap, 5, {b"l": value})
     data = snap.read_bytes()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    p = subprocess.run(
-        [sys.executable, "-m", "minikv", "--port", "0", "--dir", str(tmp_path), "--save", ""],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-    )
+    p = _start_on(tmp_path)
     assert p.returncode != 0
     out = p.stdout + p.stderr
     assert "dump.mkv" in out and "corrupt" in out
