@@ -37,8 +37,7 @@ from typing import Any
 
 import msgspec
 
-from minikv import limits
-from minikv.quicklist import _LP_EMPTY, QuickList, _clamp_fill, entries_size
+from minikv.quicklist import QuickList, clamp_fill, current_fill
 
 #: A packed list holds at most this many elements (a positive fill below it lowers it).
 MAX_ENTRIES = 128
@@ -151,20 +150,15 @@ class PackedList(msgspec.Struct, array_like=True, gc=False):
         return 1 if self.size else 0
 
     def debug_fields(self) -> str:
-        """DEBUG OBJECT's quicklist fields, as QuickList.debug_fields gives them for its one
-        node."""
-        items = decode(self.blob)
-        return (
-            f" ql_nodes:1 ql_avg_node:{len(items):.2f} ql_listpack_max:{self.fill}"
-            f" ql_compressed:0 ql_uncompressed_size:{_LP_EMPTY + entries_size(items)}"
-        )
+        """DEBUG OBJECT's quicklist fields: those of the one-node QuickList it stands for."""
+        return self.to_quicklist().debug_fields()
 
     def check(self) -> None:
         """Assert the invariants (tests)."""
         items = decode(self.blob)
         assert items, "empty"
         assert self.size == len(items), "size"
-        assert self.fill == _clamp_fill(self.fill), "fill"
+        assert self.fill == clamp_fill(self.fill), "fill"
         assert self.size <= _entry_limit(self.fill) and len(self.blob) <= MAX_BYTES, "too big"
 
     # --- writes (the caller has checked ``fits`` for the ones that grow the list) -------
@@ -264,7 +258,7 @@ class PackedList(msgspec.Struct, array_like=True, gc=False):
 def pack(items: list[bytes]) -> PackedList | None:
     """``items`` (in order, not empty) as a new packed list, or None if they are too many or
     too big to be one (see the module docstring). The fill is the current one."""
-    fill = _clamp_fill(limits.current.list_max_listpack_size)
+    fill = current_fill()
     n = len(items)
     if n <= _entry_limit(fill):
         blob = _encode(items)

@@ -120,8 +120,16 @@ def entries_size(items: list[bytes]) -> int:
     return total
 
 
-def _clamp_fill(fill: int) -> int:
+def clamp_fill(fill: int) -> int:
+    """``fill`` (a list-max-listpack-size) as a list keeps it: clamped to [-5, 32767], as
+    quicklistSetFill does."""
     return _FILL_MAX if fill > _FILL_MAX else -5 if fill < -5 else fill
+
+
+def current_fill() -> int:
+    """The fill a list made now gets: CONFIG list-max-listpack-size, clamped (``clamp_fill``).
+    Every list (a ``QuickList`` or a ``minikv.packedlist.PackedList``) takes it when created."""
+    return clamp_fill(limits.current.list_max_listpack_size)
 
 
 def _limits(fill: int) -> tuple[int, int]:
@@ -164,12 +172,12 @@ class QuickList(list):  # type: ignore[type-arg]
         _clear_blocks(self)
         self.size = 0
         self.sizes = []
-        self._set_fill(limits.current.list_max_listpack_size)
+        self._set_fill(current_fill())
         if iterable:
             self.extend(iterable)
 
     def _set_fill(self, fill: int) -> None:
-        self.fill = fill = _clamp_fill(fill)
+        self.fill = fill = clamp_fill(fill)
         self.limit, self.maxn = _limits(fill)
 
     # --- construction and copies ------------------------------------------------------------
@@ -185,7 +193,7 @@ class QuickList(list):  # type: ignore[type-arg]
         ql = list.__new__(cls)
         ql.size = 0
         ql.sizes = sizes = []
-        ql.fill = fill = _clamp_fill(limits.current.list_max_listpack_size)
+        ql.fill = fill = current_fill()
         ql.limit, ql.maxn = lim, maxn = _limits(fill)
         for blk in blocks:
             if not blk:
@@ -213,7 +221,7 @@ class QuickList(list):  # type: ignore[type-arg]
         ``from_blocks`` each. The elements must be ``bytes`` (the snapshot loader checks)."""
         blocks = list(chain.from_iterable(all_blocks))
         elems = list(chain.from_iterable(blocks))
-        fill = _clamp_fill(limits.current.list_max_listpack_size)
+        fill = current_fill()
         lim, maxn = _limits(fill)
         counts = list(map(len, blocks))
         joined = list(map(_join, blocks))

@@ -62,7 +62,7 @@ import msgspec
 
 from minikv import REDIS_VERSION, __version__, limits, packedlist
 from minikv.packedlist import PackedList
-from minikv.quicklist import QuickList, _clamp_fill
+from minikv.quicklist import QuickList, current_fill
 from minikv.setvalue import SetValue
 from minikv.stream import from_plain
 from minikv.zset import PackedZSet, ZSet, stored
@@ -158,9 +158,7 @@ def load_values(data: dict[Any, Any], version: int) -> None:
     if rest:
         # Only format 1's ext values (built by _ext_hook) may be anything else.
         made = (
-            sum(map(types.count, (QuickList, PackedList, ZSet, PackedZSet)))
-            if version == 1
-            else 0
+            sum(map(types.count, (QuickList, PackedList, ZSet, PackedZSet))) if version == 1 else 0
         )
         if made != rest:
             bad = next(
@@ -341,7 +339,7 @@ def _place_packed(
 ) -> None:
     """Store a PackedList for each key whose list is packable under the current fill; the
     rest become QuickLists."""
-    fill = _clamp_fill(limits.current.list_max_listpack_size)
+    fill = current_fill()
     ok = list(map(packedlist.packable, counts, map(len, blobs), repeat(fill)))
     if all(ok):
         data.update(zip(keys, map(PackedList, blobs, counts, repeat(fill)), strict=True))
@@ -364,7 +362,7 @@ def _pack_single_nodes(
     skeys, nodes, counts = (list(compress(x, keep)) for x in (skeys, nodes, counts))
     if not skeys:
         return keys, arrays
-    fill = _clamp_fill(limits.current.list_max_listpack_size)
+    fill = current_fill()
     blobs = list(map(packedlist.encode, nodes))
     ok = list(map(packedlist.packable, counts, map(len, blobs), repeat(fill)))
     pkeys = list(compress(skeys, ok))
