@@ -156,6 +156,7 @@ def reset(port: int, *config: tuple[str, str]) -> None:
             ("CONFIG", "SET", "lfu-log-factor", "10"),
             ("CONFIG", "SET", "appendonly", "no"),
             ("CONFIG", "SET", "min-replicas-to-write", "0"),
+            ("CONFIG", "SET", "list-max-listpack-size", "-2"),
             *(("CONFIG", "SET", k, v) for k, v in config),
         )
     )
@@ -848,3 +849,65 @@ def test_spop(pair: Any) -> None:
     (shape_c, state_c, taken_c), (shape_p, state_p, taken_p) = seen
     assert shape_c == shape_p and state_c == state_p
     assert taken_c == 20 + 1 and taken_p == 0  # the SPOPs without a count, the SADD
+
+
+# --- small (packed) lists: the Python path's until a write turns one into a QuickList --------
+
+# Every list command the compiled path takes, on a list that stays packed (minikv.packedlist).
+ON_PACKED = cmds(
+    ("RPUSH", "k", "a", "b"),  # created: the Python path's
+    ("LPUSH", "k", "x"),
+    ("RPUSH", "k", "y"),
+    ("LPUSH", "k", "p", "q"),
+    ("RPUSH", "k", "r", "s"),
+    ("LPOP", "k"),
+    ("RPOP", "k"),
+    ("LRANGE", "k", "0", "-1"),
+    ("LRANGE", "k", "-2", "10"),
+    ("LRANGE", "k", "3", "1"),
+    ("OBJECT", "ENCODING", "k"),
+)
+
+
+def _crossing(fill_elements: int) -> bytes:
+    """LPUSH/RPUSH/LPOP/RPOP/LRANGE on ``k`` and ``w``, pipelined, as each crosses from
+    packed into a QuickList (``k`` by its element count, past ``fill_elements``; ``w`` by its
+    bytes) and goes on as one, shrinking back to a few elements (it stays a QuickList)."""
+    n = fill_elements
+    wide = "w" * 700  # three of them pass the packed form's 2 KiB
+    return cmds(
+        ("RPUSH", "k", "a", "b"),
+        *[("RPUSH", "k", f"r{i}") for i in range(n)],  # the one past the limit converts
+        *[("LPUSH", "k", f"l{i}") for i in range(n)],
+        ("LRANGE", "k", "0", "-1"),
+        ("LRANGE", "k", str(n - 2), str(n + 3)),
+        ("LPUSH", "k", *[f"m{i}" for i in range(n + 3)]),
+        ("RPUSH", "k", "t1", "t2"),
+        *[("LPOP", "k"), ("RPOP", "k")] * n,
+        ("LRANGE", "k", "0", "-1"),
+        ("LRANGE", "k", "-3", "-1"),
+        ("RPUSH", "w", wide),
+        ("RPUSH", "w", wide),
+        ("LPUSH", "w", wide, "v"),  # past 2 KiB in one push of two
+        ("RPUSH", "w", "u"),
+        ("LRANGE", "w", "0", "-1"),
+        ("LPOP", "w"),
+        ("RPOP", "w"),
+        ("LRANGE", "w", "1", "1"),
+        ("OBJECT", "ENCODING", "w"),
+    )
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_packed_lists_fall_back_then_quicklists_go_compiled(pair: Any, resp: int) -> None:
+    hello = [(0, encode("HELLO", "3"), "unread")] if resp == 3 else []
+    replies, taken = play(pair, [*hello, (0, ON_PACKED), (0, ON_PACKED)])
+    assert b"quicklist" in replies[-1]
+    assert taken == 0  # a PackedList is not the compiled path's class
+    # A positive fill: packed up to 4 elements, nodes of 4 after; the default fill (-2, which
+    # ``reset`` sets): packed up to 128 elements. DUMP (in ``observed``) compares the nodes' layout too.
+    for config, n in (((("list-max-listpack-size", "4"),), 4), ((), 128)):
+        replies, taken = play(pair, [*hello, (0, _crossing(n))], config=config)
+        assert b"r0" in replies[-1] and b"quicklist" in replies[-1]
+        # The pushes after the conversion, the pops, the LRANGEs: compiled.
+        assert taken >= 2 * n + 3
