@@ -905,7 +905,8 @@ def test_packed_lists_fall_back_then_quicklists_go_compiled(pair: Any, resp: int
     assert b"quicklist" in replies[-1]
     assert taken == 0  # a PackedList is not the compiled path's class
     # A positive fill: packed up to 4 elements, nodes of 4 after; the default fill (-2, which
-    # ``reset`` sets): packed up to 128 elements. DUMP (in ``observed``) compares the nodes' layout too.
+    # ``reset`` sets): packed up to 128 elements. DUMP (in ``observed``) compares the nodes'
+    # layout too.
     for config, n in (((("list-max-listpack-size", "4"),), 4), ((), 128)):
         replies, taken = play(pair, [*hello, (0, _crossing(n))], config=config)
         assert b"r0" in replies[-1] and b"quicklist" in replies[-1]

@@ -103,3 +103,42 @@ def test_crafted_packed_lists_refuse_to_start(tmp_path: Path, value: list[Any]) 
     out = p.stdout + p.stderr
     assert "dump.mkv" in out and "corrupt" in out
     assert snap.read_bytes() == data
+
+
+def test_one_chunk_of_every_array_form(tmp_path: Path) -> None:
+    """Format 5's arrays side by side in one chunk, as the loader sorts them by their first
+    item: packed lists (a bin), packed sorted sets and streams (a str), lists of nodes (an
+    array); then the same after DEBUG RELOAD and in RESP3. The values are the server's own,
+    gathered from its shards' chunks into one."""
+    with ServerProcess(dir=str(tmp_path)) as s:
+        r = s.client()
+        r.rpush("pl", "a", "b")
+        r.rpush("ql", *[b"v%d" % i for i in range(300)])
+        r.zadd("pz", {"m": 1, "n": 2})
+        r.zadd("bz", {f"m{i}": i for i in range(200)})
+        r.xadd("st", {"f": "v"}, id="1-1")
+        r.save()
+    with open(tmp_path / "dump.mkv", "rb") as f:
+        _, *chunks = list(msgpack.Unpacker(f, strict_map_key=False, raw=False))[:-1]
+    values = {k: v for c in chunks for k, v in c[1].items()}
+    assert type(values[b"pl"][0]) is bytes and values[b"pz"][0] == "zset"
+    assert values[b"st"][0] == "stream" and type(values[b"ql"][0]) is list
+    _write_one_chunk(tmp_path / "dump.mkv", 5, values)
+    with ServerProcess(dir=str(tmp_path)) as s:
+        for protocol in (2, 3):
+            r = s.client(protocol=protocol)
+            assert r.lrange("pl", 0, -1) == [b"a", b"b"]
+            assert r.lrange("ql", 298, -1) == [b"v298", b"v299"]
+            assert r.zrange("pz", 0, -1) == [b"m", b"n"]
+            assert r.object("encoding", "pz") == b"listpack"
+            assert r.zcard("bz") == 200 and r.object("encoding", "bz") == b"skiplist"
+            assert r.xlen("st") == 1
+            r.execute_command("DEBUG", "RELOAD")
+
+
+@pytest.mark.parametrize("version", [2, 3, 4])
+def test_the_packed_list_form_is_format_5_only(tmp_path: Path, version: int) -> None:
+    snap = tmp_path / "dump.mkv"
+    _write_one_chunk(snap, version, {b"l": [msgpack.packb([b"a"]), 1, -2]})
+    p = _start_on(tmp_path)
+    assert p.returncode != 0 and "corrupt" in p.stdout + p.stderr
