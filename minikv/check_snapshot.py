@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+from minikv.packedhash import PackedHash
 from minikv.packedlist import PackedList
 from minikv.persistence.format import SnapshotError, read_snapshot
 from minikv.quicklist import QuickList
@@ -59,6 +60,8 @@ def _jsonable(v: Any) -> Any:
             return {"base64": base64.b64encode(v).decode()}
     if isinstance(v, SetValue):  # before dict: a set is a dict member -> None
         return sorted((_jsonable(x) for x in v), key=str)
+    if isinstance(v, PackedHash):
+        v = v.to_dict()
     if isinstance(v, dict):  # a hash, or a sorted set (member -> score)
         return {str(_jsonable(k)): _jsonable(x) for k, x in v.items()}
     if isinstance(v, QuickList | PackedList):

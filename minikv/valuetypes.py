@@ -8,7 +8,8 @@ need (``ValueType``), for the six types minikv has:
 Redis type  Python class    encodings (as Redis 7.0 reports them)
 ==========  ==============  ==========================================================
 string      ``bytes``       int, embstr, raw
-hash        ``dict``        listpack, hashtable
+hash        ``PackedHash``  listpack (``minikv.packedhash``)
+hash        ``dict``        hashtable
 set         ``SetValue``    intset, hashtable
 list        ``QuickList``   quicklist
 list        ``PackedList``  quicklist (how the keyspace holds a small list: one node)
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minikv import limits
+from minikv.packedhash import PackedHash
 from minikv.packedlist import PackedList
 from minikv.parsing import as_long
 from minikv.quicklist import QuickList
@@ -72,16 +74,7 @@ def _string_refcount(v: bytes) -> int:
     return _SHARED_REFCOUNT if n is not None and 0 <= n < _SHARED_INTEGERS else 1
 
 
-# --- hashes and sets ----------------------------------------------------------------------
-
-
-def is_listpack(h: dict[bytes, bytes]) -> bool:
-    """Whether Redis would keep this hash as a listpack (small, short fields and values)."""
-    lim = limits.current
-    if len(h) > lim.hash_max_listpack_entries:
-        return False
-    limit = lim.hash_max_listpack_value
-    return all(len(k) <= limit and len(v) <= limit for k, v in h.items())
+# --- sets ----------------------------------------------------------------------
 
 
 def _is_int(m: bytes) -> bool:
@@ -94,7 +87,8 @@ def is_intset(s: Collection[bytes]) -> bool:
 
 
 VALUE_TYPES[bytes] = ValueType("string", _string_encoding, lambda v: v, _string_refcount)
-VALUE_TYPES[dict] = ValueType("hash", lambda h: "listpack" if is_listpack(h) else "hashtable", dict)
+VALUE_TYPES[PackedHash] = ValueType("hash", lambda h: "listpack", PackedHash.copy)
+VALUE_TYPES[dict] = ValueType("hash", lambda h: "hashtable", dict)
 VALUE_TYPES[SetValue] = ValueType(
     "set", lambda s: "intset" if is_intset(s) else "hashtable", SetValue.copy
 )

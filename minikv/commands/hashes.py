@@ -1,13 +1,16 @@
 """Hash commands: HSET HGET HDEL HINCRBY HRANDFIELD HSCAN and the rest.
 
-A hash is a plain ``dict[bytes, bytes]``. Python dicts keep insertion order, as Redis's
-listpack encoding does, so replies listing a small hash (HGETALL, HKEYS, HSCAN...) come in the
-same order as from redis-server. OBJECT ENCODING is derived from the contents with Redis's
-default thresholds (listpack up to 512 fields of at most 64 bytes); Redis never converts a
-hashtable back to a listpack, this reports what a freshly loaded copy would be.
+A hash is one of two classes (``minikv.packedhash``): a small one a ``PackedHash`` (Redis's
+listpack encoding: one blob of fields and values), a big one a plain ``dict[bytes, bytes]`` (the
+hashtable encoding). Both keep insertion order, as Redis's listpack does, so replies listing a
+small hash (HGETALL, HKEYS, HSCAN...) come in the same order as from redis-server. A write that
+takes a packed hash past the thresholds turns it into a dict (``packedhash.settle``), which
+stays one, as Redis never converts a hashtable back.
 
-Changes are made in place, so every mutating handler reports them through ``db.changed`` (the
-change hook); a hash left empty is deleted.
+Changes are made in place (a packed hash's blob is replaced in the same object), so every
+mutating handler reports them through ``db.changed`` (the change hook); a hash left empty is
+deleted. A conversion to a dict replaces the stored value with ``Db.replace_value``, which keeps
+the key's deadline.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 from minikv import propagation
 from minikv.commands import command
 from minikv.commands.keys import parse_cursor
-from minikv.commands.util import SYNTAX, get_typed, parse_long_range, parse_scan_options, scan_slice
+from minikv.commands.util import (
+    SYNTAX,
+    WRONGTYPE,
+    parse_long_range,
+    parse_scan_options,
+    scan_slice,
+)
+from minikv.packedhash import PackedHash, settle
 from minikv.parsing import (
     LLONG_MAX,
     LLONG_MIN,
@@ -31,7 +41,6 @@ from minikv.parsing import (
     parse_long_double,
 )
 from minikv.protocol import OK, ReplyError
-from minikv.valuetypes import is_listpack
 
 if TYPE_CHECKING:
     from minikv.commands.context import Context
@@ -40,23 +49,52 @@ if TYPE_CHECKING:
 H = "hash"
 
 
-def get_hash(db: Db, key: bytes, read: bool = False) -> dict[bytes, bytes] | None:
-    return get_typed(db, key, dict, read)
+Hash = dict[bytes, bytes] | PackedHash
 
 
-def _for_write(c: Context, key: bytes) -> tuple[dict[bytes, bytes], bool]:
-    """(the hash at ``key``, whether it is new): a missing one is created empty, to be stored
-    by ``_stored`` once filled."""
+def get_hash(db: Db, key: bytes, read: bool = False) -> Hash | None:
+    """The hash at ``key`` in either form (None if missing), WRONGTYPE for another type;
+    ``read`` as in ``commands.util.get_typed``."""
+    v = db.read(key) if read else db.get(key)
+    if v is None or type(v) is PackedHash or type(v) is dict:
+        return v
+    raise WRONGTYPE
+
+
+def get_fields(db: Db, key: bytes) -> dict[bytes, bytes] | None:
+    """The fields of the hash at ``key`` as a dict to read (a packed hash's is a new one)."""
+    h = get_hash(db, key, read=True)
+    return h.to_dict() if type(h) is PackedHash else h
+
+
+def _for_write(c: Context, key: bytes) -> tuple[dict[bytes, bytes], Hash | None]:
+    """(the fields to change, the stored hash): a packed hash's fields are a new dict, a big
+    hash's its own dict, a missing key's an empty one; ``_stored`` puts them back."""
     h = get_hash(c.db, key)
-    return ({}, True) if h is None else (h, False)
+    if h is None:
+        return {}, None
+    if type(h) is PackedHash:
+        return h.to_dict(), h
+    return h, h
 
 
 def _stored(
-    c: Context, key: bytes, h: dict[bytes, bytes], new: bool, changes: int, event: str
+    c: Context,
+    key: bytes,
+    h: dict[bytes, bytes],
+    old: Hash | None,
+    changes: int,
+    event: str,
+    written: list[bytes],
 ) -> None:
-    """Record a change of ``h``: store it if it is new, and report it."""
-    if new:
-        c.db.set(key, h)
+    """Record a change of the fields ``h`` (from ``_for_write``), which set ``written`` (fields
+    and values): store them in the form ``packedhash.settle`` gives, and report the change."""
+    new = settle(h, old, written)
+    if new is not None:
+        if old is None:
+            c.db.set(key, new)
+        else:
+            c.db.replace_value(key, new)
     c.db.changed(key, event, changes)
 
 
@@ -68,11 +106,11 @@ def _hset(c: Context, args: list[bytes]) -> int:
         name = args[0].decode(errors="replace").lower()
         raise ReplyError(f"ERR wrong number of arguments for '{name}' command")
     key = args[1]
-    h, new = _for_write(c, key)
+    h, old = _for_write(c, key)
     before = len(h)
     for i in range(2, len(args), 2):
         h[args[i]] = args[i + 1]
-    _stored(c, key, h, new, (len(args) - 2) // 2, "hset")
+    _stored(c, key, h, old, (len(args) - 2) // 2, "hset", args[2:])
     return len(h) - before
 
 
@@ -125,11 +163,11 @@ def hmset(c: Context, args: list[bytes]) -> Any:
 )
 def hsetnx(c: Context, args: list[bytes]) -> Any:
     key, field = args[1], args[2]
-    h, new = _for_write(c, key)
+    h, old = _for_write(c, key)
     if field in h:
         return 0
     h[field] = args[3]
-    _stored(c, key, h, new, 1, "hset")
+    _stored(c, key, h, old, 1, "hset", args[2:])
     return 1
 
 
@@ -161,7 +199,7 @@ def hget(c: Context, args: list[bytes]) -> Any:
     args="key field [field ...]",
 )
 def hmget(c: Context, args: list[bytes]) -> Any:
-    h = get_hash(c.db, args[1], read=True)
+    h = get_fields(c.db, args[1])  # a packed hash decoded once
     if h is None:
         return [None] * (len(args) - 2)
     return [h.get(f) for f in args[2:]]
@@ -183,14 +221,16 @@ def hmget(c: Context, args: list[bytes]) -> Any:
 def hdel(c: Context, args: list[bytes]) -> Any:
     db = c.db
     key = args[1]
-    h = get_hash(db, key)
-    if h is None:
+    h, old = _for_write(c, key)
+    if old is None:
         return 0
     deleted = 0
     for f in args[2:]:
         if h.pop(f, None) is not None:
             deleted += 1
     if deleted:
+        if h and type(old) is PackedHash:
+            old.blob = PackedHash.of(h).blob  # never converts: nothing grew
         db.changed(key, "hdel", deleted)
         if not h:
             db.delete(key)
@@ -269,7 +309,9 @@ _ORDER = "nondeterministic_output_order"
 )
 def hkeys(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1], read=True)
-    return [] if h is None else list(h)
+    if h is None:
+        return []
+    return h.keys() if type(h) is PackedHash else list(h)
 
 
 @command(
@@ -286,7 +328,9 @@ def hkeys(c: Context, args: list[bytes]) -> Any:
 )
 def hvals(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1], read=True)
-    return [] if h is None else list(h.values())
+    if h is None:
+        return []
+    return h.values() if type(h) is PackedHash else list(h.values())
 
 
 @command(
@@ -303,8 +347,10 @@ def hvals(c: Context, args: list[bytes]) -> Any:
 )
 def hgetall(c: Context, args: list[bytes]) -> Any:
     h = get_hash(c.db, args[1], read=True)
+    if h is None:
+        return {}
     # A copy: inside MULTI the reply is encoded after later commands ran.
-    return {} if h is None else dict(h)
+    return h.to_dict() if type(h) is PackedHash else dict(h)
 
 
 # --- counters ---------------------------------------------------------------------------------
@@ -325,13 +371,14 @@ def hgetall(c: Context, args: list[bytes]) -> Any:
 def hincrby(c: Context, args: list[bytes]) -> Any:
     incr = parse_int(args[3])
     key, field = args[1], args[2]
-    h, new = _for_write(c, key)
+    h, stored = _for_write(c, key)
     old = h.get(field)
     total = (0 if old is None else parse_int(old, _NOT_INT_HASH)) + incr
     if not LLONG_MIN <= total <= LLONG_MAX:
         raise ReplyError("ERR increment or decrement would overflow")
-    h[field] = b"%d" % total
-    _stored(c, key, h, new, 1, "hincrby")
+    text = b"%d" % total
+    h[field] = text
+    _stored(c, key, h, stored, 1, "hincrby", [field, text])
     return total
 
 
@@ -359,7 +406,7 @@ def hincrbyfloat(c: Context, args: list[bytes]) -> Any:
     except Infinite:
         raise ReplyError("ERR value is NaN or Infinity") from None
     key, field = args[1], args[2]
-    h, new = _for_write(c, key)
+    h, stored = _for_write(c, key)
     old = h.get(field)
     try:
         try:
@@ -371,7 +418,7 @@ def hincrbyfloat(c: Context, args: list[bytes]) -> Any:
         raise NAN_OR_INF from None
     text = format_long_double(total)
     h[field] = text
-    _stored(c, key, h, new, 1, "hincrbyfloat")
+    _stored(c, key, h, stored, 1, "hincrbyfloat", [field, text])
     return text
 
 
@@ -392,7 +439,7 @@ def hincrbyfloat(c: Context, args: list[bytes]) -> Any:
 )
 def hrandfield(c: Context, args: list[bytes]) -> Any:
     if len(args) == 2:
-        h = get_hash(c.db, args[1], read=True)
+        h = get_fields(c.db, args[1])
         if h is None:
             return None
         return _sample(h, 1)[0]
@@ -404,7 +451,7 @@ def hrandfield(c: Context, args: list[bytes]) -> Any:
         withvalues = True
         if not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
             raise ReplyError("ERR value is out of range")
-    h = get_hash(c.db, args[1], read=True)
+    h = get_fields(c.db, args[1])
     if h is None or count == 0:
         return []
     if count < 0 or count == 1:
@@ -443,11 +490,12 @@ def _sample(h: dict[bytes, bytes], count: int) -> list[bytes]:
 )
 def hscan(c: Context, args: list[bytes]) -> Any:
     cursor = parse_cursor(args[2])
-    h = get_hash(c.db, args[1], read=True)
-    if h is None:
+    stored = get_hash(c.db, args[1], read=True)
+    if stored is None:
         return [b"0", []]
     count, match = parse_scan_options(args, 3)
-    if is_listpack(h):
+    h = stored.to_dict() if type(stored) is PackedHash else stored
+    if type(stored) is PackedHash:
         # Redis returns a compact hash whole, whatever the cursor.
         nxt, fields = 0, list(h)
     else:

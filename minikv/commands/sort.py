@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from minikv.commands import KeySpec, command, lookup_by_name
 from minikv.commands.util import SYNTAX, WRONGTYPE
+from minikv.packedhash import PackedHash
 from minikv.packedlist import PackedList, new_list
 from minikv.parsing import parse_int, strtod
 from minikv.protocol import ReplyError
@@ -55,6 +56,8 @@ def _lookup(db: Db, pattern: bytes, element: bytes) -> bytes | None:
     v = db.read(pattern[:star] + element + pattern[star + 1 :])
     if field is None:
         return v if type(v) is bytes else None
+    if type(v) is PackedHash:
+        return v.get(field)
     if type(v) is not dict:
         return None
     got: bytes | None = v.get(field)

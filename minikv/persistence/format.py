@@ -16,7 +16,9 @@ Values (format 2): the MessagePack type is the Redis type, and every value is a 
 or bin that msgspec walks in C::
 
     string       bin
-    hash         map   field (bin) -> value (bin)
+    hash         map   field (bin) -> value (bin)   (a big one: hashtable)
+                 array ["hash", blob]          (format 5, a small one: ``minikv.packedhash``;
+                                                blob: MessagePack array [field, value, ...])
     set          map   member (bin) -> nil
     sorted set   map   member (bin) -> score (float 64)                        (big)
                  array ["zset", bin]: the bin is the MessagePack array [member (bin),
@@ -30,17 +32,17 @@ or bin that msgspec walks in C::
 
 The in-memory values *are* those containers (``dict``, ``SetValue`` and ``ZSet`` are dict
 subclasses, ``QuickList`` a list subclass of plain lists, ``Stream``, ``PackedZSet`` and
-``PackedList`` msgspec
-Structs), so the encoder never calls back into Python and never writes a reference
-count: the child's copy-on-write stays near zero for every type. A collection other than a
-stream is never empty. Format 1 (read, never written) had sets as arrays, lists as ext 1 (an
-array of elements) and sorted sets as ext 2 (a map member -> score).
-Format 5 added packed (small) sorted sets and lists: each loads as one ``bytes`` in one
-``PackedZSet`` or ``PackedList``, with no object per element (a version 1-4 file's one-node
-small lists are packed as they load). Format 4 added streams. Format 3 added the header's
-``functions``: the code of each function library (FUNCTION LOAD's argument), in order; a
-format 2 file has none. The CRC-32 in the footer covers every byte before the footer. Any
-MessagePack library can read the file
+``PackedList`` and ``PackedHash`` msgspec Structs), so the encoder never calls back into Python
+and never writes a reference count: the child's copy-on-write stays near zero for every type. A
+collection other than a stream is never empty. Format 1 (read, never written) had sets as
+arrays, lists as ext 1 (an array of elements) and sorted sets as ext 2 (a map member -> score).
+Format 5 added packed (small) sorted sets, lists and hashes: each is stored as the one blob it
+is in memory and loads as one ``bytes`` in one ``PackedZSet``, ``PackedList`` or
+``PackedHash``, with no object per element (a version 1-4 file's one-node small lists and
+small hashes are packed as they load, as Redis's loading does). Format 4 added streams. Format
+3 added the header's ``functions``: the code of each function library (FUNCTION LOAD's
+argument), in order; a format 2 file has none. The CRC-32 in the footer covers every byte
+before the footer. Any MessagePack library can read the file
 (``msgpack.Unpacker(f, strict_map_key=False)``).
 """
 
@@ -54,13 +56,14 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
-from operator import eq, is_, itemgetter, not_
+from operator import eq, floordiv, is_, itemgetter, mod, not_
 from typing import IO, Any
 
 import msgpack
 import msgspec
 
 from minikv import REDIS_VERSION, __version__, limits, packedlist
+from minikv.packedhash import PackedHash, compact, unpack_many
 from minikv.packedlist import PackedList
 from minikv.quicklist import QuickList, current_fill
 from minikv.setvalue import SetValue
@@ -179,6 +182,7 @@ def _load_maps(data: dict[Any, Any], keys: list[bytes], maps: list[dict[Any, Any
     # The type of every value: one kind only (the usual chunk) needs no selection.
     kinds = list(map(type, chain.from_iterable(map(dict.values, maps))))
     if _only(kinds, bytes):  # hashes
+        _load_hashes(data, keys, maps)
         return
     if _only(kinds, _NoneType):
         _load_sets(data, keys, maps)
@@ -188,13 +192,15 @@ def _load_maps(data: dict[Any, Any], keys: list[bytes], maps: list[dict[Any, Any
         return
     # A mix: each map's first value says which it is, and all its values must agree.
     firsts = list(map(type, map(next, map(iter, map(dict.values, maps)))))
-    _, hashes = _select(keys, maps, firsts, bytes)
+    hkeys, hashes = _select(keys, maps, firsts, bytes)
     skeys, sets = _select(keys, maps, firsts, _NoneType)
     zkeys, zsets = _select(keys, maps, firsts, float)
     if len(hashes) + len(sets) + len(zsets) != len(maps) or not _all_bytes(
         chain.from_iterable(map(dict.values, hashes))
     ):
         raise ValueError("bad hash field or value")
+    if hashes:
+        _load_hashes(data, hkeys, hashes)
     if sets:
         nils = list(chain.from_iterable(map(dict.values, sets)))
         if nils.count(None) != len(nils):
@@ -204,6 +210,37 @@ def _load_maps(data: dict[Any, Any], keys: list[bytes], maps: list[dict[Any, Any
         if not _only(list(map(type, chain.from_iterable(map(dict.values, zsets)))), float):
             raise ValueError("bad sorted set score")
         _load_zsets(data, zkeys, zsets)
+
+
+def _load_hashes(data: dict[Any, Any], keys: list[bytes], hashes: list[dict[Any, Any]]) -> None:
+    """Maps already checked to be bin -> bin: packed if they fit (every hash of a format 1-4
+    file; a format 5 file's big ones, unless the thresholds were raised since)."""
+    data.update(zip(keys, map(compact, hashes), strict=True))
+
+
+def _load_packed_hashes(data: dict[Any, Any], keys: list[bytes], arrays: list[list[Any]]) -> None:
+    """Format 5's packed hashes, ``["hash", blob]``: each blob checked in C-level passes to be
+    an even, non-empty array of bin with no repeated field."""
+    if not _only(list(map(len, arrays)), 2):
+        raise ValueError("bad packed hash")
+    blobs = list(map(itemgetter(1), arrays))
+    if not _only(list(map(type, blobs)), bytes):
+        raise ValueError("bad packed hash")
+    flats = unpack_many(blobs)
+    lens = list(map(len, flats))
+    if 0 in lens or any(map(mod, lens, repeat(2))):
+        raise ValueError("bad packed hash")
+    fields = list(map(len, map(dict.fromkeys, map(itemgetter(slice(0, None, 2)), flats))))
+    if fields != list(map(floordiv, lens, repeat(2))):
+        raise ValueError("bad packed hash (a repeated field)")
+    packed = list(map(PackedHash, blobs))
+    lim = limits.current
+    if max(fields) > lim.hash_max_listpack_entries or (
+        max(map(len, chain.from_iterable(flats))) > lim.hash_max_listpack_value
+    ):
+        # Thresholds lowered since the save: those over them are hashtables, as Redis loads.
+        packed = [compact(p.to_dict()) for p in packed]
+    data.update(zip(keys, packed, strict=True))
 
 
 def _load_sets(data: dict[Any, Any], keys: list[bytes], sets: list[dict[Any, Any]]) -> None:
@@ -260,14 +297,18 @@ def _load_packed_zsets(data: dict[Any, Any], keys: list[bytes], arrays: list[lis
 
 
 _unpack_flat = msgspec.msgpack.Decoder(list[bytes | float]).decode
+#: Format 5's packed collections, ``[tag, blob]``, by tag: each loader checks all of a chunk's
+#: values of its tag in C-level passes.
+_PACKED_LOADERS = {"zset": _load_packed_zsets, "hash": _load_packed_hashes}
 
 
 def _load_arrays(
     data: dict[Any, Any], keys: list[bytes], arrays: list[list[Any]], version: int
 ) -> None:
     """Lists (an array of nodes, arrays of bin; format 5 on also a packed list, an array
-    whose first item is a bin), streams (an array tagged "stream", format 4 on) and format 1's
-    sets (an array of bin)."""
+    whose first item is a bin), streams (an array tagged "stream", format 4 on), packed sorted
+    sets and hashes (tagged "zset", "hash", format 5 on) and format 1's sets (an array of
+    bin)."""
     if not all(arrays):
         raise ValueError("empty collection")
     if version == 1:  # sets
@@ -277,7 +318,7 @@ def _load_arrays(
         return
     if version >= 4:
         tags = list(map(type, map(itemgetter(0), arrays)))
-        if not _only(tags, list):  # streams, packed sorted sets: tagged by a str
+        if not _only(tags, list):  # streams, packed sorted sets and hashes: tagged by a str
             n = len(arrays)
             skeys, streams = _select(keys, arrays, tags, str)
             # Packed lists (format 5): tagged by their first item, a bin.
@@ -285,12 +326,16 @@ def _load_arrays(
             keys, arrays = _select(keys, arrays, tags, list)
             if len(streams) + len(plists) + len(arrays) != n:
                 raise ValueError("bad list")
-            if version >= 5:  # streams and packed sorted sets: tagged "stream", "zset"
-                packed = list(map(eq, map(itemgetter(0), streams), repeat("zset")))
-                if any(packed):
-                    zkeys = list(compress(skeys, packed))
-                    _load_packed_zsets(data, zkeys, list(compress(streams, packed)))
-                    skeys = list(compress(skeys, map(not_, packed)))
+            if version >= 5:  # streams and packed collections: tagged "stream", "zset", "hash"
+                names = list(map(itemgetter(0), streams))
+                for tag, load in _PACKED_LOADERS.items():
+                    if tag in names:
+                        which = list(map(eq, names, repeat(tag)))
+                        load(data, list(compress(skeys, which)), list(compress(streams, which)))
+                        rest = list(map(not_, which))
+                        skeys, streams, names = (
+                            list(compress(x, rest)) for x in (skeys, streams, names)
+                        )
             del streams
             for key in skeys:  # one by one: each decoded stream is freed before the next
                 data[key] = from_plain(data[key])

@@ -19,8 +19,9 @@ stream      RDB_TYPE_STREAM_LISTPACKS_2: one listpack per node, groups, PELs, co
 
 So a DUMP is byte for byte redis-server's for the same commands, except where Redis's layout
 depends on history minikv does not keep: an intset stays as wide as its widest value ever was
-(minikv writes the narrowest width), a hash or set once converted to a hashtable stays one in
-Redis (minikv writes a listpack/intset whenever the value is small enough now), and a hashtable's
+(minikv writes the narrowest width), a set once converted to a hashtable stays one in Redis
+(minikv writes an intset whenever the value is small enough now; a hash's encoding is kept as
+Redis keeps it, ``minikv.packedhash``), and a hashtable's
 iteration order is Redis's own (minikv writes insertion order). A stream's deleted entries
 (tombstones) are not kept by minikv beyond their count, the last one's ID and their bytes; they
 are written as that many deleted entries at the end of their node carrying its last ID, padded
@@ -53,6 +54,7 @@ from itertools import pairwise
 from typing import Any
 
 from minikv import packedlist
+from minikv.packedhash import PackedHash, compact
 from minikv.packedlist import PackedList, new_list
 from minikv.parsing import strtod
 from minikv.persistence.dump import Reader, encode_length, encode_string, string2ll
@@ -70,7 +72,7 @@ from minikv.stream import (
     make_id,
     split_id,
 )
-from minikv.valuetypes import is_intset, is_listpack
+from minikv.valuetypes import is_intset
 from minikv.zset import PackedZSet, ZSet, stored
 
 # rdb.h's object types.
@@ -454,9 +456,11 @@ def load_value(payload: bytes) -> Any:
     if loader is None:
         raise _bad("unknown object type")
     try:
-        return loader(r, t)
+        v = loader(r, t)
     except (IndexError, struct.error, OverflowError, MemoryError):
         raise _bad("truncated or inconsistent value") from None
+    # A hash is a listpack again when it fits, whatever its RDB type (rdbLoadObject).
+    return compact(v) if type(v) is dict else v
 
 
 def _load_string(r: Reader, t: int) -> Any:
@@ -807,12 +811,9 @@ def dump_value(v: Any) -> bytes:
             parts.append(encode_string(member))
             parts.append(_DOUBLE.pack(score))
         return b"".join(parts)
+    if t is PackedHash:
+        return bytes((TYPE_HASH_LISTPACK,)) + encode_string(lp_encode(v.flat()))
     if t is dict:
-        if is_listpack(v):
-            items: list[Item] = []
-            for k, val in v.items():
-                items += (k, val)
-            return bytes((TYPE_HASH_LISTPACK,)) + encode_string(lp_encode(items))
         parts = [bytes((TYPE_HASH,)), encode_length(len(v))]
         for k, val in v.items():
             parts += (encode_string(k), encode_string(val))

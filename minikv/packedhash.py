@@ -1,0 +1,127 @@
+"""The compact form of a small hash, as Redis keeps one in a listpack: ``PackedHash``.
+
+A hash below the thresholds (CONFIG ``hash-max-listpack-entries`` / ``-value``, read from
+``minikv.limits``) is one ``PackedHash``: a msgspec Struct whose only field ``blob`` is the
+MessagePack array ``[field, value, field, value, ...]`` (all bin), in insertion order. That is
+two Python objects per key where a ``dict`` of ``bytes`` has one per field and value plus the
+table (a 2-field hash: about 100 bytes instead of about 450). Above the thresholds a hash is a
+plain ``dict[bytes, bytes]``, the hashtable encoding.
+
+Reads decode the blob in C (``msgspec``'s typed decoder: a list of bytes) and scan it, O(N) in
+the number of fields as Redis's listpack scan is; writes decode it, change the fields and encode
+it again into the same object (``settle``), so the keyspace, the deadline and the access record
+stay as they are. Like Redis, a write that takes the hash past a threshold turns it into a
+``dict`` for good: a ``dict`` is never packed again while the server runs (Redis's hashtables
+never go back to a listpack), but a value loaded from a snapshot or RESTOREd becomes a
+``PackedHash`` again when it fits, as Redis's loading does (``compact``).
+
+The Struct is encoded by msgspec in C with no Python callback (the snapshot child writes no
+reference count for it): in the snapshot it is the array ``["hash", blob]`` (format 5,
+``minikv.persistence.format``). ``gc=False``: it only ever holds bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import chain
+from typing import Any
+
+import msgspec
+
+from minikv import limits
+
+
+class PackedHash(msgspec.Struct, array_like=True, gc=False, tag="hash"):
+    """A small hash: ``blob`` is the MessagePack array of its fields and values, in order."""
+
+    blob: bytes
+
+    @classmethod
+    def of(cls, h: dict[bytes, bytes]) -> PackedHash:
+        return cls(_encode(list(chain.from_iterable(h.items()))))
+
+    def flat(self) -> list[bytes]:
+        """``[field, value, field, value, ...]``."""
+        return _decode(self.blob)
+
+    def to_dict(self) -> dict[bytes, bytes]:
+        it = iter(_decode(self.blob))
+        return dict(zip(it, it, strict=True))
+
+    def keys(self) -> list[bytes]:
+        return _decode(self.blob)[0::2]
+
+    def values(self) -> list[bytes]:
+        return _decode(self.blob)[1::2]
+
+    def get(self, field: bytes) -> bytes | None:
+        flat = _decode(self.blob)
+        try:
+            return flat[2 * flat[0::2].index(field) + 1]
+        except ValueError:
+            return None
+
+    def __contains__(self, field: object) -> bool:
+        return field in _decode(self.blob)[0::2]
+
+    def __len__(self) -> int:
+        # The array's header holds its length: fixarray (< 16 items) or array 16/32.
+        blob = self.blob
+        b = blob[0]
+        if b < 0xA0:
+            return (b & 0x0F) // 2
+        return int.from_bytes(blob[1:3] if b == 0xDC else blob[1:5]) // 2
+
+    def copy(self) -> PackedHash:
+        return PackedHash(self.blob)  # bytes are immutable: the blob can be shared
+
+
+_encode = msgspec.msgpack.encode
+_decode = msgspec.msgpack.Decoder(list[bytes]).decode
+
+
+def fits(h: dict[bytes, bytes]) -> bool:
+    """Whether a hash loaded whole (a snapshot, RESTORE) is small enough to be packed: as
+    Redis's loading decides, the entry count and every field's and value's length."""
+    lim = limits.current
+    if len(h) > lim.hash_max_listpack_entries:
+        return False
+    limit = lim.hash_max_listpack_value
+    return max(map(len, chain.from_iterable(h.items())), default=0) <= limit
+
+
+def compact(h: dict[bytes, bytes]) -> PackedHash | dict[bytes, bytes]:
+    """A loaded hash in the form Redis would give it."""
+    return PackedHash.of(h) if fits(h) else h
+
+
+def settle(
+    h: dict[bytes, bytes], old: PackedHash | dict[bytes, bytes] | None, written: Iterable[bytes]
+) -> PackedHash | dict[bytes, bytes] | None:
+    """After a write: the value to store for the hash whose fields are now ``h``, or None when
+    the stored object (``old``) was updated in place. ``old`` is the value the write started
+    from (None: a new key); ``written`` the fields and values it set. As Redis's hashTypeSet:
+    a packed hash stays packed unless a written field or value is longer than
+    ``hash-max-listpack-value`` or there are now more than ``hash-max-listpack-entries``
+    fields; a ``dict`` stays a ``dict``."""
+    if type(old) is dict:
+        return None
+    lim = limits.current
+    if (
+        len(h) <= lim.hash_max_listpack_entries
+        and max(map(len, written), default=0) <= lim.hash_max_listpack_value
+    ):
+        if old is None:
+            return PackedHash.of(h)
+        old.blob = _encode(list(chain.from_iterable(h.items())))
+        return None
+    return h
+
+
+def unpack_many(blobs: list[Any]) -> list[list[bytes]]:
+    """The decoded ``blob`` of each of ``blobs`` (a snapshot's packed hashes), checked in C:
+    ValueError unless each is MessagePack for an array of bin."""
+    try:
+        return list(map(_decode, blobs))
+    except (msgspec.DecodeError, TypeError) as e:
+        raise ValueError(f"bad packed hash: {e}") from None
