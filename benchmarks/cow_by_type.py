@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from minikv.cow import private_dirty_bytes, rss_bytes
 from minikv.keyspace import Keyspace
+from minikv.packedhash import PackedHash
 from minikv.packedlist import new_list
 from minikv.persistence.snapshot import load_file, save_to_file
 from minikv.setvalue import SetValue
@@ -73,7 +74,7 @@ def value(kind: str, i: int) -> object:
     if kind == "string":
         return b"v%d" % i + b"v" * 90
     if kind == "hash":
-        return {b"f1": b"a%d" % i, b"f2": b"b%d" % i}
+        return PackedHash.of({b"f1": b"a%d" % i, b"f2": b"b%d" % i})  # as HSET stores it
     if kind == "set":
         return SetValue.fromkeys([b"m1%d" % i, b"m2%d" % i, b"m3"])
     if kind == "list":
