@@ -2,14 +2,14 @@
 
 A hash below the thresholds (CONFIG ``hash-max-listpack-entries`` / ``-value``, read from
 ``minikv.limits``) is one ``PackedHash``: a msgspec Struct whose only field ``blob`` is the
-MessagePack array ``[field, value, field, value, ...]`` (all bin), in insertion order. That is
+MessagePack map field -> value (all bin), in insertion order. That is
 two Python objects per key where a ``dict`` of ``bytes`` has one per field and value plus the
 table (a 2-field hash: about 100 bytes instead of about 450). Above the thresholds a hash is a
 plain ``dict[bytes, bytes]``, the hashtable encoding.
 
-Reads decode the blob in C (``msgspec``'s typed decoder: a list of bytes) and scan it, O(N) in
-the number of fields as Redis's listpack scan is; writes decode it, change the fields and encode
-it again into the same object (``settle``), so the keyspace, the deadline and the access record
+Reads decode the blob in C (``msgspec``'s typed decoder: a dict of bytes), O(N) in the number
+of fields as Redis's listpack scan is; writes decode it, change the dict and encode it again
+into the same object (``settle``), so the keyspace, the deadline and the access record
 stay as they are. Like Redis, a write that takes the hash past a threshold turns it into a
 ``dict`` for good: a ``dict`` is never packed again while the server runs (Redis's hashtables
 never go back to a listpack), but a value loaded from a snapshot or RESTOREd becomes a
@@ -32,52 +32,48 @@ from minikv import limits
 
 
 class PackedHash(msgspec.Struct, array_like=True, gc=False, tag="hash"):
-    """A small hash: ``blob`` is the MessagePack array of its fields and values, in order."""
+    """A small hash: ``blob`` is the MessagePack map of its fields to their values, in order."""
 
     blob: bytes
 
     @classmethod
     def of(cls, h: dict[bytes, bytes]) -> PackedHash:
-        return cls(_encode(list(chain.from_iterable(h.items()))))
+        return cls(_encode(h))
 
     def flat(self) -> list[bytes]:
         """``[field, value, field, value, ...]``."""
-        return _decode(self.blob)
+        return list(chain.from_iterable(_decode(self.blob).items()))
 
     def to_dict(self) -> dict[bytes, bytes]:
-        it = iter(_decode(self.blob))
-        return dict(zip(it, it, strict=True))
+        """The fields, as a new dict (the caller may change it)."""
+        return _decode(self.blob)
 
     def keys(self) -> list[bytes]:
-        return _decode(self.blob)[0::2]
+        return list(_decode(self.blob))
 
     def values(self) -> list[bytes]:
-        return _decode(self.blob)[1::2]
+        return list(_decode(self.blob).values())
 
     def get(self, field: bytes) -> bytes | None:
-        flat = _decode(self.blob)
-        try:
-            return flat[2 * flat[0::2].index(field) + 1]
-        except ValueError:
-            return None
+        return _decode(self.blob).get(field)
 
     def __contains__(self, field: object) -> bool:
-        return field in _decode(self.blob)[0::2]
+        return field in _decode(self.blob)
 
     def __len__(self) -> int:
-        # The array's header holds its length: fixarray (< 16 items) or array 16/32.
+        # The map's header holds its length: fixmap (< 16 pairs), map 16 or map 32.
         blob = self.blob
         b = blob[0]
-        if b < 0xA0:
-            return (b & 0x0F) // 2
-        return int.from_bytes(blob[1:3] if b == 0xDC else blob[1:5]) // 2
+        if b < 0x90:
+            return b & 0x0F
+        return int.from_bytes(blob[1:3] if b == 0xDE else blob[1:5])
 
     def copy(self) -> PackedHash:
         return PackedHash(self.blob)  # bytes are immutable: the blob can be shared
 
 
 _encode = msgspec.msgpack.encode
-_decode = msgspec.msgpack.Decoder(list[bytes]).decode
+_decode = msgspec.msgpack.Decoder(dict[bytes, bytes]).decode
 
 
 def fits(h: dict[bytes, bytes]) -> bool:
@@ -113,15 +109,22 @@ def settle(
     ):
         if old is None:
             return PackedHash.of(h)
-        old.blob = _encode(list(chain.from_iterable(h.items())))
+        old.blob = _encode(h)
         return None
     return h
 
 
-def unpack_many(blobs: list[Any]) -> list[list[bytes]]:
-    """The decoded ``blob`` of each of ``blobs`` (a snapshot's packed hashes), checked in C:
-    ValueError unless each is MessagePack for an array of bin."""
+def unpack_many(blobs: list[Any]) -> list[dict[bytes, bytes]]:
+    """The decoded ``blob`` of each of ``blobs`` (a snapshot's packed hashes), checked in C
+    passes: ValueError unless each is a non-empty MessagePack map bin -> bin, encoded as msgspec
+    and msgpack write it (shortest forms), with no field twice (a repeated field decodes to a
+    smaller dict, which encodes shorter)."""
     try:
-        return list(map(_decode, blobs))
+        hashes = list(map(_decode, blobs))
     except (msgspec.DecodeError, TypeError) as e:
         raise ValueError(f"bad packed hash: {e}") from None
+    if not all(hashes):
+        raise ValueError("empty packed hash")
+    if list(map(len, map(_encode, hashes))) != list(map(len, blobs)):
+        raise ValueError("bad packed hash (a repeated field, or not in the shortest encoding)")
+    return hashes

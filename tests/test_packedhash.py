@@ -190,7 +190,7 @@ def test_snapshot_keeps_both_forms_across_restarts(tmp_path: Path) -> None:
             if isinstance(chunk, list) and chunk[0] != "EOF":
                 values.update(chunk[1])
     tag, blob = values[b"small"]
-    assert tag == "hash" and msgpack.unpackb(blob) == [b"a", b"1", b"b", b"2"]
+    assert tag == "hash" and list(msgpack.unpackb(blob).items()) == [(b"a", b"1"), (b"b", b"2")]
     assert isinstance(values[b"big"], dict) and isinstance(values[b"long"], dict)
     assert check_snapshot([str(tmp_path / "dump.mkv")]) == 0
     with ServerProcess(dir=str(tmp_path)) as s:
@@ -223,14 +223,15 @@ def test_format_4_hashes_load_packed_when_they_fit(tmp_path: Path) -> None:
         pytest.param(["hash"], id="no-blob"),
         pytest.param(["hash", "text"], id="str-blob"),
         pytest.param(["hash", b"\xc1"], id="not-msgpack"),
-        pytest.param(["hash", msgpack.packb([])], id="empty"),
-        pytest.param(["hash", msgpack.packb([b"a"])], id="odd"),
-        pytest.param(["hash", msgpack.packb([b"a", 1])], id="int-value"),
-        pytest.param(["hash", msgpack.packb(["a", b"1"])], id="str-field"),
-        pytest.param(["hash", msgpack.packb({b"a": b"1"})], id="map-blob"),
-        pytest.param(["hash", msgpack.packb([b"a", b"1", b"a", b"2"])], id="repeated-field"),
-        pytest.param(["hash", msgpack.packb([b"a", b"1"]), b"x"], id="extra-item"),
-        pytest.param(["hsh", msgpack.packb([b"a", b"1"])], id="unknown-tag"),
+        pytest.param(["hash", msgpack.packb({})], id="empty"),
+        pytest.param(["hash", b"\x81\xc4\x01a"], id="truncated"),
+        pytest.param(["hash", msgpack.packb({b"a": 1})], id="int-value"),
+        pytest.param(["hash", msgpack.packb({"a": b"1"})], id="str-field"),
+        pytest.param(["hash", msgpack.packb([b"a", b"1"])], id="array-blob"),
+        pytest.param(["hash", msgpack.packb({b"a": b"1"}) + b"\xc0"], id="trailing-byte"),
+        pytest.param(["hash", b"\x82\xc4\x01a\xc4\x011\xc4\x01a\xc4\x012"], id="repeated-field"),
+        pytest.param(["hash", msgpack.packb({b"a": b"1"}), b"x"], id="extra-item"),
+        pytest.param(["hsh", msgpack.packb({b"a": b"1"})], id="unknown-tag"),
     ],
 )
 def test_crafted_packed_hashes_refuse_to_start(tmp_path: Path, value: object) -> None:
@@ -240,7 +241,7 @@ def test_crafted_packed_hashes_refuse_to_start(tmp_path: Path, value: object) ->
 
 
 def test_a_packed_hash_loads_from_format_5_only(tmp_path: Path) -> None:
-    value = ["hash", msgpack.packb([b"a", b"1"])]
+    value = ["hash", msgpack.packb({b"a": b"1"})]
     _write_snapshot(tmp_path / "dump.mkv", 4, [[0, {b"h": value}, {}]])
     p = _start_on(tmp_path)
     assert p.returncode != 0 and "corrupt" in p.stdout + p.stderr

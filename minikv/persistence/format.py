@@ -18,7 +18,7 @@ or bin that msgspec walks in C::
     string       bin
     hash         map   field (bin) -> value (bin)   (a big one: hashtable)
                  array ["hash", blob]          (format 5, a small one: ``minikv.packedhash``;
-                                                blob: MessagePack array [field, value, ...])
+                                                blob: a MessagePack map field -> value)
     set          map   member (bin) -> nil
     sorted set   map   member (bin) -> score (float 64)                        (big)
                  array ["zset", bin]: the bin is the MessagePack array [member (bin),
@@ -56,7 +56,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
-from operator import eq, floordiv, is_, itemgetter, mod, not_
+from operator import eq, is_, itemgetter, not_
 from typing import IO, Any
 
 import msgpack
@@ -219,24 +219,20 @@ def _load_hashes(data: dict[Any, Any], keys: list[bytes], hashes: list[dict[Any,
 
 
 def _load_packed_hashes(data: dict[Any, Any], keys: list[bytes], arrays: list[list[Any]]) -> None:
-    """Format 5's packed hashes, ``["hash", blob]``: each blob checked in C-level passes to be
-    an even, non-empty array of bin with no repeated field."""
+    """Format 5's packed hashes, ``["hash", blob]``, each blob checked in C-level passes
+    (``packedhash.unpack_many``)."""
     if not _only(list(map(len, arrays)), 2):
         raise ValueError("bad packed hash")
     blobs = list(map(itemgetter(1), arrays))
     if not _only(list(map(type, blobs)), bytes):
         raise ValueError("bad packed hash")
-    flats = unpack_many(blobs)
-    lens = list(map(len, flats))
-    if 0 in lens or any(map(mod, lens, repeat(2))):
-        raise ValueError("bad packed hash")
-    fields = list(map(len, map(dict.fromkeys, map(itemgetter(slice(0, None, 2)), flats))))
-    if fields != list(map(floordiv, lens, repeat(2))):
-        raise ValueError("bad packed hash (a repeated field)")
+    hashes = unpack_many(blobs)
     packed = list(map(PackedHash, blobs))
     lim = limits.current
-    if max(fields) > lim.hash_max_listpack_entries or (
-        max(map(len, chain.from_iterable(flats))) > lim.hash_max_listpack_value
+    if (
+        max(map(len, hashes)) > lim.hash_max_listpack_entries
+        or max(map(len, chain.from_iterable(chain.from_iterable(map(dict.items, hashes)))))
+        > lim.hash_max_listpack_value
     ):
         # Thresholds lowered since the save: those over them are hashtables, as Redis loads.
         packed = [compact(p.to_dict()) for p in packed]
