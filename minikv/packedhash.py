@@ -68,6 +68,20 @@ class PackedHash(msgspec.Struct, array_like=True, gc=False, tag="hash"):
             return b & 0x0F
         return int.from_bytes(blob[1:3] if b == 0xDE else blob[1:5])
 
+    def set_pairs(self, args: list[bytes], start: int) -> tuple[int, dict[bytes, bytes] | None]:
+        """HSET's whole work on a packed hash (its hot path, one call): set the field/value
+        pairs of ``args[start:]``; (fields added, None) when the hash stays packed, (fields
+        added, its fields as the dict that replaces it) when the write takes it past a
+        threshold (``settle``'s rule)."""
+        h = _decode(self.blob)
+        before = len(h)
+        for i in range(start, len(args), 2):
+            h[args[i]] = args[i + 1]
+        if _packable(len(h), args[start:]):
+            self.blob = _encode(h)
+            return len(h) - before, None
+        return len(h) - before, h
+
     def copy(self) -> PackedHash:
         return PackedHash(self.blob)  # bytes are immutable: the blob can be shared
 
@@ -102,16 +116,25 @@ def settle(
     fields; a ``dict`` stays a ``dict``."""
     if type(old) is dict:
         return None
-    lim = limits.current
-    if (
-        len(h) <= lim.hash_max_listpack_entries
-        and max(map(len, written), default=0) <= lim.hash_max_listpack_value
-    ):
+    if _packable(len(h), written):
         if old is None:
             return PackedHash.of(h)
         old.blob = _encode(h)
         return None
     return h
+
+
+def _packable(n: int, written: Iterable[bytes]) -> bool:
+    """Whether a packed hash stays packed after a write that set ``written`` (fields and
+    values) and left ``n`` fields."""
+    lim = limits.current
+    if n > lim.hash_max_listpack_entries:
+        return False
+    limit = lim.hash_max_listpack_value
+    for x in written:  # noqa: SIM110 - a loop: cheaper than all() or max(map()) for one or two
+        if len(x) > limit:
+            return False
+    return True
 
 
 def unpack_many(blobs: list[Any]) -> list[dict[bytes, bytes]]:

@@ -106,6 +106,14 @@ def _hset(c: Context, args: list[bytes]) -> int:
         name = args[0].decode(errors="replace").lower()
         raise ReplyError(f"ERR wrong number of arguments for '{name}' command")
     key = args[1]
+    db = c.db
+    v = db.get(key)
+    if type(v) is PackedHash:  # the common case, in one call
+        added, big = v.set_pairs(args, 2)
+        if big is not None:
+            db.replace_value(key, big)
+        db.changed(key, "hset", (len(args) - 2) // 2)
+        return added
     h, old = _for_write(c, key)
     before = len(h)
     for i in range(2, len(args), 2):
