@@ -136,7 +136,7 @@ def fill_over_network(client: Any, n: int, kind_of_all: str = "mix") -> None:
         if kind == "string":
             pipe.set(key, value(kind, i))
         elif kind == "hash":
-            pipe.hset(key, mapping=value(kind, i))
+            pipe.hset(key, mapping=value(kind, i).to_dict())  # type: ignore[attr-defined]
         elif kind == "set":
             pipe.sadd(key, *value(kind, i))
         elif kind == "list":

@@ -47,7 +47,7 @@ def commands(kind: str, i: int) -> list[bytes]:
     if kind == "string":
         return [b"SET", key, v]
     if kind == "hash":
-        return [b"HSET", key, *(x for f, val in v.items() for x in (f, val))]
+        return [b"HSET", key, *(x for f, val in v.to_dict().items() for x in (f, val))]
     if kind == "set":
         return [b"SADD", key, *v]
     if kind == "list":

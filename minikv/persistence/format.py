@@ -229,10 +229,11 @@ def _load_packed_hashes(data: dict[Any, Any], keys: list[bytes], arrays: list[li
     hashes = unpack_many(blobs)
     packed = list(map(PackedHash, blobs))
     lim = limits.current
-    if (
-        max(map(len, hashes)) > lim.hash_max_listpack_entries
-        or max(map(len, chain.from_iterable(chain.from_iterable(map(dict.items, hashes)))))
-        > lim.hash_max_listpack_value
+    limit = lim.hash_max_listpack_value
+    if max(map(len, hashes)) > lim.hash_max_listpack_entries or (
+        # No field or value is longer than its blob: only long blobs need looking into.
+        max(map(len, blobs)) > limit
+        and max(map(len, chain.from_iterable(chain.from_iterable(map(dict.items, hashes))))) > limit
     ):
         # Thresholds lowered since the save: those over them are hashtables, as Redis loads.
         packed = [compact(p.to_dict()) for p in packed]
