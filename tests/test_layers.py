@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         "keyspace and value containers (no sockets, no commands)",
         {
             "minikv.setvalue",
+            "minikv.packedhash",
             "minikv.quicklist",
             "minikv.packedlist",
             "minikv.zset",
