@@ -107,9 +107,9 @@ def test_crafted_packed_lists_refuse_to_start(tmp_path: Path, value: list[Any]) 
 
 def test_one_chunk_of_every_array_form(tmp_path: Path) -> None:
     """Format 5's arrays side by side in one chunk, as the loader sorts them by their first
-    item: packed lists (a bin), packed sorted sets and streams (a str), lists of nodes (an
-    array); then the same after DEBUG RELOAD and in RESP3. The values are the server's own,
-    gathered from its shards' chunks into one."""
+    item: packed lists (a bin), packed sorted sets, packed hashes and streams (a str), lists
+    of nodes (an array), beside a big hash (a map); then the same after DEBUG RELOAD and in
+    RESP3. The values are the server's own, gathered from its shards' chunks into one."""
     with ServerProcess(dir=str(tmp_path)) as s:
         r = s.client()
         r.rpush("pl", "a", "b")
@@ -117,12 +117,15 @@ def test_one_chunk_of_every_array_form(tmp_path: Path) -> None:
         r.zadd("pz", {"m": 1, "n": 2})
         r.zadd("bz", {f"m{i}": i for i in range(200)})
         r.xadd("st", {"f": "v"}, id="1-1")
+        r.hset("ph", mapping={"f": "v", "g": "w"})
+        r.hset("bh", mapping={f"f{i}": i for i in range(600)})
         r.save()
     with open(tmp_path / "dump.mkv", "rb") as f:
         _, *chunks = list(msgpack.Unpacker(f, strict_map_key=False, raw=False))[:-1]
     values = {k: v for c in chunks for k, v in c[1].items()}
     assert type(values[b"pl"][0]) is bytes and values[b"pz"][0] == "zset"
     assert values[b"st"][0] == "stream" and type(values[b"ql"][0]) is list
+    assert values[b"ph"][0] == "hash" and type(values[b"bh"]) is dict
     _write_one_chunk(tmp_path / "dump.mkv", 5, values)
     with ServerProcess(dir=str(tmp_path)) as s:
         for protocol in (2, 3):
@@ -133,6 +136,9 @@ def test_one_chunk_of_every_array_form(tmp_path: Path) -> None:
             assert r.object("encoding", "pz") == b"listpack"
             assert r.zcard("bz") == 200 and r.object("encoding", "bz") == b"skiplist"
             assert r.xlen("st") == 1
+            assert r.hgetall("ph") == {b"f": b"v", b"g": b"w"}
+            assert r.object("encoding", "ph") == b"listpack"
+            assert r.hget("bh", "f599") == b"599" and r.object("encoding", "bh") == b"hashtable"
             r.execute_command("DEBUG", "RELOAD")
 
 
