@@ -42,7 +42,12 @@ def _extensions() -> list[object]:
         return []
     try:
         return cythonize(
-            ["minikv/_fastc.pyx", "minikv/_fastproto.pyx", "minikv/_noref.pyx"],
+            [
+                "minikv/_fastc.pyx",
+                "minikv/_fastproto.pyx",
+                "minikv/_noref.pyx",
+                "minikv/_packcheck.pyx",
+            ],
             language_level=3,
             quiet=True,
         )

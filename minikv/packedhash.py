@@ -17,7 +17,8 @@ never go back to a listpack), but a value loaded from a snapshot or RESTOREd bec
 
 The Struct is encoded by msgspec in C with no Python callback (the snapshot child writes no
 reference count for it): in the snapshot it is the array ``["hash", blob]`` (format 5,
-``minikv.persistence.format``). ``gc=False``: it only ever holds bytes.
+``minikv.persistence.format``), and loading checks each blob with ``check_blobs`` (compiled:
+``minikv._packcheck`` walks the bytes). ``gc=False``: it only ever holds bytes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from minikv import limits
+from minikv import limits, native
 
 
 class PackedHash(msgspec.Struct, array_like=True, gc=False, tag="hash"):
@@ -151,3 +152,28 @@ def unpack_many(blobs: list[Any]) -> list[dict[bytes, bytes]]:
     if list(map(len, map(_encode, hashes))) != list(map(len, blobs)):
         raise ValueError("bad packed hash (a repeated field, or not in the shortest encoding)")
     return hashes
+
+
+_packcheck = native.load("_packcheck")
+
+
+def check_blobs(blobs: list[Any]) -> bool:
+    """Whether every one of ``blobs`` (a snapshot's packed hashes) fits the current thresholds
+    (``fits``'s rule; the caller turns them into dicts if not). ValueError unless each is a
+    packed hash as the writer makes it: ``unpack_many``'s rule, which the compiled walk
+    (``minikv._packcheck``) reads off the bytes without building a dict per blob."""
+    lim = limits.current
+    if _packcheck is None:
+        hashes = unpack_many(blobs)
+        if max(map(len, hashes)) > lim.hash_max_listpack_entries:
+            return False
+        limit = lim.hash_max_listpack_value
+        # No field or value is longer than its blob: only long blobs need looking into.
+        return max(map(len, blobs)) <= limit or (
+            max(map(len, chain.from_iterable(chain.from_iterable(map(dict.items, hashes)))))
+            <= limit
+        )
+    most, longest, big = _packcheck.check_maps(blobs)
+    if big:  # the many-field ones: a dict finds their repeated fields
+        unpack_many(big)
+    return most <= lim.hash_max_listpack_entries and longest <= lim.hash_max_listpack_value

@@ -204,6 +204,10 @@ def test_snapshot_keeps_both_forms_across_restarts(tmp_path: Path) -> None:
         r = s.client()
         assert r.object("encoding", "small") == b"hashtable"
         assert r.hgetall("small") == {b"a": b"1", b"b": b"2"}
+    with ServerProcess("--hash-max-listpack-value", "0", dir=str(tmp_path)) as s:
+        r = s.client()
+        assert r.object("encoding", "small") == b"hashtable"
+        assert r.hgetall("small") == {b"a": b"1", b"b": b"2"}
 
 
 def test_format_4_hashes_load_packed_when_they_fit(tmp_path: Path) -> None:
@@ -259,3 +263,24 @@ def test_packed_hash_length_and_lookups(n: int) -> None:
     assert len(p) == n and p.to_dict() == h and p.keys() == list(h)
     assert p.get(b"f0") == b"0" and p.get(b"0") is None and b"f0" in p and b"0" not in p
     assert p.copy() == p and p.copy() is not p
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        pytest.param(b"\x80", id="empty"),
+        pytest.param(b"\x81\xc4\x01a", id="truncated"),
+        pytest.param(b"\x81\xc5\x00\x01a\xc4\x011", id="not-shortest"),
+        pytest.param(b"\x82\xc4\x01a\xc4\x011\xc4\x01a\xc4\x012", id="repeated-field"),
+        pytest.param(msgpack.packb({b"a": b"1"}) + b"\xc0", id="trailing-byte"),
+    ],
+)
+def test_a_chunk_of_only_packed_hashes_with_a_crafted_one_refuses_to_start(
+    tmp_path: Path, blob: bytes
+) -> None:
+    """The loader's path for a chunk of one packed kind (no selection by tag)."""
+    good = ["hash", msgpack.packb({b"a": b"1"})]
+    chunk = {b"g1": good, b"bad": ["hash", blob], b"g2": good}
+    _write_snapshot(tmp_path / "dump.mkv", 5, [[0, chunk, {}]])
+    p = _start_on(tmp_path)
+    assert p.returncode != 0 and "corrupt" in p.stdout + p.stderr

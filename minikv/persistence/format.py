@@ -63,7 +63,7 @@ import msgpack
 import msgspec
 
 from minikv import REDIS_VERSION, __version__, limits, packedlist
-from minikv.packedhash import PackedHash, compact, unpack_many
+from minikv.packedhash import PackedHash, check_blobs, compact
 from minikv.packedlist import PackedList
 from minikv.quicklist import QuickList, current_fill
 from minikv.setvalue import SetValue
@@ -219,22 +219,14 @@ def _load_hashes(data: dict[Any, Any], keys: list[bytes], hashes: list[dict[Any,
 
 
 def _load_packed_hashes(data: dict[Any, Any], keys: list[bytes], arrays: list[list[Any]]) -> None:
-    """Format 5's packed hashes, ``["hash", blob]``, each blob checked in C-level passes
-    (``packedhash.unpack_many``)."""
+    """Format 5's packed hashes, ``["hash", blob]``, each blob checked
+    (``packedhash.check_blobs``)."""
     if not _only(list(map(len, arrays)), 2):
         raise ValueError("bad packed hash")
     blobs = list(map(itemgetter(1), arrays))
-    if not _only(list(map(type, blobs)), bytes):
-        raise ValueError("bad packed hash")
-    hashes = unpack_many(blobs)
+    fit = check_blobs(blobs)
     packed = list(map(PackedHash, blobs))
-    lim = limits.current
-    limit = lim.hash_max_listpack_value
-    if max(map(len, hashes)) > lim.hash_max_listpack_entries or (
-        # No field or value is longer than its blob: only long blobs need looking into.
-        max(map(len, blobs)) > limit
-        and max(map(len, chain.from_iterable(chain.from_iterable(map(dict.items, hashes))))) > limit
-    ):
+    if not fit:
         # Thresholds lowered since the save: those over them are hashtables, as Redis loads.
         packed = [compact(p.to_dict()) for p in packed]
     data.update(zip(keys, packed, strict=True))
@@ -313,6 +305,13 @@ def _load_arrays(
             raise ValueError("bad set")
         data.update(zip(keys, map(SetValue.fromkeys, arrays), strict=True))
         return
+    if version >= 5:
+        names = list(map(itemgetter(0), arrays))
+        for tag, load in _PACKED_LOADERS.items():
+            if names.count(tag) == len(names):  # one packed kind (the usual chunk): no selection
+                load(data, keys, arrays)
+                return
+        del names
     if version >= 4:
         tags = list(map(type, map(itemgetter(0), arrays)))
         if not _only(tags, list):  # streams, packed sorted sets and hashes: tagged by a str
