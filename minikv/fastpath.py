@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from minikv import keyspace, native, protocol
+from minikv import keyspace, native, packedhash, protocol
 
 _fastc: Any = native.load("_fastc")
 run_batch: Callable[..., int] | None = _fastc.run if _fastc is not None else None
@@ -22,8 +22,11 @@ run_batch: Callable[..., int] | None = _fastc.run if _fastc is not None else Non
 compiled_commands: dict[Any, Any] = _fastc.commands() if _fastc is not None else {}
 
 #: Every compiled part is on: the dispatcher's (minikv._fastc), the request parser's
-#: (minikv._fastproto, see minikv.protocol) and the keyspace's shard counts (minikv._noref).
-COMPILED = run_batch is not None and protocol.COMPILED_PARSER and keyspace.NOREF
+#: (minikv._fastproto, see minikv.protocol), the keyspace's shard counts (minikv._noref) and
+#: the snapshot loader's packed-hash check (minikv._packcheck, see minikv.packedhash).
+COMPILED = (
+    run_batch is not None and protocol.COMPILED_PARSER and keyspace.NOREF and packedhash.PACKCHECK
+)
 
 
 def compiled_requests() -> int:

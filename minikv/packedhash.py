@@ -155,6 +155,7 @@ def unpack_many(blobs: list[Any]) -> list[dict[bytes, bytes]]:
 
 
 _packcheck = native.load("_packcheck")
+PACKCHECK = _packcheck is not None
 
 
 def check_blobs(blobs: list[Any]) -> bool:
